@@ -126,7 +126,7 @@ class Derivation:
         return out
 
     def _repr_latex_(self) -> str:  # Jupyter
-        from .printing import derivation_summary_latex
+        from .latexprint import derivation_summary_latex
 
         return derivation_summary_latex(self)
 
