@@ -362,7 +362,7 @@ def _gradients(t, label_W: str, label_b: str, flags=(False, False)) -> tuple[Ste
             index,
             differentiated=z_i,
             stages=tuple(stages),
-            matrix_lhs=sp.Derivative(LOSS, mats[entry.base]),
+            matrix_lhs=sp.Derivative(RISK if regularised else LOSS, mats[entry.base]),
             matrix=matrix,
             batch_lhs=big,
             batch=batch,
@@ -654,6 +654,6 @@ def _update() -> dict[str, Step]:
     dW = sp.MatrixSymbol("dW_l", *W.shape)
     db = sp.MatrixSymbol("db_l", *b.shape)
     return {
-        "W": Step("update-W", W, W, matrix_lhs=W, matrix=sp.MatAdd(W, -ALPHA * dW)),
-        "b": Step("update-b", b, b, matrix_lhs=b, matrix=sp.MatAdd(b, -ALPHA * db)),
+        "W": Step("update-W", W, W, matrix_lhs=W, matrix=sp.MatAdd(W, -ALPHA * dW, evaluate=False)),
+        "b": Step("update-b", b, b, matrix_lhs=b, matrix=sp.MatAdd(b, -ALPHA * db, evaluate=False)),
     }

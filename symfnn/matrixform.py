@@ -160,10 +160,10 @@ def _inner(e: sp.Sum, mats: Shapes) -> sp.Basic:
 
 
 def _matrix(e: sp.Expr, p: sp.Symbol, q: sp.Symbol, mats: Shapes) -> sp.Basic:
+    if isinstance(e, sp.Add):  # λ2 W + λ1 sign(W) + δ aᵀ: one term each
+        return sp.MatAdd(*(_matrix(t, p, q, mats) for t in e.args))
     if (ew := _elementwise(e, (p, q), mats)) is not None:
         return ew
-    if isinstance(e, sp.Add):
-        return sp.MatAdd(*(_matrix(t, p, q, mats) for t in e.args))
     if isinstance(e, sp.Mul):
         col = [f for f in e.args if _depends(f, p) and not _depends(f, q)]
         row = [f for f in e.args if _depends(f, q) and not _depends(f, p)]
