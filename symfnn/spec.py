@@ -228,9 +228,16 @@ def parse_toml(path: str | Path) -> NetworkSpec:
     )
 
 
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except OSError:  # e.g. a compact spec longer than a file name may be
+        return False
+
+
 def parse(text: str, **options) -> NetworkSpec:
     """A SPEC argument: a path to a .toml file, or the compact form."""
-    if text.endswith(".toml") or Path(text).is_file():
+    if text.endswith(".toml") or _is_file(text):
         if options.get("loss") is not None or options.get("l1") or options.get("l2"):
             spec = parse_toml(text)
             overrides = {k: v for k, v in options.items() if v not in (None, 0, 0.0)}

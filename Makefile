@@ -1,0 +1,48 @@
+# Two commands do all the set-up on a fresh Debian machine with Python 3.11:
+#   make demo   derive, prove, document and train the bundled default architecture
+#   make test   the whole test suite
+# Each creates .venv and installs what it needs; the TeX toolchain comes from apt-get
+# when run as root (as our machines and CI are).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+OUT := out
+DEMO_SPEC := 64-32:sigmoid-10:softmax --l2 0.0001
+TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-science lmodern latexmk \
+	poppler-utils latex-cjk-chinese latex-cjk-chinese-arphic-gbsn00lp
+
+.PHONY: demo test tex venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# latexmk, pdflatex with CJK, pdftotext/pdffonts; installed only where missing
+tex:
+	@if command -v latexmk >/dev/null && command -v pdftotext >/dev/null \
+	    && kpsewhich CJKutf8.sty >/dev/null 2>&1 && kpsewhich algpseudocode.sty >/dev/null 2>&1; then \
+	  echo "TeX toolchain: present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "TeX toolchain: installing with apt-get (about 160 MB)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $(TEX_PACKAGES) >/dev/null; \
+	else \
+	  echo "TeX toolchain missing: run as root, or apt-get install $(TEX_PACKAGES)"; exit 2; \
+	fi
+
+test: venv tex
+	$(BIN)/python -m pytest -q
+
+demo: venv tex
+	mkdir -p $(OUT)
+	$(BIN)/symfnn derive $(DEMO_SPEC) --verify
+	$(BIN)/symfnn derive $(DEMO_SPEC) --tex $(OUT)/derivation.tex --pdf $(OUT)/derivation.pdf --force
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -1,0 +1,239 @@
+"""LaTeX for the Derivation's SymPy objects: names read as the math, matrices as the article.
+
+`W2` prints `W^{(2)}`, `delta_lp1` prints `\\delta^{(l+1)}`, an entry `W2[p, q]` prints
+`w^{(2)}_{pq}`, `dW1` prints `\\frac{\\partial R}{\\partial W^{(1)}}`. Matrix forms print
+with `\\odot`, `\\mathbf{1}_N`, `(\\cdot)^{\\top}`; `ElementwiseApplyFunction(Lambda(x, g), V)`
+prints as g with x replaced by V, its products as Hadamard products
+(`a^{(1)} \\odot (1 - a^{(1)})`), and a 0/1 piecewise function as an Iverson bracket.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.printing.latex import LatexPrinter
+
+from .symbols import parse_name
+
+_STEM = {"delta": r"\delta", "Delta": r"\Delta", "W": "W"}
+_ENTRY_STEM = {"W": "w"}  # entries of W are w_{ij}, as in the article
+_SAMPLE = sp.Symbol("n", integer=True)
+_GREEK = {"alpha": r"\alpha", "Omega": r"\Omega", "lambda_1": r"\lambda_1", "lambda_2": r"\lambda_2"}
+
+
+def _tagged(stem: str, t: str | None) -> str:
+    base = _STEM.get(stem, stem)
+    return base if t is None else f"{base}^{{({t})}}"
+
+
+class SymfnnLatexPrinter(LatexPrinter):
+    """LatexPrinter with symfnn's names, Hadamard products and the article's transposes."""
+
+    printmethod = "_symfnn_latex"
+    _default_settings = {
+        **LatexPrinter._default_settings,
+        "otherwise": r"\text{otherwise}",  # the word of a Piecewise's last branch
+    }
+
+    def __init__(self, settings=None):
+        super().__init__(settings)
+        self._elementwise: tuple[sp.Symbol, str] | None = None  # (placeholder, its LaTeX)
+
+    # -- names -------------------------------------------------------------------------
+    def _name(self, name: str) -> str | None:
+        if name in _GREEK:
+            return _GREEK[name]
+        if name.startswith("m") and (parsed := parse_name("a" + name[1:])) and parsed[1]:
+            return f"m^{{({parsed[1]})}}"
+        parsed = parse_name(name)
+        if parsed is None:
+            return None
+        stem, t = parsed
+        if stem in ("dW", "db"):
+            return rf"\frac{{\partial R}}{{\partial {_tagged(stem[1], t)}}}"
+        return _tagged(stem, t)
+
+    def _print_Symbol(self, expr, style="plain"):
+        if self._elementwise and expr == self._elementwise[0]:
+            return self._elementwise[1]
+        return self._name(expr.name) or super()._print_Symbol(expr, style)
+
+    _print_Dummy = _print_Symbol
+
+    def _print_MatrixSymbol(self, expr):
+        return self._name(expr.name) or super()._print_MatrixSymbol(expr)
+
+    def _print_IndexedBase(self, expr):
+        return self._name(expr.name) or super()._print_IndexedBase(expr)
+
+    def _print_Indexed(self, expr):
+        parsed = parse_name(expr.base.name)
+        if parsed is None:
+            return super()._print_Indexed(expr)
+        stem, t = parsed
+        if expr.indices == (_SAMPLE,):  # sample n of a data set: y^{(n)}, a^{(3,n)}
+            return _tagged(stem, f"{t},n" if t else "n")
+        idx = [self._print(i) for i in expr.indices]
+        sep = "" if all(len(s) == 1 for s in idx) else ","
+        return f"{_tagged(_ENTRY_STEM.get(stem, stem), t)}_{{{sep.join(idx)}}}"
+
+    def _print_Function(self, expr, exp=None):
+        if self._elementwise and isinstance(expr, sp.exp):
+            return rf"\exp\left({self._print(expr.args[0])}\right)"
+        return super()._print_Function(expr, exp)
+
+    def _print_exp(self, expr, exp=None):
+        if self._elementwise:
+            return self._print_Function(expr, exp)
+        return super()._print_ExpBase(expr, exp)
+
+    # -- powers, derivatives, piecewise -----------------------------------------------
+    def _print_Pow(self, expr):
+        base, e = expr.args
+        if self._elementwise and base.has(self._elementwise[0]) and e.is_Integer and e != 1:
+            return rf"\left({self._print(base)}\right)^{{\odot {self._print(e)}}}"
+        if isinstance(base, (sp.Indexed, sp.Symbol)) and e.is_Integer and e > 1:
+            b = self._print(base)
+            if "^" in b:
+                return rf"\left({b}\right)^{{{self._print(e)}}}"
+        return super()._print_Pow(expr)
+
+    def _print_Derivative(self, expr):
+        (var, count), *rest = expr.variable_count
+        f = expr.expr
+        if not rest and count == 1 and isinstance(f, sp.core.function.AppliedUndef) and f.args == (var,):
+            return rf"{self._print(f.func)}'\left({self._print(var)}\right)"
+        if not rest and count == 1 and (f.is_Symbol or isinstance(f, (sp.Indexed, sp.MatrixSymbol))):
+            return rf"\frac{{\partial {self._print(f)}}}{{\partial {self._print(var)}}}"
+        return super()._print_Derivative(expr)
+
+    def _print_Piecewise(self, expr):
+        if self._elementwise and [e for e, _ in expr.args] == [1, 0] and expr.args[-1].cond == sp.true:
+            return rf"\left[{self._print(expr.args[0].cond)}\right]"  # Iverson bracket
+        rows = [rf"{self._print(e)} & {self._print(c)}" for e, c in expr.args[:-1]]
+        e, c = expr.args[-1]
+        rows.append(rf"{self._print(e)} & " + (self._settings["otherwise"] if c == sp.true else self._print(c)))
+        return r"\begin{cases} " + r" \\ ".join(rows) + r" \end{cases}"
+
+    # -- matrices ----------------------------------------------------------------------
+    def _print_Transpose(self, expr):
+        arg = expr.arg
+        if isinstance(arg, sp.MatrixSymbol) and "^" not in self._print(arg):
+            return rf"{self._print(arg)}^{{\top}}"
+        return rf"\left({self._print(arg)}\right)^{{\top}}"
+
+    def _print_OneMatrix(self, expr):
+        r, c = expr.shape
+        if c == 1:
+            return rf"\mathbf{{1}}_{{{self._print(r)}}}"
+        if r == 1:
+            return rf"\mathbf{{1}}_{{{self._print(c)}}}^{{\top}}"
+        return rf"\mathbf{{1}}_{{{self._print(r)} \times {self._print(c)}}}"
+
+    def _print_Identity(self, expr):
+        return rf"I_{{{self._print(expr.shape[0])}}}"
+
+    def _print_Inverse(self, expr):
+        return rf"\left({self._print(expr.arg)}\right)^{{-1}}"
+
+    def _factor(self, e) -> str:
+        """A factor of a product: compound matrix expressions in parentheses."""
+        s = self._print(e)
+        compound = isinstance(e, (sp.MatAdd, sp.HadamardProduct)) or (
+            isinstance(e, sp.MatMul) and sum(getattr(f, "is_Matrix", False) for f in e.args) > 1
+        )
+        return rf"\left({s}\right)" if compound else s
+
+    def _print_HadamardProduct(self, expr):
+        return r" \odot ".join(self._factor(a) for a in expr.args)
+
+    def _print_HadamardPower(self, expr):
+        return rf"\left({self._print(expr.base)}\right)^{{\odot {self._print(expr.exp)}}}"
+
+    def _print_MatMul(self, expr):
+        scalars = [f for f in expr.args if not getattr(f, "is_Matrix", False)]
+        matrices = [f for f in expr.args if getattr(f, "is_Matrix", False)]
+        c = sp.Mul(*scalars)
+        sign = ""
+        if c.could_extract_minus_sign():
+            sign, c = "- ", -c
+        parts = [] if c == 1 else [self.parenthesize(c, 50)]
+        parts += [self._factor(m) if len(matrices) > 1 else self._print(m) for m in matrices]
+        return sign + " ".join(parts)
+
+    def _print_MatAdd(self, expr):
+        """Data terms first, penalties (λW) next, subtracted terms last: W − α ∂R/∂W."""
+
+        def key(t):
+            negative = isinstance(t, sp.MatMul) and sp.Mul(
+                *(f for f in t.args if not getattr(f, "is_Matrix", False))
+            ).could_extract_minus_sign()
+            scaled = isinstance(t, sp.MatMul) and any(s.name.startswith("lambda") for s in t.free_symbols if s.is_Symbol)
+            return (negative, scaled)
+
+        out = ""
+        for t in sorted(expr.args, key=key):
+            s = self._print(t)
+            if not out:
+                out = s
+            elif s.startswith("- "):
+                out += " - " + s[2:]
+            else:
+                out += " + " + s
+        return out
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        if isinstance(expr.expr, sp.Transpose):  # g(zᵀ) reads better as g(z)ᵀ
+            inner = ElementwiseApplyFunction(expr.function, expr.expr.arg)
+            return rf"\left({self._print(inner)}\right)^{{\top}}"
+        (x,), body = expr.function.args
+        v = self._print(expr.expr)
+        if not isinstance(expr.expr, (sp.MatrixSymbol, sp.OneMatrix)):
+            v = rf"\left({v}\right)"
+        outer, self._elementwise = self._elementwise, (x, v)
+        try:
+            return self._print(body)
+        finally:
+            self._elementwise = outer
+
+    def _print_Mul(self, expr):
+        if self._elementwise:
+            x = self._elementwise[0]
+            vector = [f for f in expr.args if f.has(x)]
+            if len(vector) > 1 and all(not (f.is_Pow and f.exp.is_negative) for f in vector):
+                c = sp.Mul(*(f for f in expr.args if not f.has(x)))
+                parts = [rf"\left({self._print(f)}\right)" if f.is_Add else self._print(f) for f in vector]
+                s = r" \odot ".join(parts)
+                if c == -1:
+                    return "- " + s
+                return s if c == 1 else f"{self._print(c)} {s}"
+        return super()._print_Mul(expr)
+
+
+def latex(expr, lang: str = "en") -> str:
+    """The LaTeX of one SymPy object, in the document's notation."""
+    from .prose import strings
+
+    return SymfnnLatexPrinter({"otherwise": strings(lang)["otherwise"]}).doprint(expr)
+
+
+def derivation_summary_latex(derivation) -> str:
+    """For Jupyter: the forward pass, δ recurrence and gradients of every layer (MathJax)."""
+    rows = []
+    for layer in derivation.layers:
+        for step in (layer.forward_z, layer.forward_a):
+            rows.append(rf"{latex(step.matrix_lhs)} &= {latex(step.matrix)}")
+    for layer in reversed(derivation.layers):
+        rows.append(rf"{latex(layer.delta.matrix_lhs)} &= {latex(layer.delta.matrix)}")
+        for step in (layer.grad_W, layer.grad_b):
+            rows.append(rf"{latex(matrix_lhs(step))} &= {latex(step.matrix)}")
+    title = rf"\text{{{derivation.spec.describe().replace('_', ' ')}}}"
+    return "$$" + title + r"\\ \begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$$"
+
+
+def matrix_lhs(step) -> sp.Basic:
+    """A gradient step's matrix lhs with the index lhs's function (R when regularised)."""
+    lhs = step.matrix_lhs
+    if isinstance(lhs, sp.Derivative) and isinstance(step.lhs, sp.Derivative):
+        return sp.Derivative(step.lhs.expr, *lhs.variables)
+    return lhs
