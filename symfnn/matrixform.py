@@ -266,11 +266,15 @@ def explicit(ms: sp.MatrixSymbol, sizes: dict) -> sp.ImmutableMatrix:
     )
 
 
-def evaluate(e: sp.Basic, sizes: dict, values: dict[sp.MatrixSymbol, sp.Matrix]) -> sp.Matrix:
+def evaluate(
+    e: sp.Basic, sizes: dict, values: dict[sp.MatrixSymbol, sp.Matrix], region: dict | None = None
+) -> sp.Matrix:
     """A matrix expression with explicit sizes and explicit matrices put in.
 
     A small evaluator of our own: rebuilding the expression with explicit matrices inside
-    would let SymPy mistake a 1×1 matrix for a scalar.
+    would let SymPy mistake a 1×1 matrix for a scalar. With `region` (numbers for the
+    symbols in the matrices), an element-wise Piecewise takes the branch that holds there
+    instead of building a symbolic Piecewise, which SymPy simplifies at great cost.
     """
     dim = lambda d: int(sp.sympify(d).xreplace(sizes))  # noqa: E731
     if isinstance(e, sp.MatrixSymbol):
@@ -281,7 +285,7 @@ def evaluate(e: sp.Basic, sizes: dict, values: dict[sp.MatrixSymbol, sp.Matrix])
             if ms.xreplace(sizes) == explicit_shape:
                 return sp.Matrix(v)
         raise DerivationError(f"no value for {e}")
-    ev = lambda t: evaluate(t, sizes, values)  # noqa: E731
+    ev = lambda t: evaluate(t, sizes, values, region)  # noqa: E731
     if isinstance(e, sp.OneMatrix):
         return sp.ones(dim(e.shape[0]), dim(e.shape[1]))
     if isinstance(e, sp.Identity):
@@ -305,12 +309,28 @@ def evaluate(e: sp.Basic, sizes: dict, values: dict[sp.MatrixSymbol, sp.Matrix])
     if isinstance(e, sp.HadamardPower):
         return ev(e.base).applyfunc(lambda v: v**e.exp)
     if isinstance(e, ElementwiseApplyFunction):
+        if region is not None and e.function.expr.has(sp.Piecewise):
+            return ev(e.expr).applyfunc(lambda v: _branch(e.function, v, region))
         return ev(e.expr).applyfunc(e.function)
     if isinstance(e, sp.Transpose):
         return ev(e.arg).T
     if isinstance(e, sp.Inverse):
         return ev(e.arg).inv()
     raise DerivationError(f"cannot evaluate {e}")
+
+
+def _branch(function: sp.Lambda, v: sp.Expr, region: dict) -> sp.Expr:
+    """function(v) with each Piecewise replaced by its branch that holds at v's value."""
+    (x,) = function.variables
+    at = v.xreplace(region)
+
+    def pick(pw):
+        for expr, cond in pw.args:
+            if cond == sp.true or bool(cond.subs(x, at)):
+                return expr
+        raise DerivationError(f"no branch of {pw} holds at {at}")
+
+    return function.expr.replace(lambda t: isinstance(t, sp.Piecewise), pick).subs(x, v)
 
 
 def check(

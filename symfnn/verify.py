@@ -142,8 +142,14 @@ def _pre_activations(inst: _Instance, point: dict) -> list[float]:
     return out
 
 
-def recurrence_gradients(d: Derivation, inst: _Instance, values: dict) -> list[sp.Expr]:
-    """The derivation's mini-batch forms evaluated on explicit matrices, in parameter order."""
+def recurrence_gradients(
+    d: Derivation, inst: _Instance, values: dict, region: dict | None = None
+) -> list[sp.Expr]:
+    """The derivation's mini-batch forms evaluated on explicit matrices, in parameter order.
+
+    `values` are put in for the instance's symbols (all of them: a numeric check; the data
+    only: a symbolic one, whose piecewise branches are then chosen at `region`).
+    """
     spec = d.spec
     sub = lambda M: M.xreplace(values) if values else M  # noqa: E731
     n = inst.X.rows
@@ -152,7 +158,7 @@ def recurrence_gradients(d: Derivation, inst: _Instance, values: dict) -> list[s
     mats: dict = {}
 
     def ev(expr):
-        return matrixform.evaluate(expr.xreplace(env), sizes, mats)
+        return matrixform.evaluate(expr.xreplace(env), sizes, mats, region)
 
     mats[_batch("A", 0, d)] = sub(inst.X)
     mats[sp.MatrixSymbol("Y", N, layer_symbols(spec.depth).m)] = sub(inst.Y)
@@ -248,10 +254,13 @@ def verify(
             used.append(point)
             if brute is None or not smooth:  # a smooth risk is the same in every region
                 risk = brute_force_risk(inst, region=point)
-                brute = [sp.diff(risk, w) for w in params]
-            # 60-digit Floats put in evaluate as the tree is rebuilt (lambdify's printing
-            # of these nested expressions costs far more than the arithmetic)
-            expected = [_mpf(e.xreplace(point)) for e in brute]
+                # small smooth risks: differentiate once for all points; else one at a time
+                reuse = smooth and sp.count_ops(risk) < 3000
+                brute = [sp.diff(risk, w) for w in params] if reuse else risk
+            if reuse:
+                expected = [_mpf(e.xreplace(point)) for e in brute]
+            else:
+                expected = [_partial(brute, w, point) for w in params]
             got = [_mpf(g) for g in recurrence_gradients(d_small, inst, point)]
             for w, e, g in zip(params, expected, got):
                 diff = abs(g - e)
@@ -295,17 +304,13 @@ def _symbolic(d: Derivation, point: dict, seconds: int = 30) -> str:
     d_small = _transplant(d, derive(small))
     inst = _instance(small, 1)
     rng = random.Random(1)
-    data = {}
-    for n, s in enumerate([*inst.X, *inst.Y]):
-        data[s] = sp.Rational(rng.randrange(-12, 13), 8)
-    for row in range(inst.Y.rows):
-        for c in range(inst.Y.cols):
-            data[inst.Y[row, c]] = _as_rational(point.get(inst.Y[row, c], data[inst.Y[row, c]]))
+    # exact data of the same kind as the point's (a one-hot target stays one-hot)
+    data = {s: _as_rational(v) for s, v in _random_point(inst, rng).items() if s in set(inst.X) | set(inst.Y)}
     region = {s: point.get(s, sp.Float(0.5)) for s in inst.parameters} | data
     if _near_kink(inst, region):
         region = {s: sp.Float(rng.choice((-1, 1)) * 0.7) for s in inst.parameters} | data
     risk = brute_force_risk(inst, region).xreplace(data)
-    got = recurrence_gradients(d_small, inst, data)
+    got = recurrence_gradients(d_small, inst, data, region)
     try:
         with _time_limit(seconds):
             for w, g in zip(inst.parameters, got):
@@ -315,6 +320,17 @@ def _symbolic(d: Derivation, point: dict, seconds: int = 30) -> str:
     except TimeoutError:
         return f"skipped: cancel took over {seconds} s"
     return f"cancel(difference) = 0 for all {len(inst.parameters)} partials of {small.compact}"
+
+
+def _partial(risk: sp.Expr, w: sp.Symbol, point: dict) -> mpmath.mpf:
+    """∂R/∂w at `point`: every other symbol is put in first, so `diff` sees one variable.
+
+    (Differentiating the whole multivariate risk and then evaluating costs far more: the
+    chain rule copies every nested sub-expression.) 60-digit Floats evaluate as the tree
+    is rebuilt; lambdify's printing of such nested expressions is slower still.
+    """
+    one_variable = risk.xreplace({s: v for s, v in point.items() if s != w})
+    return _mpf(sp.diff(one_variable, w).xreplace({w: point[w]}))
 
 
 def _mpf(value: sp.Expr) -> mpmath.mpf:
