@@ -11,7 +11,7 @@ so a condition `z > 0` holds exactly when `a > 0`; `derive_activation` checks th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -72,9 +72,7 @@ register(
 )
 register(Activation("tanh", r"\tanh", ((sp.tanh(z), sp.true, sp.atanh(a)),)))
 register(
-    Activation(
-        "relu", r"\operatorname{ReLU}", ((z, z > 0, a), (sp.Integer(0), sp.true, None))
-    )
+    Activation("relu", r"\operatorname{ReLU}", ((z, z > 0, a), (sp.Integer(0), sp.true, None)))
 )
 register(
     Activation(
@@ -87,7 +85,9 @@ register(
 )
 register(
     Activation(
-        "softplus", r"\operatorname{softplus}", ((sp.log(1 + sp.exp(z)), sp.true, sp.log(sp.exp(a) - 1)),)
+        "softplus",
+        r"\operatorname{softplus}",
+        ((sp.log(1 + sp.exp(z)), sp.true, sp.log(sp.exp(a) - 1)),),
     )
 )
 register(
@@ -146,13 +146,15 @@ def _is_zero(expr: sp.Expr) -> bool:
     return sp.simplify(sp.expand(expr.rewrite(sp.exp))) == 0
 
 
-@lru_cache(maxsize=None)
+@cache
 def derive_activation(name: str, param: float | None = None) -> ActivationDerivation:
     """Differentiate f, rewrite f' in terms of a piece by piece, and prove each piece."""
     act = lookup(name)
     f = act.definition(param)
     if act.output_only:  # softmax: derive.py handles the vector Jacobian
-        return ActivationDerivation(name, act.latex, param, f, sp.S.Zero, sp.S.Zero, None, False, False)
+        return ActivationDerivation(
+            name, act.latex, param, f, sp.S.Zero, sp.S.Zero, None, False, False
+        )
     raw = sp.diff(f, z)
     pieces_z, pieces_a, proven = [], [], True
     for expr, cond, inverse in act.pieces:
@@ -184,4 +186,3 @@ def derive_activation(name: str, param: float | None = None) -> ActivationDeriva
 
 def names() -> list[str]:
     return list(TABLE)
-

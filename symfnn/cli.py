@@ -23,8 +23,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _spec_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
-    p.add_argument("--loss", help="cross_entropy | binary_cross_entropy | squared_error "
-                   "(default: from the output activation)")
+    p.add_argument(
+        "--loss",
+        help="cross_entropy | binary_cross_entropy | squared_error "
+        "(default: from the output activation)",
+    )
     p.add_argument("--l1", default=0.0, help="L1 coefficient λ1 (default 0)")
     p.add_argument("--l2", default=0.0, help="L2 coefficient λ2 (default 0)")
 
@@ -66,8 +69,18 @@ def cmd_derive(args) -> int:
 
             from .flow import analyze
 
-            flow = analyze(spec, tempfile.mkdtemp(prefix="symfnn-flow-"), quick=True, progress=_progress)
-        for path in write(d, tex=args.tex, pdf=args.pdf, lang=args.lang, force=args.force, report=report, flow=flow):
+            flow = analyze(
+                spec, tempfile.mkdtemp(prefix="symfnn-flow-"), quick=True, progress=_progress
+            )
+        for path in write(
+            d,
+            tex=args.tex,
+            pdf=args.pdf,
+            lang=args.lang,
+            force=args.force,
+            report=report,
+            flow=flow,
+        ):
             print(f"wrote {path}")
     return 0 if report is None or report.ok else 1
 
@@ -135,11 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("derive", help="derive (and prove) backpropagation for SPEC")
     _spec_options(p)
-    p.add_argument("--verify", action="store_true", help="prove it by brute force; exit 1 if it fails")
+    p.add_argument(
+        "--verify", action="store_true", help="prove it by brute force; exit 1 if it fails"
+    )
     p.add_argument("--tex", metavar="PATH", help="write the derivation as LaTeX")
     p.add_argument("--pdf", metavar="PATH", help="compile the derivation to PDF (needs latexmk)")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="document language")
-    p.add_argument("--flow", action="store_true", help="add the gradient-flow chapter to the document")
+    p.add_argument(
+        "--flow", action="store_true", help="add the gradient-flow chapter to the document"
+    )
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.set_defaults(func=cmd_derive)
 
@@ -159,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("data", help="export a bundled data set to .npz")
-    p.add_argument("name", metavar="NAME", help="digits, fashion-mnist, spirals, regression, multilabel")
+    p.add_argument(
+        "name", metavar="NAME", help="digits, fashion-mnist, spirals, regression, multilabel"
+    )
     p.add_argument("-o", "--output", required=True, metavar="PATH")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true")
@@ -170,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss")
     p.add_argument("--l1", default=0.0)
     p.add_argument("--l2", default=0.0)
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for plots, flow.json, report.md")
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="folder for plots, flow.json, report.md"
+    )
     p.add_argument("--quick", action="store_true", help="a short version (shallower, fewer epochs)")
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=cmd_analyze)

@@ -12,7 +12,7 @@ mini-batch form the code uses, and each conversion is checked on explicit small 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -50,7 +50,7 @@ class Step:
 
     def rename(self, mapping: dict, label: str) -> Step:
         """The same step for another layer: every symbol renamed through `mapping`."""
-        swap = lambda e: None if e is None else e.xreplace(mapping)  # noqa: E731
+        swap = lambda e: None if e is None else e.xreplace(mapping)
         return replace(
             self,
             label=label,
@@ -122,7 +122,10 @@ class Derivation:
         """Every equation label, in document order."""
         out = [s.label for s in self.general.values()]
         for layer in self.layers:
-            out += [s.label for s in (layer.forward_z, layer.forward_a, layer.delta, layer.grad_W, layer.grad_b)]
+            out += [
+                s.label
+                for s in (layer.forward_z, layer.forward_a, layer.delta, layer.grad_W, layer.grad_b)
+            ]
         return out
 
     def _repr_latex_(self) -> str:  # Jupyter
@@ -164,7 +167,9 @@ def _batch_map(*layers_: int | str) -> dict:
     for t in layers_:
         s = layer_symbols(t)
         for stem, big in (("a", "A"), ("z", "Z"), ("delta", "Delta")):
-            out[sp.MatrixSymbol(f"{stem}{tag(t)}", s.m, 1)] = sp.MatrixSymbol(f"{big}{tag(t)}", N, s.m)
+            out[sp.MatrixSymbol(f"{stem}{tag(t)}", s.m, 1)] = sp.MatrixSymbol(
+                f"{big}{tag(t)}", N, s.m
+            )
     return out
 
 
@@ -217,10 +222,11 @@ def _check_batch(matrix, batch, batch_map, sizes, mode):
 
 # -- the general derivation (generic f_l) ---------------------------------------------------
 
-@lru_cache(maxsize=None)
+
+@cache
 def general_steps() -> dict[str, Step]:
     """The article's section 4 for a generic layer l with an unspecified f_l."""
-    prev, cur, nxt = (layer_symbols(t) for t in ("l-1", "l", "l+1"))
+    prev, cur, _nxt = (layer_symbols(t) for t in ("l-1", "l", "l+1"))
     mats = _mats("l-1", "l", "l+1")
     bmap = _batch_map("l-1", "l", "l+1")
     f = sp.Function("f_l")
@@ -381,7 +387,7 @@ def _batch_mean(data_matrix, bmap) -> sp.Basic:
     return matrixform.batch_mean(bmap[data_matrix], N)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _regulariser_terms(l1: bool, l2: bool) -> tuple[sp.Expr, sp.Expr]:
     """Ω for one layer at generic size, and its derivative by W_pq (folded)."""
     cur = layer_symbols("l")
@@ -397,7 +403,8 @@ def _regulariser_terms(l1: bool, l2: bool) -> tuple[sp.Expr, sp.Expr]:
 
 # -- the output layer -----------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+
+@cache
 def output_error(activation: str, param: float | None, loss_name: str) -> LossDerivation:
     """δ^(L) = ∂L/∂z^(L) for this output activation and loss, at generic class count."""
     act = derive_activation(activation, param)
@@ -406,9 +413,9 @@ def output_error(activation: str, param: float | None, loss_name: str) -> LossDe
     C = out.m
     S = sp.Sum(sp.exp(out.z[k]), (k, 1, C))
     if act.elementwise:
-        a_of = lambda idx: act.f.subs(activations.z, out.z[idx])  # noqa: E731
+        a_of = lambda idx: act.f.subs(activations.z, out.z[idx])
     else:
-        a_of = lambda idx: sp.exp(out.z[idx]) / S  # noqa: E731
+        a_of = lambda idx: sp.exp(out.z[idx]) / S
     per_sample = sp.Sum(loss.ell.subs({losses.a: out.a[i], losses.y: y[i]}), (i, 1, C))
     L = sp.Sum(loss.ell.subs({losses.a: a_of(i), losses.y: y[i]}), (i, 1, C))
     if not act.elementwise:
@@ -450,7 +457,7 @@ def _output_in_terms_of_a(e: sp.Expr, act: ActivationDerivation, out, S) -> sp.E
             coeff, zi = arg.as_coeff_Mul()
             return (out.a[zi.indices[0]] * s) ** coeff
 
-        is_exp_z = lambda ex: (  # noqa: E731
+        is_exp_z = lambda ex: (
             isinstance(ex, sp.exp)
             and isinstance(ex.args[0].as_coeff_Mul()[1], sp.Indexed)
             and ex.args[0].as_coeff_Mul()[1].base == out.z
@@ -525,9 +532,12 @@ def _prove_output_form(result, folded, a_of, out, C) -> None:
 
 # -- instantiation ----------------------------------------------------------------------------
 
+
 def _rename_map(generic: str, l: int) -> dict:
     """Generic tags (l-1, l, l+1 or L-1, L) -> layer numbers, for IndexedBase/MatrixSymbol/m."""
-    pairs = {"l": [("l-1", l - 1), ("l", l), ("l+1", l + 1)], "L": [("L-1", l - 1), ("L", l)]}[generic]
+    pairs = {"l": [("l-1", l - 1), ("l", l), ("l+1", l + 1)], "L": [("L-1", l - 1), ("L", l)]}[
+        generic
+    ]
     out: dict = {}
     for g, n in pairs:
         gs, ns = layer_symbols(g), layer_symbols(n)
@@ -550,7 +560,7 @@ def _all_matrices(t) -> list[sp.MatrixSymbol]:
     return mats
 
 
-@lru_cache(maxsize=None)
+@cache
 def _layer_templates(activation: str, param: float | None, flags: tuple[bool, bool]):
     """The steps of a hidden layer of this type, at generic layer l (derived once)."""
     act = derive_activation(activation, param)
@@ -562,7 +572,7 @@ def _layer_templates(activation: str, param: float | None, flags: tuple[bool, bo
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _output_templates(activation: str, param: float | None, flags: tuple[bool, bool]):
     act = derive_activation(activation, param)
     mapping = _generic_to_output()
@@ -619,8 +629,16 @@ def derive(spec: NetworkSpec) -> Derivation:
     reg = None
     if any(flags):
         omega, grad = _regulariser_terms(*flags)
-        reg = Step("grad-reg", sp.Derivative(sp.Symbol("Omega"), layer_symbols("l").W[p, q]), grad, differentiated=omega, raw=sp.diff(omega, layer_symbols("l").W[p, q]))
-    coefficients = {sym: v for sym, v, on in ((LAMBDA1, spec.l1, flags[0]), (LAMBDA2, spec.l2, flags[1])) if on}
+        reg = Step(
+            "grad-reg",
+            sp.Derivative(sp.Symbol("Omega"), layer_symbols("l").W[p, q]),
+            grad,
+            differentiated=omega,
+            raw=sp.diff(omega, layer_symbols("l").W[p, q]),
+        )
+    coefficients = {
+        sym: v for sym, v, on in ((LAMBDA1, spec.l1, flags[0]), (LAMBDA2, spec.l2, flags[1])) if on
+    }
     return Derivation(
         spec,
         general_steps(),
@@ -637,7 +655,9 @@ def derive(spec: NetworkSpec) -> Derivation:
 def _risk(spec: NetworkSpec, flags) -> sp.Expr:
     """R = (1/N) Σ_n L(y^(n), a^(L,n)) + Σ_l Ω(W^(l))."""
     n = sp.Symbol("n", integer=True)
-    Ln = sp.Function("L")(sp.Indexed(sp.IndexedBase("y"), n), sp.Indexed(sp.IndexedBase(f"a{spec.depth}"), n))
+    Ln = sp.Function("L")(
+        sp.Indexed(sp.IndexedBase("y"), n), sp.Indexed(sp.IndexedBase(f"a{spec.depth}"), n)
+    )
     risk = sp.Sum(Ln, (n, 1, N)) / N
     if any(flags):
         omega, _ = _regulariser_terms(*flags)

@@ -115,7 +115,7 @@ def _group_elementwise(factors: tuple) -> list[sp.Expr]:
 
 def _matvec(e: sp.Sum, p: sp.Symbol, mats: Shapes) -> sp.Basic:
     """sum_k M[k,p] u[k] -> Mᵀ u  and  sum_k M[p,k] u[k] -> M u."""
-    (k, _, _), = e.limits
+    ((k, _, _),) = e.limits
     factors = sp.Mul.make_args(e.function)
     matrix = [f for f in factors if isinstance(f, sp.Indexed) and len(f.indices) == 2]
     rest = sp.Mul(*(f for f in factors if f not in matrix))
@@ -147,7 +147,7 @@ def _scalar(e: sp.Expr, mats: Shapes) -> sp.Basic:
 
 def _inner(e: sp.Sum, mats: Shapes) -> sp.Basic:
     """sum_i u[i] (v ⊙ w)[i] -> uᵀ (v ⊙ w): a 1×1 matrix."""
-    (i, _, _), = e.limits
+    ((i, _, _),) = e.limits
     if isinstance(e.function, sp.Add):
         return sp.MatAdd(*(_inner(sp.Sum(t, *e.limits), mats) for t in e.function.args))
     coeff = sp.Mul(*(f for f in sp.Mul.make_args(e.function) if not _depends(f, i)))
@@ -173,13 +173,16 @@ def _matrix(e: sp.Expr, p: sp.Symbol, q: sp.Symbol, mats: Shapes) -> sp.Basic:
         if col or row:
             if not (col and row):
                 raise _fail(e)
-            parts.append(sp.MatMul(_vector(sp.Mul(*col), p, mats), _vector(sp.Mul(*row), q, mats).T))
+            parts.append(
+                sp.MatMul(_vector(sp.Mul(*col), p, mats), _vector(sp.Mul(*row), q, mats).T)
+            )
         out = parts[0] if len(parts) == 1 else sp.HadamardProduct(*parts)
         return out if coeff == 1 else sp.MatMul(coeff, out)
     raise _fail(e)
 
 
 # -- per sample -> mini-batch --------------------------------------------------------------
+
 
 def rows(e: sp.Basic, batch: dict[sp.MatrixSymbol, sp.MatrixSymbol], n: sp.Symbol) -> sp.Basic:
     """The N×m matrix whose n-th row is sample n's column vector e (samples as rows).
@@ -237,7 +240,9 @@ def _column(s: sp.Basic, batch: dict, n: sp.Symbol) -> sp.Basic:
             return sp.MatMul(c, _column(factors[0], batch, n))
         u, v = factors
         width = u.shape[1]
-        out = sp.MatMul(sp.HadamardProduct(rows(u.T, batch, n), rows(v, batch, n)), sp.OneMatrix(width, 1))
+        out = sp.MatMul(
+            sp.HadamardProduct(rows(u.T, batch, n), rows(v, batch, n)), sp.OneMatrix(width, 1)
+        )
         return out if c == 1 else sp.MatMul(c, out)
     raise _fail(s)
 
@@ -258,6 +263,7 @@ def batch_mean(u: sp.MatrixSymbol, n: sp.Symbol) -> sp.Basic:
 
 # -- checking conversions on explicit matrices ----------------------------------------------
 
+
 def explicit(ms: sp.MatrixSymbol, sizes: dict) -> sp.ImmutableMatrix:
     """An explicit matrix of fresh symbols named after ms, entries 1-based like the math."""
     r, c = (sp.sympify(d).xreplace(sizes) for d in ms.shape)
@@ -276,7 +282,7 @@ def evaluate(
     symbols in the matrices), an element-wise Piecewise takes the branch that holds there
     instead of building a symbolic Piecewise, which SymPy simplifies at great cost.
     """
-    dim = lambda d: int(sp.sympify(d).xreplace(sizes))  # noqa: E731
+    dim = lambda d: int(sp.sympify(d).xreplace(sizes))
     if isinstance(e, sp.MatrixSymbol):
         if e in values:
             return sp.Matrix(values[e])
@@ -285,7 +291,7 @@ def evaluate(
             if ms.xreplace(sizes) == explicit_shape:
                 return sp.Matrix(v)
         raise DerivationError(f"no value for {e}")
-    ev = lambda t: evaluate(t, sizes, values, region)  # noqa: E731
+    ev = lambda t: evaluate(t, sizes, values, region)
     if isinstance(e, sp.OneMatrix):
         return sp.ones(dim(e.shape[0]), dim(e.shape[1]))
     if isinstance(e, sp.Identity):
@@ -357,6 +363,4 @@ def check(
         ix = index_expr.xreplace(sizes).xreplace(dict(zip(free, pos))).doit()
         ix = ix.xreplace(entry_of)
         if sp.simplify(ix - M[pos_m]) != 0:
-            raise DerivationError(
-                f"matrix form {matrix_expr} disagrees with {index_expr} at {pos}"
-            )
+            raise DerivationError(f"matrix form {matrix_expr} disagrees with {index_expr} at {pos}")

@@ -8,7 +8,7 @@ printers prepared (STYLE.md, habit 4).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import jinja2
@@ -28,30 +28,30 @@ def template_dir() -> Path:
     raise RenderError(f"symfnn's templates are missing (looked in {here / 'templates'})")
 
 
-@lru_cache(maxsize=None)
+@cache
 def environment(kind: str) -> jinja2.Environment:
     """'latex' or 'python'."""
-    options = dict(
-        loader=jinja2.FileSystemLoader(str(template_dir())),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
+    options = {
+        "loader": jinja2.FileSystemLoader(str(template_dir())),
+        "undefined": jinja2.StrictUndefined,
+        "keep_trailing_newline": True,
+        "autoescape": False,
+    }
     if kind == "latex":
-        options |= dict(
-            block_start_string=r"\BLOCK{",
-            block_end_string="}",
-            variable_start_string=r"\VAR{",
-            variable_end_string="}",
-            comment_start_string=r"\#{",
-            comment_end_string="}",
-            line_statement_prefix=None,
-            line_comment_prefix=None,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        options |= {
+            "block_start_string": r"\BLOCK{",
+            "block_end_string": "}",
+            "variable_start_string": r"\VAR{",
+            "variable_end_string": "}",
+            "comment_start_string": r"\#{",
+            "comment_end_string": "}",
+            "line_statement_prefix": None,
+            "line_comment_prefix": None,
+            "trim_blocks": True,
+            "lstrip_blocks": True,
+        }
     elif kind == "python":
-        options |= dict(trim_blocks=True, lstrip_blocks=True)
+        options |= {"trim_blocks": True, "lstrip_blocks": True}
     else:
         raise ValueError(kind)
     return jinja2.Environment(**options)

@@ -16,7 +16,9 @@ from pathlib import Path
 from . import activations, losses
 from .errors import SpecError
 
-_LAYER = re.compile(r"^\s*(?P<width>[^:=]*?)\s*(?::\s*(?P<act>[^=]*?)\s*(?:=\s*(?P<param>.*?))?\s*)?$")
+_LAYER = re.compile(
+    r"^\s*(?P<width>[^:=]*?)\s*(?::\s*(?P<act>[^=]*?)\s*(?:=\s*(?P<param>.*?))?\s*)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,8 @@ def validate(spec: NetworkSpec) -> None:
         _width(layer.width, f"layer {l}")
         if layer.activation not in activations.TABLE:
             raise SpecError(
-                f"layer {l}: unknown activation {layer.activation!r}" + _suggest(layer.activation, allowed)
+                f"layer {l}: unknown activation {layer.activation!r}"
+                + _suggest(layer.activation, allowed)
             )
         act = activations.TABLE[layer.activation]
         if act.output_only and l != spec.depth:
@@ -150,7 +153,9 @@ def _layer(text: str, l: int) -> LayerSpec:
     if not m or not m.group("width"):
         raise SpecError(f"layer {l}: cannot read {text!r}; write WIDTH:ACTIVATION, e.g. 32:relu")
     if m.group("act") is None:
-        raise SpecError(f"layer {l}: {text!r} has no activation; write WIDTH:ACTIVATION, e.g. {text}:relu")
+        raise SpecError(
+            f"layer {l}: {text!r} has no activation; write WIDTH:ACTIVATION, e.g. {text}:relu"
+        )
     act = m.group("act").strip().lower()
     param = m.group("param")
     if param is not None:
@@ -165,7 +170,9 @@ def parse_compact(
     if not isinstance(text, str) or not text.strip():
         raise SpecError("the network has no layers; give at least one, e.g. 4-3:softmax")
     if m := re.search(r"=\s*-[^-]*", text):
-        raise SpecError(f"an activation's parameter must be positive, got {m.group(0)[1:].strip()!r}")
+        raise SpecError(
+            f"an activation's parameter must be positive, got {m.group(0)[1:].strip()!r}"
+        )
     first, *rest = text.strip().split("-")
     if ":" in first:
         raise SpecError(f"the spec must start with the input width, e.g. 4-{text}; got {text!r}")
@@ -185,7 +192,9 @@ def _build(input_width, layers, loss, l1, l2, training) -> NetworkSpec:
         loss = losses.canonical(str(loss))
         if loss is None:
             raise SpecError(f"unknown loss {given!r}" + _suggest(str(given), list(losses.LOSSES)))
-    return NetworkSpec(input_width, layers, loss, coefficient(l1, "l1"), coefficient(l2, "l2"), training)
+    return NetworkSpec(
+        input_width, layers, loss, coefficient(l1, "l1"), coefficient(l2, "l2"), training
+    )
 
 
 def parse_toml(path: str | Path) -> NetworkSpec:
@@ -210,11 +219,15 @@ def parse_toml(path: str | Path) -> NetworkSpec:
         if not isinstance(row, dict) or "width" not in row or "activation" not in row:
             raise SpecError(f"{path}: layer {l} needs 'width' and 'activation'")
         if extra := sorted(set(row) - {"width", "activation", "param"}):
-            raise SpecError(f"{path}: layer {l}: unknown key {extra[0]!r} (allowed: width, activation, param)")
+            raise SpecError(
+                f"{path}: layer {l}: unknown key {extra[0]!r} (allowed: width, activation, param)"
+            )
         param = row.get("param")
         if param is not None:
             param = positive(param, f"{path}: layer {l}: param")
-        layers.append(LayerSpec(_width(row["width"], f"layer {l}"), str(row["activation"]).lower(), param))
+        layers.append(
+            LayerSpec(_width(row["width"], f"layer {l}"), str(row["activation"]).lower(), param)
+        )
     training = data.get("training", {})
     if not isinstance(training, dict):
         raise SpecError(f"{path}: [training] must be a table")

@@ -7,13 +7,19 @@ terminal says δ2, Wᵀ, ⊙ and ∂L/∂z where SymPy would say delta2, W.T, Ha
 from __future__ import annotations
 
 import sympy as sp
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.str import StrPrinter
 
 from .derive import Derivation, Step
 from .symbols import parse_name
 
-_GREEK = {"delta": "δ", "Delta": "Δ", "lambda_1": "λ1", "lambda_2": "λ2", "alpha": "α", "Omega": "Ω"}
+_GREEK = {
+    "delta": "δ",
+    "Delta": "Δ",
+    "lambda_1": "λ1",
+    "lambda_2": "λ2",
+    "alpha": "α",
+    "Omega": "Ω",
+}
 _TAGS = {"l": "(l)", "l+1": "(l+1)", "l-1": "(l-1)", "L": "(L)", "L-1": "(L-1)"}
 
 
@@ -95,7 +101,9 @@ class TextPrinter(StrPrinter):
         return f"δ_{self._print(expr.args[0])}{self._print(expr.args[1])}"
 
     def _print_Sum(self, expr):
-        limits = ", ".join(f"{self._print(i)}={self._print(a)}..{self._print(b)}" for i, a, b in expr.limits)
+        limits = ", ".join(
+            f"{self._print(i)}={self._print(a)}..{self._print(b)}" for i, a, b in expr.limits
+        )
         return f"Σ[{limits}] {self.parenthesize(expr.function, 45)}"
 
 
@@ -128,28 +136,41 @@ def derivation_text(d: Derivation) -> str:
     spec = d.spec
     lines = [f"symfnn {spec.describe()}", ""]
     lines.append("Notation")
-    lines.append(f"  layers 0..{spec.depth}, widths m = {spec.widths}; "
-                 "W(l) is m(l)×m(l-1), b(l), z(l), a(l), δ(l) = ∂L/∂z(l) are m(l)-vectors; a(0) = x")
+    lines.append(
+        f"  layers 0..{spec.depth}, widths m = {spec.widths}; "
+        "W(l) is m(l)×m(l-1), b(l), z(l), a(l), δ(l) = ∂L/∂z(l) are m(l)-vectors; a(0) = x"
+    )
     lines.append("")
     lines.append("Forward propagation")
     for layer in d.layers:
-        lines.append(f"  {_eq(layer.forward_z.matrix_lhs, layer.forward_z.matrix)},"
-                     f"   {_eq(layer.forward_a.matrix_lhs, layer.forward_a.matrix)}")
+        lines.append(
+            f"  {_eq(layer.forward_z.matrix_lhs, layer.forward_z.matrix)},"
+            f"   {_eq(layer.forward_a.matrix_lhs, layer.forward_a.matrix)}"
+        )
     lines.append("")
     g = d.general
     lines.append("Backpropagation, generic layer l (SymPy, index level)")
-    for key, title in (("dz_dW", "(1) ∂z/∂w"), ("dz_db", "(2) ∂z/∂b"), ("delta", "(3) error term"),
-                       ("grad_W", "gradient by W"), ("grad_b", "gradient by b")):
+    for key, title in (
+        ("dz_dW", "(1) ∂z/∂w"),
+        ("dz_db", "(2) ∂z/∂b"),
+        ("delta", "(3) error term"),
+        ("grad_W", "gradient by W"),
+        ("grad_b", "gradient by b"),
+    ):
         lines.append(f" {title}")
         lines += _step(g[key])
     lines.append("")
     lines.append("Activations (derivative from the definition; form in the output a, proven equal)")
     for act in d.activations.values():
         if not act.elementwise:
-            lines.append(f"  {act.name}: a_p = exp(z_p) / Σ_k exp(z_k) (vector; see the output error)")
+            lines.append(
+                f"  {act.name}: a_p = exp(z_p) / Σ_k exp(z_k) (vector; see the output error)"
+            )
             continue
         form = text(act.fprime_of_a) if act.fprime_of_a is not None else "none: keeps z"
-        lines.append(f"  {act.name}: f(z) = {text(act.f)};  f'(z) = {text(act.fprime)};  in a: {form}")
+        lines.append(
+            f"  {act.name}: f(z) = {text(act.f)};  f'(z) = {text(act.fprime)};  in a: {form}"
+        )
     lines.append("")
     lines.append(f"Output error: {d.layers[-1].activation.name} + {d.loss.title}")
     lines.append(f"  L = {text(d.loss.per_sample)}")

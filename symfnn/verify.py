@@ -48,8 +48,10 @@ class Report:
     def lines(self) -> list[str]:
         return [
             f"instance:   {self.instance.describe()} ({self.instance.parameter_count} parameters)",
-            f"checked:    {self.partials} partial derivatives x {self.points} random points, "
-            f"batch of {self.samples} samples, {DIGITS}-digit arithmetic",
+            (
+                f"checked:    {self.partials} partial derivatives x {self.points} random points, "
+                f"batch of {self.samples} samples, {DIGITS}-digit arithmetic"
+            ),
             f"worst |difference|: {self.worst:.3g} (tolerance {float(TOLERANCE):.0e})",
             f"symbolic:   {self.symbolic}",
             *(f"MISMATCH:   {m}" for m in self.mismatches),
@@ -59,7 +61,11 @@ class Report:
 
 def small_instance(spec: NetworkSpec, width: int = 2) -> NetworkSpec:
     """The same layer types at width 2 (3 for a softmax output, 2 inputs)."""
-    widths = [width] + [width] * (spec.depth - 1) + [3 if spec.layers[-1].activation == "softmax" else width]
+    widths = (
+        [width]
+        + [width] * (spec.depth - 1)
+        + [3 if spec.layers[-1].activation == "softmax" else width]
+    )
     return spec.with_widths(tuple(widths))
 
 
@@ -77,12 +83,18 @@ class _Instance:
 
 
 def _instance(spec: NetworkSpec, samples: int) -> _Instance:
-    sym = lambda name: sp.Symbol(name, real=True)  # noqa: E731
+    sym = lambda name: sp.Symbol(name, real=True)
     w = spec.widths
     X = sp.ImmutableMatrix(samples, w[0], lambda n, j: sym(f"x{n + 1}_{j + 1}"))
     Y = sp.ImmutableMatrix(samples, w[-1], lambda n, j: sym(f"y{n + 1}_{j + 1}"))
-    W = [sp.ImmutableMatrix(w[l], w[l - 1], lambda i, j, l=l: sym(f"w{l}_{i + 1}{j + 1}")) for l in range(1, len(w))]
-    b = [sp.ImmutableMatrix(w[l], 1, lambda i, _, l=l: sym(f"b{l}_{i + 1}")) for l in range(1, len(w))]
+    W = [
+        sp.ImmutableMatrix(w[l], w[l - 1], lambda i, j, l=l: sym(f"w{l}_{i + 1}{j + 1}"))
+        for l in range(1, len(w))
+    ]
+    b = [
+        sp.ImmutableMatrix(w[l], 1, lambda i, _, l=l: sym(f"b{l}_{i + 1}"))
+        for l in range(1, len(w))
+    ]
     return _Instance(spec, X, Y, W, b)
 
 
@@ -151,7 +163,7 @@ def recurrence_gradients(
     only: a symbolic one, whose piecewise branches are then chosen at `region`).
     """
     spec = d.spec
-    sub = lambda M: M.xreplace(values) if values else M  # noqa: E731
+    sub = lambda M: M.xreplace(values) if values else M
     n = inst.X.rows
     env: dict = {LAMBDA1: sp.nsimplify(spec.l1), LAMBDA2: sp.nsimplify(spec.l2)}
     sizes = {N: n} | {layer_symbols(l).m: w for l, w in enumerate(spec.widths)}
@@ -194,7 +206,7 @@ def _random_point(inst: _Instance, rng: random.Random) -> dict:
     spec = inst.spec
     loss = losses.LOSSES[spec.loss]
     point = {}
-    draw = lambda: sp.Float(rng.uniform(-1.5, 1.5), DIGITS)  # noqa: E731
+    draw = lambda: sp.Float(rng.uniform(-1.5, 1.5), DIGITS)
     for s in (*inst.X, *inst.parameters):
         point[s] = draw()
     for n in range(inst.Y.rows):
@@ -226,8 +238,12 @@ def _fix_region(expr: sp.Expr, point: dict) -> sp.Expr:
         raise CheckError(f"no branch of {pw} holds")
 
     expr = expr.replace(lambda e: isinstance(e, sp.Piecewise), branch)
-    expr = expr.replace(lambda e: isinstance(e, sp.Abs), lambda e: sp.sign(e.args[0].xreplace(point)) * e.args[0])
-    return expr.replace(lambda e: isinstance(e, sp.sign), lambda e: sp.sign(e.args[0].xreplace(point)))
+    expr = expr.replace(
+        lambda e: isinstance(e, sp.Abs), lambda e: sp.sign(e.args[0].xreplace(point)) * e.args[0]
+    )
+    return expr.replace(
+        lambda e: isinstance(e, sp.sign), lambda e: sp.sign(e.args[0].xreplace(point))
+    )
 
 
 def verify(
@@ -241,7 +257,9 @@ def verify(
     params = inst.parameters
     rng = random.Random(seed)
     worst, mismatches, used = 0.0, [], []
-    smooth = not small.l1 and all(len(activations.TABLE[x.activation].pieces) == 1 for x in small.layers)
+    smooth = not small.l1 and all(
+        len(activations.TABLE[x.activation].pieces) == 1 for x in small.layers
+    )
     brute = None
     with mpmath.workdps(DIGITS):
         for _ in range(points):
@@ -282,7 +300,14 @@ def _transplant(original: Derivation, small: Derivation) -> Derivation:
     from dataclasses import replace
 
     layers = tuple(
-        replace(s, delta=o.delta, grad_W=o.grad_W, grad_b=o.grad_b, forward_z=o.forward_z, forward_a=o.forward_a)
+        replace(
+            s,
+            delta=o.delta,
+            grad_W=o.grad_W,
+            grad_b=o.grad_b,
+            forward_z=o.forward_z,
+            forward_a=o.forward_a,
+        )
         for s, o in zip(small.layers, original.layers)
     )
     return replace(small, layers=layers)
@@ -290,7 +315,9 @@ def _transplant(original: Derivation, small: Derivation) -> Derivation:
 
 def smallest_instance(spec: NetworkSpec) -> NetworkSpec:
     """Every width 1 (2 for a softmax output): the instance of the symbolic proof."""
-    return spec.with_widths((1,) * spec.depth + (2 if spec.layers[-1].activation == "softmax" else 1,))
+    return spec.with_widths(
+        (1,) * spec.depth + (2 if spec.layers[-1].activation == "softmax" else 1,)
+    )
 
 
 def _symbolic(d: Derivation, point: dict, seconds: int = 30) -> str:
@@ -305,7 +332,11 @@ def _symbolic(d: Derivation, point: dict, seconds: int = 30) -> str:
     inst = _instance(small, 1)
     rng = random.Random(1)
     # exact data of the same kind as the point's (a one-hot target stays one-hot)
-    data = {s: _as_rational(v) for s, v in _random_point(inst, rng).items() if s in set(inst.X) | set(inst.Y)}
+    data = {
+        s: _as_rational(v)
+        for s, v in _random_point(inst, rng).items()
+        if s in set(inst.X) | set(inst.Y)
+    }
     region = {s: point.get(s, sp.Float(0.5)) for s in inst.parameters} | data
     if _near_kink(inst, region):
         region = {s: sp.Float(rng.choice((-1, 1)) * 0.7) for s in inst.parameters} | data
@@ -353,6 +384,7 @@ class _time_limit:
 
         self.active = threading.current_thread() is threading.main_thread()
         if self.active:
+
             def fire(*_):
                 raise TimeoutError
 

@@ -47,7 +47,9 @@ def test_textbook_output_forms(name, expected):
 
 
 def test_parameters_are_bound():
-    assert derive_activation("leaky_relu", 0.2).fprime_of_a == sp.Piecewise((1, a > 0), (sp.Rational(1, 5), True))
+    assert derive_activation("leaky_relu", 0.2).fprime_of_a == sp.Piecewise(
+        (1, a > 0), (sp.Rational(1, 5), True)
+    )
     elu = derive_activation("elu", 0.5).fprime_of_a
     assert elu.subs(a, sp.Rational(-1, 4)) == sp.Rational(1, 4)  # a + alpha on the negative piece
 

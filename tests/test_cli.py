@@ -9,12 +9,14 @@ from symfnn.cli import main
 
 
 def run(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "symfnn", *args], capture_output=True, text=True, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "symfnn", *args], capture_output=True, text=True, check=False, **kw
+    )
 
 
 def test_version_and_help_do_not_import_sympy():
     code = "import sys; from symfnn.cli import main\ntry: main(['--version'])\nexcept SystemExit: pass\nprint('sympy' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.stdout.strip().endswith("False")
     assert "symfnn 0." in out.stdout
     assert run("--help").returncode == 0
@@ -23,7 +25,13 @@ def test_version_and_help_do_not_import_sympy():
 def test_derive_prints_the_derivation(capsys):
     assert main(["derive", "4-5:sigmoid-5:tanh-3:softmax", "--l2", "0.01"]) == 0
     out = capsys.readouterr().out
-    for text in ("Forward propagation", "δ1 = a1*(1 - a1) ⊙ W2ᵀ δ2", "δ3 = a3 - y", "∂R/∂W1 = λ2 W1 + δ1 a0ᵀ", "W(l) ← W(l) - α dW(l)"):
+    for text in (
+        "Forward propagation",
+        "δ1 = a1*(1 - a1) ⊙ W2ᵀ δ2",
+        "δ3 = a3 - y",
+        "∂R/∂W1 = λ2 W1 + δ1 a0ᵀ",
+        "W(l) ← W(l) - α dW(l)",
+    ):
         assert text in out
 
 
@@ -51,3 +59,24 @@ def test_bad_input_is_one_line_exit_2(args, message):
     assert message in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr
+
+
+def test_subcommand_help_does_not_import_sympy():
+    code = "import sys; from symfnn.cli import main\ntry: main(['derive', '--help'])\nexcept SystemExit: pass\nprint('sympy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.stdout.strip().endswith("False")
+
+
+def test_failed_proof_exits_1(monkeypatch, capsys):
+    import symfnn.verify as verify_module
+
+    real = verify_module.verify
+
+    def failing(d, **kw):
+        report = real(d, points=1, symbolic=False)
+        report.mismatches.append("d R / d w1_11: corrupted for the test")
+        return report
+
+    monkeypatch.setattr(verify_module, "verify", failing)
+    assert main(["derive", "2-2:tanh-2:sigmoid", "--verify"]) == 1
+    assert "verdict:    FAILED" in capsys.readouterr().out

@@ -38,7 +38,9 @@ def test_generic_recurrence():
     cur, nxt = layer_symbols("l"), layer_symbols("l+1")
     k = sp.Symbol("k", integer=True)
     f = sp.Function("f_l")
-    expected = sp.Derivative(f(cur.z[p]), cur.z[p]) * sp.Sum(nxt.W[k, p] * nxt.delta[k], (k, 1, nxt.m))
+    expected = sp.Derivative(f(cur.z[p]), cur.z[p]) * sp.Sum(
+        nxt.W[k, p] * nxt.delta[k], (k, 1, nxt.m)
+    )
     assert sp.simplify(g.index - expected) == 0
 
 
@@ -62,8 +64,16 @@ def test_output_errors(text, options, expected):
 
 def _numpy_reference(spec_, params, X, Y):
     """An independent hand-written backprop for the architectures used below."""
-    acts = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}
-    dacts = {"sigmoid": lambda a: a * (1 - a), "tanh": lambda a: 1 - a**2, "relu": lambda a: (a > 0) * 1.0}
+    acts = {
+        "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+        "tanh": np.tanh,
+        "relu": lambda z: np.maximum(z, 0),
+    }
+    dacts = {
+        "sigmoid": lambda a: a * (1 - a),
+        "tanh": lambda a: 1 - a**2,
+        "relu": lambda a: (a > 0) * 1.0,
+    }
     A = [X]
     for l, layer in enumerate(spec_.layers, start=1):
         Z = A[-1] @ params[f"W{l}"].T + params[f"b{l}"].T
@@ -96,12 +106,20 @@ def test_batch_forms_against_independent_numpy():
         params[f"b{l}"] = rng.normal(size=(m, 1))
     A_ref, g_ref = _numpy_reference(spec_, params, X, Y)
     sizes = {N: n} | {layer_symbols(l).m: w for l, w in enumerate(spec_.widths)}
-    values = {sp.MatrixSymbol("A0", N, layer_symbols(0).m): sp.Matrix(X), sp.MatrixSymbol("Y", N, layer_symbols(spec_.depth).m): sp.Matrix(Y), D.LAMBDA2: None}
+    values = {
+        sp.MatrixSymbol("A0", N, layer_symbols(0).m): sp.Matrix(X),
+        sp.MatrixSymbol("Y", N, layer_symbols(spec_.depth).m): sp.Matrix(Y),
+        D.LAMBDA2: None,
+    }
     values.pop(D.LAMBDA2)
     for l in range(1, spec_.depth + 1):
-        values[sp.MatrixSymbol(f"W{l}", layer_symbols(l).m, layer_symbols(l - 1).m)] = sp.Matrix(params[f"W{l}"])
+        values[sp.MatrixSymbol(f"W{l}", layer_symbols(l).m, layer_symbols(l - 1).m)] = sp.Matrix(
+            params[f"W{l}"]
+        )
         values[sp.MatrixSymbol(f"b{l}", layer_symbols(l).m, 1)] = sp.Matrix(params[f"b{l}"])
-    ev = lambda e: np.array(matrixform.evaluate(e.xreplace({D.LAMBDA2: sp.Float(0.05)}), sizes, values), dtype=float)  # noqa: E731
+    ev = lambda e: np.array(
+        matrixform.evaluate(e.xreplace({D.LAMBDA2: sp.Float(0.05)}), sizes, values), dtype=float
+    )
     for layer in d.layers:
         values[layer.forward_z.batch_lhs] = sp.Matrix(ev(layer.forward_z.batch))
         values[layer.forward_a.batch_lhs] = sp.Matrix(ev(layer.forward_a.batch))
@@ -109,8 +127,12 @@ def test_batch_forms_against_independent_numpy():
     for layer in reversed(d.layers):
         values[layer.delta.batch_lhs] = sp.Matrix(ev(layer.delta.batch))
     for layer in d.layers:
-        np.testing.assert_allclose(ev(layer.grad_W.batch), g_ref[f"W{layer.l}"], rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(ev(layer.grad_b.batch), g_ref[f"b{layer.l}"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            ev(layer.grad_W.batch), g_ref[f"W{layer.l}"], rtol=1e-9, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            ev(layer.grad_b.batch), g_ref[f"b{layer.l}"], rtol=1e-9, atol=1e-12
+        )
 
 
 def test_matrix_conversion_check_can_fail():
@@ -137,6 +159,16 @@ def test_regulariser_gradients():
     d = derive(parse("3-2:softmax", l1=0.1, l2=0.2))
     W = layer_symbols(1).W
     idx = d.layers[0].grad_W.index
-    assert sp.simplify(idx - (D.LAMBDA2 * W[p, q] + D.LAMBDA1 * sp.sign(W[p, q]) + d.general["grad_W"].index.xreplace(D._rename_map("l", 1)))) == 0
+    assert (
+        sp.simplify(
+            idx
+            - (
+                D.LAMBDA2 * W[p, q]
+                + D.LAMBDA1 * sp.sign(W[p, q])
+                + d.general["grad_W"].index.xreplace(D._rename_map("l", 1))
+            )
+        )
+        == 0
+    )
     assert d.coefficients == {D.LAMBDA1: 0.1, D.LAMBDA2: 0.2}
     assert derive(parse("3-2:softmax")).regulariser is None

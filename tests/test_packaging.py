@@ -15,8 +15,20 @@ ROOT = Path(__file__).resolve().parents[1]
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
         capture_output=True,
+        check=False,
         text=True,
     )
     if build.returncode != 0:
@@ -26,15 +38,41 @@ def wheel(tmp_path_factory):
 
 def test_templates_ship_in_the_wheel(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    shipped = {n.removeprefix("symfnn/templates/") for n in names if n.startswith("symfnn/templates/")}
-    in_repo = {str(p.relative_to(ROOT / "templates")) for p in (ROOT / "templates").rglob("*") if p.is_file()}
+    shipped = {
+        n.removeprefix("symfnn/templates/") for n in names if n.startswith("symfnn/templates/")
+    }
+    in_repo = {
+        str(p.relative_to(ROOT / "templates"))
+        for p in (ROOT / "templates").rglob("*")
+        if p.is_file()
+    }
     assert in_repo and in_repo <= shipped
 
 
 def test_installed_package_loads_its_own_templates(wheel, tmp_path):
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+    )
     code = "from symfnn.render import template_dir; print(template_dir())"
     env = dict(os.environ, PYTHONPATH=str(target))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=True,
+    )
     assert Path(out.stdout.strip()) == target / "symfnn" / "templates"

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from symfnn.errors import SpecError
@@ -15,7 +17,13 @@ def test_compact_form_with_defaults():
 
 
 @pytest.mark.parametrize(
-    "out, loss", [("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy"), ("identity", "squared_error"), ("relu", "squared_error")]
+    "out, loss",
+    [
+        ("softmax", "cross_entropy"),
+        ("sigmoid", "binary_cross_entropy"),
+        ("identity", "squared_error"),
+        ("relu", "squared_error"),
+    ],
 )
 def test_loss_defaults_from_output_activation(out, loss):
     assert parse(f"3-2:{out}").loss == loss
@@ -31,7 +39,7 @@ def test_options_and_parameters():
 
 def test_frozen():
     spec = parse("3-2:softmax")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         spec.l2 = 1.0  # type: ignore[misc]
 
 
@@ -42,7 +50,14 @@ def test_toml(tmp_path):
         '[[layers]]\nwidth = 3\nactivation = "softmax"\n[training]\nepochs = 30\n'
     )
     spec = parse(str(path))
-    assert spec == NetworkSpec(4, (LayerSpec(5, "sigmoid"), LayerSpec(3, "softmax")), "cross_entropy", 0.0, 0.01, (("epochs", 30),))
+    assert spec == NetworkSpec(
+        4,
+        (LayerSpec(5, "sigmoid"), LayerSpec(3, "softmax")),
+        "cross_entropy",
+        0.0,
+        0.01,
+        (("epochs", 30),),
+    )
     assert parse(str(path), l2=0.5).l2 == 0.5
 
 
@@ -85,9 +100,15 @@ def test_bad_specs(text, options, message):
         ("input = 4\n[[layers]\n", "not valid TOML"),
         ("input = 4\n", "at least one [[layers]]"),
         ('[[layers]]\nwidth = 3\nactivation = "relu"\n', "missing 'input'"),
-        ('input = 4\n[[layers]]\nwidth = 3\n', "needs 'width' and 'activation'"),
-        ('input = 4\nlos = "mse"\n[[layers]]\nwidth = 3\nactivation = "relu"\n', "did you mean 'loss'"),
-        ('input = 4\n[[layers]]\nwidth = 3\nactivation = "relu"\nslope = 2\n', "unknown key 'slope'"),
+        ("input = 4\n[[layers]]\nwidth = 3\n", "needs 'width' and 'activation'"),
+        (
+            'input = 4\nlos = "mse"\n[[layers]]\nwidth = 3\nactivation = "relu"\n',
+            "did you mean 'loss'",
+        ),
+        (
+            'input = 4\n[[layers]]\nwidth = 3\nactivation = "relu"\nslope = 2\n',
+            "unknown key 'slope'",
+        ),
         ('input = 4\nl2 = "big"\n[[layers]]\nwidth = 3\nactivation = "relu"\n', "l2 must be"),
     ],
 )
