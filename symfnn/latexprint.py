@@ -9,6 +9,8 @@ prints as g with x replaced by V, its products as Hadamard products
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter
@@ -18,7 +20,12 @@ from .symbols import parse_name
 _STEM = {"delta": r"\delta", "Delta": r"\Delta", "W": "W"}
 _ENTRY_STEM = {"W": "w"}  # entries of W are w_{ij}, as in the article
 _SAMPLE = sp.Symbol("n", integer=True)
-_GREEK = {"alpha": r"\alpha", "Omega": r"\Omega", "lambda_1": r"\lambda_1", "lambda_2": r"\lambda_2"}
+_GREEK = {
+    "alpha": r"\alpha",
+    "Omega": r"\Omega",
+    "lambda_1": r"\lambda_1",
+    "lambda_2": r"\lambda_2",
+}
 
 
 def _tagged(stem: str, t: str | None) -> str:
@@ -30,7 +37,7 @@ class SymfnnLatexPrinter(LatexPrinter):
     """LatexPrinter with symfnn's names, Hadamard products and the article's transposes."""
 
     printmethod = "_symfnn_latex"
-    _default_settings = {
+    _default_settings: ClassVar[dict] = {
         **LatexPrinter._default_settings,
         "otherwise": r"\text{otherwise}",  # the word of a Piecewise's last branch
     }
@@ -87,11 +94,23 @@ class SymfnnLatexPrinter(LatexPrinter):
             return self._print_Function(expr, exp)
         return super()._print_ExpBase(expr, exp)
 
+    def _print_Sum(self, expr):
+        """Nested sums, one \\sum per index (SymPy would print one \\sum over a \\substack)."""
+        if len(expr.limits) == 1:
+            return super()._print_Sum(expr)
+        outer = "".join(
+            rf"\sum_{{{self._print(v)}={self._print(lo)}}}^{{{self._print(hi)}}} "
+            for v, lo, hi in reversed(expr.limits[1:])
+        )
+        return outer + super()._print_Sum(sp.Sum(expr.function, expr.limits[0]))
+
     # -- powers, derivatives, piecewise -----------------------------------------------
     def _print_Pow(self, expr):
         base, e = expr.args
-        if self._elementwise and base.has(self._elementwise[0]) and e.is_Integer and e != 1:
+        if self._elementwise and base.has(self._elementwise[0]) and e.is_Integer and e > 1:
             return rf"\left({self._print(base)}\right)^{{\odot {self._print(e)}}}"
+        if base.is_Integer and e.is_Integer and e < -3:  # 10^{-60}, not 1/1000…0
+            return rf"{self._print(base)}^{{{self._print(e)}}}"
         if isinstance(base, (sp.Indexed, sp.Symbol)) and e.is_Integer and e > 1:
             b = self._print(base)
             if "^" in b:
@@ -101,18 +120,34 @@ class SymfnnLatexPrinter(LatexPrinter):
     def _print_Derivative(self, expr):
         (var, count), *rest = expr.variable_count
         f = expr.expr
-        if not rest and count == 1 and isinstance(f, sp.core.function.AppliedUndef) and f.args == (var,):
+        if (
+            not rest
+            and count == 1
+            and isinstance(f, sp.core.function.AppliedUndef)
+            and f.args == (var,)
+        ):
             return rf"{self._print(f.func)}'\left({self._print(var)}\right)"
-        if not rest and count == 1 and (f.is_Symbol or isinstance(f, (sp.Indexed, sp.MatrixSymbol))):
+        if (
+            not rest
+            and count == 1
+            and (f.is_Symbol or isinstance(f, (sp.Indexed, sp.MatrixSymbol)))
+        ):
             return rf"\frac{{\partial {self._print(f)}}}{{\partial {self._print(var)}}}"
         return super()._print_Derivative(expr)
 
     def _print_Piecewise(self, expr):
-        if self._elementwise and [e for e, _ in expr.args] == [1, 0] and expr.args[-1].cond == sp.true:
+        if (
+            self._elementwise
+            and [e for e, _ in expr.args] == [1, 0]
+            and expr.args[-1].cond == sp.true
+        ):
             return rf"\left[{self._print(expr.args[0].cond)}\right]"  # Iverson bracket
         rows = [rf"{self._print(e)} & {self._print(c)}" for e, c in expr.args[:-1]]
         e, c = expr.args[-1]
-        rows.append(rf"{self._print(e)} & " + (self._settings["otherwise"] if c == sp.true else self._print(c)))
+        rows.append(
+            rf"{self._print(e)} & "
+            + (self._settings["otherwise"] if c == sp.true else self._print(c))
+        )
         return r"\begin{cases} " + r" \\ ".join(rows) + r" \end{cases}"
 
     # -- matrices ----------------------------------------------------------------------
@@ -138,14 +173,22 @@ class SymfnnLatexPrinter(LatexPrinter):
 
     def _factor(self, e) -> str:
         """A factor of a product: compound matrix expressions in parentheses."""
+        if isinstance(e, sp.HadamardProduct):
+            rest = [a for a in e.args if not isinstance(a, sp.OneMatrix)]
+            e = rest[0] if len(rest) == 1 else e
         s = self._print(e)
-        compound = isinstance(e, (sp.MatAdd, sp.HadamardProduct)) or (
-            isinstance(e, sp.MatMul) and sum(getattr(f, "is_Matrix", False) for f in e.args) > 1
+        compound = (
+            isinstance(e, (sp.MatAdd, sp.HadamardProduct))
+            or _sum_inside(e)
+            or (
+                isinstance(e, sp.MatMul) and sum(getattr(f, "is_Matrix", False) for f in e.args) > 1
+            )
         )
         return rf"\left({s}\right)" if compound else s
 
     def _print_HadamardProduct(self, expr):
-        return r" \odot ".join(self._factor(a) for a in expr.args)
+        args = [a for a in expr.args if not isinstance(a, sp.OneMatrix)] or expr.args  # v ⊙ 1 = v
+        return r" \odot ".join(self._factor(a) for a in args)
 
     def _print_HadamardPower(self, expr):
         return rf"\left({self._print(expr.base)}\right)^{{\odot {self._print(expr.exp)}}}"
@@ -165,11 +208,17 @@ class SymfnnLatexPrinter(LatexPrinter):
         """Data terms first, penalties (λW) next, subtracted terms last: W − α ∂R/∂W."""
 
         def key(t):
-            negative = isinstance(t, sp.MatMul) and sp.Mul(
-                *(f for f in t.args if not getattr(f, "is_Matrix", False))
-            ).could_extract_minus_sign()
-            scaled = isinstance(t, sp.MatMul) and any(s.name.startswith("lambda") for s in t.free_symbols if s.is_Symbol)
-            return (negative, scaled)
+            negative = (
+                isinstance(t, sp.MatMul)
+                and sp.Mul(
+                    *(f for f in t.args if not getattr(f, "is_Matrix", False))
+                ).could_extract_minus_sign()
+            )
+            scaled = isinstance(t, sp.MatMul) and any(
+                s.name.startswith("lambda") for s in t.free_symbols if s.is_Symbol
+            )
+            broadcast = isinstance(t, sp.MatrixSymbol) or t.has(sp.OneMatrix)  # + b, + 1 bᵀ
+            return (negative, scaled, broadcast)
 
         out = ""
         for t in sorted(expr.args, key=key):
@@ -199,10 +248,13 @@ class SymfnnLatexPrinter(LatexPrinter):
     def _print_Mul(self, expr):
         if self._elementwise:
             x = self._elementwise[0]
-            vector = [f for f in expr.args if f.has(x)]
+            vector = sorted((f for f in expr.args if f.has(x)), key=lambda f: f.is_Add)
             if len(vector) > 1 and all(not (f.is_Pow and f.exp.is_negative) for f in vector):
                 c = sp.Mul(*(f for f in expr.args if not f.has(x)))
-                parts = [rf"\left({self._print(f)}\right)" if f.is_Add else self._print(f) for f in vector]
+                parts = [
+                    rf"\left({self._print(f)}\right)" if f.is_Add else self._print(f)
+                    for f in vector
+                ]
                 s = r" \odot ".join(parts)
                 if c == -1:
                     return "- " + s
@@ -210,11 +262,21 @@ class SymfnnLatexPrinter(LatexPrinter):
         return super()._print_Mul(expr)
 
 
-def latex(expr, lang: str = "en") -> str:
-    """The LaTeX of one SymPy object, in the document's notation."""
+def _sum_inside(e) -> bool:
+    """g(V) whose body is a sum (1 - a): needs parentheses as a factor."""
+    return isinstance(e, ElementwiseApplyFunction) and e.function.args[1].is_Add
+
+
+def latex(expr, lang: str = "en", order: str | None = None) -> str:
+    """The LaTeX of one SymPy object, in the document's notation.
+
+    `order="none"` keeps the terms of an unevaluated Add in the order given.
+    """
     from .prose import strings
 
-    return SymfnnLatexPrinter({"otherwise": strings(lang)["otherwise"]}).doprint(expr)
+    return SymfnnLatexPrinter({"otherwise": strings(lang)["otherwise"], "order": order}).doprint(
+        expr
+    )
 
 
 def derivation_summary_latex(derivation) -> str:

@@ -1,23 +1,28 @@
 """The document's prose, one table per language; the formulas come from the printer.
 
-A string may hold `{name}` fields that document.py fills with printed formulas (`$…$`)
-or numbers, and `\\eqref`/`\\ref` cross-references; it never holds mathematics itself.
+A string may hold `{name}` fields that document.py fills (`fill`) with printed formulas
+(`$…$`) or numbers, and LaTeX markup (`\\paragraph{…}`, `\\eqref{…}`), whose braces stay
+as they are; it never holds mathematics itself.
 """
 
 from __future__ import annotations
 
+import re
+
 from .errors import RenderError
 
 EN = {
-    "babel": "",
+    "packages": "\\usepackage{array}",
+    "table_name": "Table",
     "begin_lang": "",
     "end_lang": "",
     "hyperref": "colorlinks=true,linkcolor=blue!50!black,citecolor=blue!50!black,bookmarksnumbered",
     "algorithm_name": "Algorithm",
+    "alg_setup": "",
     "require": "Input:",
     "ensure": "Output:",
     "otherwise": r"\text{otherwise}",
-    "title": "Backpropagation for the network {arch}",
+    "title": "Backpropagation for the network\\\\ {arch}",
     "author": "derived and proven with SymPy by symfnn {version}",
     "intro": (
         "This document derives error backpropagation for a feedforward network with {depth} "
@@ -100,7 +105,7 @@ EN = {
         "Each activation is differentiated from its definition, then rewritten in terms of its "
         "output {a}, so that the backward pass can reuse the activations of the forward pass."
     ),
-    "act_name": "\\paragraph{{{name}.}} Definition, SymPy's derivative and its simplified form:",
+    "act_name": "\\paragraph{{name}.} Definition, SymPy's derivative and its simplified form:",
     "act_in_a": "In terms of the output (substituted back and proven equal by SymPy):",
     "act_in_a_unproven": "In terms of the output:",
     "act_no_a": "This derivative has no form in terms of the output; the forward pass keeps {z}.",
@@ -109,7 +114,7 @@ EN = {
         "Section~\\ref{sec:output}."
     ),
     "sec_output": "The output error",
-    "output_intro": "For the {loss} loss on a {act} output layer,",
+    "output_intro": "For the {loss} loss with {act} on the output layer, the loss of one sample is",
     "output_subst": "Written in the net input {z}, the loss is",
     "output_raw": "SymPy differentiates it by {zp}:",
     "stage_folded": "folding the Kronecker deltas:",
@@ -118,9 +123,10 @@ EN = {
     "output_matrix": "In matrix form the output error is",
     "sec_layers": "Every layer of this network",
     "layers_intro": (
-        "The recurrence \\eqref{{eq:delta}}, the output error \\eqref{{eq:delta-out}} and the "
-        "gradients \\eqref{{eq:grad-W}}, \\eqref{{eq:grad-b}}, instantiated from the output "
-        "layer down to layer 1:"
+        "The recurrence \\eqref{eq:delta}, the output error \\eqref{eq:delta-out} and the "
+        "gradients \\eqref{eq:grad-W}, \\eqref{eq:grad-b}, instantiated from the output "
+        "layer down to layer 1. Each equation is tagged with the name that the generated "
+        "code's comments cite (\\texttt{eq:{example}} is equation ({example})):"
     ),
     "layer_heading": "Layer {l}",
     "layer_output": "Layer {l} (output)",
@@ -129,14 +135,15 @@ EN = {
         "The generated code processes a mini-batch of {N} samples at once, one sample per row: "
         "{A0} is the batch of inputs. Row {n} of each matrix below is sample {n}'s vector from "
         "the equations above, and each gradient is the mean over the batch; every conversion "
-        "was checked by SymPy on explicit matrices."
+        "was checked by SymPy on explicit matrices. These are the equations the generated code "
+        "computes; its comments cite them by name."
     ),
     "sec_algorithm": "The training algorithm",
     "algorithm_intro": (
         "Stochastic gradient descent with backpropagation and early stopping on a validation "
         "set; a mini-batch averages the per-sample gradients."
     ),
-    "algorithm_caption": "Mini-batch gradient descent with backpropagation for {arch}",
+    "algorithm_caption": "Training {arch} by mini-batch gradient descent",
     "alg_input": (
         "training set {D}, validation set {V}, learning rate {alpha}{lam}, batch size {B}, "
         "patience {P}, at most {E} epochs"
@@ -165,6 +172,7 @@ EN = {
     "v_digits": "arithmetic",
     "v_digits_value": "{digits} significant digits",
     "v_worst": "largest difference",
+    "v_worst_value": "below {bound}",
     "v_symbolic": "symbolic proof",
     "v_verdict": "verdict",
     "proven": "proven",
@@ -173,10 +181,23 @@ EN = {
 
 ZH = {
     **EN,
-    "begin_lang": "\\begin{CJK*}{UTF8}{gbsn}",
-    "end_lang": "\\end{CJK*}",
+    "packages": "\\usepackage{array}\n\\usepackage{CJKutf8}",
+    "table_name": "表",
+    "loss_cross_entropy": "交叉熵",
+    "loss_binary_cross_entropy": "二元交叉熵",
+    "loss_squared_error": "平方误差",
+    "begin_lang": "\\begin{CJK}{UTF8}{gbsn}",
+    "end_lang": "\\end{CJK}",
     "hyperref": "colorlinks=true,linkcolor=blue!50!black,bookmarks=false",
     "algorithm_name": "算法",
+    "alg_setup": (
+        "\\algrenewcommand\\algorithmicrepeat{\\textbf{重复}}"
+        "\\algrenewcommand\\algorithmicuntil{\\textbf{直到}}"
+        "\\algrenewcommand\\algorithmicfor{\\textbf{对于}}"
+        "\\algrenewcommand\\algorithmicdo{\\textbf{执行}}"
+        "\\algrenewcommand\\algorithmicreturn{\\textbf{返回}}"
+        "\\algtext*{EndFor}"
+    ),
     "require": "输入：",
     "ensure": "输出：",
     "otherwise": r"\text{其他}",
@@ -242,13 +263,13 @@ ZH = {
     "grads_matrix": "写成矩阵形式：",
     "sec_activations": "激活函数的导数",
     "act_intro": "每个激活函数都由定义求导，再改写为其输出 {a} 的函数，这样反向传播可以直接使用前向传播保存的活性值。",
-    "act_name": "\\paragraph{{{name}。}} 定义、SymPy 的求导结果及化简：",
+    "act_name": "\\paragraph{{name}。} 定义、SymPy 的求导结果及化简：",
     "act_in_a": "用输出表示（代回后由 SymPy 证明相等）：",
     "act_in_a_unproven": "用输出表示：",
     "act_no_a": "该导数无法用输出表示，前向传播需保存 {z}。",
     "act_softmax": "softmax 依赖整层的净输入，其导数在第~\\ref{sec:output}~节与损失函数一起推导。",
     "sec_output": "输出层的误差项",
-    "output_intro": "输出层激活函数为 {act}、损失函数为{loss}时，",
+    "output_intro": "输出层激活函数为 {act}、损失函数为{loss}时，单个样本的损失为",
     "output_subst": "用净输入 {z} 表示，损失为",
     "output_raw": "SymPy 对 {zp} 求导：",
     "stage_folded": "化简克罗内克函数：",
@@ -257,8 +278,9 @@ ZH = {
     "output_matrix": "写成矩阵形式，输出层的误差项为",
     "sec_layers": "本网络的每一层",
     "layers_intro": (
-        "把递推式 \\eqref{{eq:delta}}、输出层误差 \\eqref{{eq:delta-out}} 和梯度公式 "
-        "\\eqref{{eq:grad-W}}、\\eqref{{eq:grad-b}} 从输出层到第 1 层逐层实例化："
+        "把递推式 \\eqref{eq:delta}、输出层误差 \\eqref{eq:delta-out} 和梯度公式 "
+        "\\eqref{eq:grad-W}、\\eqref{eq:grad-b} 从输出层到第 1 层逐层实例化。"
+        "每个公式的编号就是生成代码的注释所引用的名字（\\texttt{eq:{example}} 即公式 ({example})）："
     ),
     "layer_heading": "第 {l} 层",
     "layer_output": "第 {l} 层（输出层）",
@@ -266,11 +288,11 @@ ZH = {
     "batch_intro": (
         "生成的代码一次处理 {N} 个样本的小批量，每行一个样本：{A0} 是输入的小批量。"
         "下列每个矩阵的第 {n} 行就是上文中第 {n} 个样本的向量，梯度取小批量上的平均；"
-        "每一步转换都由 SymPy 在具体矩阵上验证过。"
+        "每一步转换都由 SymPy 在具体矩阵上验证过。生成的代码正是按这些公式计算，其注释按名字引用它们。"
     ),
     "sec_algorithm": "训练算法",
     "algorithm_intro": "使用反向传播的随机梯度下降，并在验证集上提前停止；小批量对各样本的梯度取平均。",
-    "algorithm_caption": "{arch} 的小批量梯度下降与反向传播",
+    "algorithm_caption": "以小批量梯度下降训练 {arch}",
     "alg_input": "训练集 {D}，验证集 {V}，学习率 {alpha}{lam}，批大小 {B}，耐心 {P}，最多 {E} 轮",
     "alg_output": "权重与偏置",
     "alg_init": "随机初始化每个 {W}，每个 {b} 置零",
@@ -294,6 +316,7 @@ ZH = {
     "v_digits": "运算精度",
     "v_digits_value": "{digits} 位有效数字",
     "v_worst": "最大差值",
+    "v_worst_value": "小于 {bound}",
     "v_symbolic": "符号证明",
     "v_verdict": "结论",
     "proven": "已证明",
@@ -301,6 +324,11 @@ ZH = {
 }
 
 LANGUAGES = {"en": EN, "zh": ZH}
+
+
+def fill(text: str, **fields: str) -> str:
+    """Replace each `{name}` whose name is a given field; leave every other brace alone."""
+    return re.sub(r"\{(\w+)\}", lambda m: str(fields.get(m.group(1), m.group(0))), text)
 
 
 def strings(lang: str) -> dict[str, str]:

@@ -320,7 +320,7 @@ def smallest_instance(spec: NetworkSpec) -> NetworkSpec:
     )
 
 
-def _symbolic(d: Derivation, point: dict, seconds: int = 30) -> str:
+def _symbolic(d: Derivation, point: dict, seconds: int = 90) -> str:
     """cancel(recurrence - brute force) == 0 with the weights as symbols.
 
     One sample whose inputs and targets are exact rationals near the point's (a one-hot

@@ -1,0 +1,258 @@
+"""Derivation -> the LaTeX document (one template, prose per language) -> .tex and .pdf.
+
+Every formula is printed here from the Derivation's SymPy objects (latexprint); the
+template only lays out sections, prose blocks and equation blocks. Equation labels are
+`eq:<step.label>` (eq:delta-2, eq:grad-W-1, eq:delta-out-3) for the per-sample forms and
+`eq:batch-<step.label>` for the mini-batch forms the generated code uses.
+
+    Derivation ─context()─▶ dict ─template─▶ .tex ─latexmk─▶ .pdf
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import sympy as sp
+
+from . import __version__, fileio
+from . import pdf as latexpdf
+from .prose import fill
+from .render import render
+from .sections import Sections
+from .symbols import N, i, layer_symbols, p
+
+TRAINING_DEFAULTS = {"learning_rate": 0.1, "batch_size": 32, "patience": 5, "epochs": 100}
+_TRAINING_ALIASES = {"lr": "learning_rate", "alpha": "learning_rate", "batch": "batch_size"}
+
+
+class _Doc(Sections):
+    """The template context: title, layer table, notation, sections, algorithm, proof."""
+
+    def __init__(self, d, lang: str, report, flow):
+        super().__init__(d, lang)
+        self.report, self.flow = report, flow  # flow: flow.tex_chapter(), or None
+
+    def context(self) -> dict:
+        d, s = self.d, self.s
+        spec = d.spec
+        arch = tt(spec.compact)
+        sections = [
+            self.notation(),
+            self.forward(),
+            self.loss(),
+            self.backprop(),
+            self.activations(),
+            self.output(),
+            self.layers(),
+            self.batch(),
+        ]
+        return {
+            "s": s,
+            "title": fill(s["title"], arch=arch),
+            "author": fill(s["author"], version=__version__),
+            "intro": fill(
+                s["intro"],
+                depth=spec.depth,
+                params=spec.parameter_count,
+                loss=self.loss_name(),
+                reg=self.reg_names(),
+            ),
+            "table": self.layer_table(),
+            "sections": sections,
+            "algorithm": self.algorithm(arch),
+            "verification": self.verification(),
+            # issue 5's optional chapter: flow.tex_chapter()'s body, laid out as given
+            "flow_latex": self.flow["latex"] if self.flow else "",
+        }
+
+    def loss_name(self) -> str:
+        return self.s.get(f"loss_{self.d.loss.name}", self.d.loss.title)
+
+    def reg_names(self) -> str:
+        names = [name for name, v in (("L1", self.d.spec.l1), ("L2", self.d.spec.l2)) if v]
+        return fill(self.s["reg_some"], names=" + ".join(names)) if names else self.s["reg_none"]
+
+    def layer_table(self) -> dict:
+        spec = self.d.spec
+        w = spec.widths
+        rows = [
+            {"l": "0", "width": str(w[0]), "act": self.s["input"], "W": "", "b": "", "params": ""}
+        ]
+        for layer in self.d.layers:
+            l = layer.l
+            rows.append(
+                {
+                    "l": str(l),
+                    "width": str(w[l]),
+                    "act": f"${layer.activation.latex}$",
+                    "W": rf"${w[l]} \times {w[l - 1]}$",
+                    "b": rf"${w[l]} \times 1$",
+                    "params": f"{w[l] * w[l - 1] + w[l]:,}".replace(",", r"\,"),
+                }
+            )
+        cur = layer_symbols("l")
+        return {
+            "rows": rows,
+            "W": self.m(sp.MatrixSymbol("W_l", cur.m, 1)),
+            "b": self.m(sp.MatrixSymbol("b_l", cur.m, 1)),
+            "m": self.m(cur.m),
+            "f": self.m(sp.Function("f_l")),
+            "total": f"{spec.parameter_count:,}".replace(",", r"\,"),
+        }
+
+    def notation(self) -> dict:
+        s, d = self.s, self.d
+        prev, cur = layer_symbols("l-1"), layer_symbols("l")
+        mats = cur.matrices(prev.m)
+        l, lm1 = self.m(sp.Symbol("l")), self.m(sp.Symbol("l-1"))
+        a0 = sp.MatrixSymbol("a0", layer_symbols(0).m, 1)
+        rows = [
+            (self.m(sp.Symbol("L")), s["n_depth"]),
+            (self.m(cur.m), fill(s["n_width"], l=l)),
+            (self.m(sp.Function("f_l")), fill(s["n_f"], l=l)),
+            (self.in_reals(mats["W"]), fill(s["n_W"], l=l, lm1=lm1)),
+            (self.in_reals(mats["b"]), fill(s["n_b"], l=l)),
+            (self.in_reals(mats["z"]), fill(s["n_z"], l=l)),
+            (
+                self.in_reals(mats["a"]),
+                fill(s["n_a"], l=l, a0=self.m(a0), x=self.m(sp.Symbol("x"))),
+            ),
+            (self.m(sp.MatrixSymbol("y", layer_symbols("L").m, 1)), s["n_y"]),
+            (self.in_reals(mats["delta"]), fill(s["n_delta"], l=l)),
+            (self.m(sp.KroneckerDelta(i, p)), s["n_kron"]),
+            (
+                self.m(sp.HadamardProduct(*(sp.MatrixSymbol(v, cur.m, 1) for v in "uv"))),
+                s["n_hadamard"],
+            ),
+        ]
+        if any(layer.delta.matrix.has(sp.Piecewise) for layer in d.layers):
+            x = sp.Dummy("x")
+            ew = sp.matrices.expressions.applyfunc.ElementwiseApplyFunction(
+                sp.Lambda(x, sp.Piecewise((1, x > 0), (0, True))), sp.MatrixSymbol("u", cur.m, 1)
+            )
+            rows.append((self.m(ew), s["n_iverson"]))
+        rows += [
+            (self.m(sp.OneMatrix(N, 1)), fill(s["n_ones"], N=self.m(N))),
+            (self.in_reals(sp.MatrixSymbol("A_l", N, cur.m)), fill(s["n_batch"], N=self.m(N))),
+            (self.m(sp.Symbol("alpha")), s["n_alpha"]),
+        ]
+        rows += [(self.m(sym), s["n_lambda"]) for sym in d.coefficients]
+        block = {"kind": "notation", "rows": [{"symbol": a, "meaning": b} for a, b in rows]}
+        intro = self.text("notation_intro", L=self.m(sp.Symbol("L")))
+        return self.section("sec_notation", "notation", [intro, block])
+
+    def algorithm(self, arch: str) -> dict:
+        s, d = self.s, self.d
+        given = {_TRAINING_ALIASES.get(key, key): v for key, v in d.spec.training}
+        hp = TRAINING_DEFAULTS | {key: v for key, v in given.items() if key in TRAINING_DEFAULTS}
+        gl = layer_symbols("l")
+        big = lambda stem: sp.MatrixSymbol(f"{stem}_l", N, gl.m)
+        D, V = sp.Symbol("D"), sp.Symbol("V")
+        lam = "".join(
+            f", {self.m(sp.Eq(sym, sp.Float(v, 3)))}" for sym, v in d.coefficients.items()
+        )
+        ls = self.m(sp.Eq(sp.Symbol("l"), sp.Symbol(r"1, \ldots, L")))
+        ls_down = self.m(sp.Eq(sp.Symbol("l"), sp.Symbol(r"L, \ldots, 1")))
+        fields = {
+            "D": self.m(D),
+            "V": self.m(V),
+            "alpha": self.m(sp.Eq(sp.Symbol("alpha"), sp.Float(hp["learning_rate"], 3))),
+            "lam": lam,
+            "B": str(hp["batch_size"]),
+            "P": str(hp["patience"]),
+            "E": str(hp["epochs"]),
+            "W": self.m(sp.MatrixSymbol("W_l", gl.m, 1)),
+            "b": self.m(sp.MatrixSymbol("b_l", gl.m, 1)),
+            "A0": self.m(sp.MatrixSymbol("A0", N, 1)),
+            "Y": self.m(sp.MatrixSymbol("Y", N, 1)),
+            "Z": self.m(big("Z")),
+            "A": self.m(big("A")),
+            "Delta": self.m(big("Delta")),
+            "dW": self.m(sp.MatrixSymbol("dW_l", gl.m, 1)),
+            "db": self.m(sp.MatrixSymbol("db_l", gl.m, 1)),
+            "ls": ls,
+            "ls_down": ls_down,
+        }
+        updates = [
+            self.m(sp.Eq(st.matrix_lhs, st.matrix)).replace("=", r"\leftarrow", 1)
+            for st in d.update.values()
+        ]
+        return {
+            "caption": fill(s["algorithm_caption"], arch=arch),
+            "intro": s["algorithm_intro"],
+            "input": fill(s["alg_input"], **fields),
+            "output": s["alg_output"],
+            **{
+                key: fill(s[f"alg_{key}"], **fields)
+                for key in (
+                    "init",
+                    "repeat",
+                    "for",
+                    "forward",
+                    "backward",
+                    "grad",
+                    "until",
+                    "return",
+                )
+            },
+            "update_text": s["alg_update"],
+            "updates": updates,
+        }
+
+    def verification(self) -> dict:
+        from .verify import DIGITS, verify
+
+        s = self.s
+        r = self.report if self.report is not None else verify(self.d)
+        worst = fill(s["v_worst_value"], bound=self.m(bound(r.worst)))
+        rows = [
+            (s["v_instance"], tt(r.instance.describe())),
+            (s["v_checked"], str(r.partials)),
+            (s["v_points"], str(r.points)),
+            (s["v_samples"], str(r.samples)),
+            (s["v_digits"], fill(s["v_digits_value"], digits=DIGITS)),
+            (s["v_worst"], worst),
+            (s["v_symbolic"], tt(r.symbolic)),
+            (s["v_verdict"], r"\textbf{" + (s["proven"] if r.ok else s["failed"]) + "}"),
+        ]
+        return {"intro": s["verify_intro"], "rows": [{"key": a, "value": b} for a, b in rows]}
+
+
+def bound(worst: float) -> sp.Basic:
+    """10^k, k a multiple of 5, above the proof's worst difference: its last digits vary
+    with evaluation order (1.7e-61 in one process, 1.2e-61 in another); goldens must not."""
+    k = 5 * math.ceil(math.log10(worst) / 5) if worst > 0 else -100
+    return sp.Pow(10, k, evaluate=False)
+
+
+def tt(text: str) -> str:
+    """Typewriter text that may break after each '-' (long architectures)."""
+    return r"\texttt{" + text.replace("_", r"\_").replace("-", r"-\allowbreak{}") + "}"
+
+
+def tex_source(derivation, *, lang: str = "en", report=None, flow=None) -> str:
+    """The whole LaTeX document (deterministic: no dates, no paths)."""
+    return render("latex", "derivation.tex.jinja", **_Doc(derivation, lang, report, flow).context())
+
+
+def write(
+    derivation, *, tex=None, pdf=None, lang: str = "en", force: bool = False, report=None, flow=None
+) -> list[Path]:
+    """Write the .tex (if `tex`) and build the PDF (if `pdf`); returns the paths written.
+
+    Both targets are checked before any work. With only `pdf`, no .tex is kept beside it;
+    a missing TeX toolchain raises RenderError after the .tex is written.
+    """
+    targets = [fileio.check_writable(path, force) for path in (tex, pdf) if path is not None]
+    source = tex_source(derivation, lang=lang, report=report, flow=flow)
+    written = []
+    if tex is not None:
+        written.append(fileio.write_atomic(tex, source, force))
+    if pdf is not None:
+        with tempfile.TemporaryDirectory(prefix="symfnn-") as work:
+            built = latexpdf.compile(source, Path(work))
+            written.append(fileio.move_atomic(built, pdf, force))
+    assert len(written) == len(targets)
+    return written

@@ -1,0 +1,213 @@
+"""The derivation document: golden .tex files, compiled PDFs (en, zh), and write errors.
+
+`SYMFNN_REGEN=1 pytest tests/test_document.py` rewrites generated/*.tex and *.pdf.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from symfnn import document
+from symfnn import pdf as latexpdf
+from symfnn.derive import derive
+from symfnn.errors import RenderError, SymfnnError
+from symfnn.prose import strings
+from symfnn.spec import parse
+from symfnn.verify import verify
+
+GENERATED = Path(__file__).resolve().parent.parent / "generated"
+# name -> (spec, options, language): the article's network, a deep ReLU net, a regression net
+EXAMPLES = {
+    "article": ("4-5:sigmoid-5:tanh-3:softmax", {"l2": 0.01}, "en"),
+    "article-zh": ("4-5:sigmoid-5:tanh-3:softmax", {"l2": 0.01}, "zh"),
+    "deep-relu": ("8-16:relu-16:relu-16:relu-16:relu-4:softmax", {}, "en"),
+    "regression": ("3-8:tanh-2:identity", {}, "en"),
+}
+COMPILED = list(EXAMPLES)  # each compile costs about a second
+HAVE_TEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
+needs_tex = pytest.mark.skipif(not HAVE_TEX, reason="latexmk/pdflatex not installed")
+SECTIONS = [
+    "sec_notation",
+    "sec_forward",
+    "sec_loss",
+    "sec_backprop",
+    "sec_activations",
+    "sec_output",
+    "sec_layers",
+    "sec_batch",
+    "sec_algorithm",
+    "sec_verify",
+]
+
+
+@pytest.fixture(scope="module")
+def derived():
+    """name -> (derivation, proof report); the proof runs once per architecture."""
+    cache, out = {}, {}
+    for name, (text, options, _) in EXAMPLES.items():
+        key = (text, tuple(sorted(options.items())))
+        if key not in cache:
+            d = derive(parse(text, **options))
+            cache[key] = (d, verify(d))
+        out[name] = cache[key]
+    return out
+
+
+@pytest.fixture(scope="module")
+def sources(derived):
+    return {
+        name: document.tex_source(derived[name][0], lang=EXAMPLES[name][2], report=derived[name][1])
+        for name in EXAMPLES
+    }
+
+
+@pytest.fixture(scope="module")
+def built(sources, tmp_path_factory):
+    """name -> folder holding the compiled name.pdf and name.log."""
+    out = {}
+    for name in COMPILED:
+        folder = tmp_path_factory.mktemp(name)
+        latexpdf.compile(sources[name], folder, name)
+        out[name] = folder
+    return out
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_golden_tex(name, sources, request):
+    golden = GENERATED / f"{name}.tex"
+    if os.environ.get("SYMFNN_REGEN"):
+        golden.write_text(sources[name], encoding="utf-8")
+        built = request.getfixturevalue("built")
+        if name in built:
+            shutil.copy(built[name] / f"{name}.pdf", GENERATED / f"{name}.pdf")
+    assert golden.read_text(encoding="utf-8") == sources[name], (
+        f"regenerate with SYMFNN_REGEN=1: {name}"
+    )
+
+
+def test_every_label_and_no_timestamps(derived, sources):
+    d = derived["article"][0]
+    for label in d.labels:
+        assert f"\\label{{eq:{label}}}" in sources["article"]
+    for label in ("delta-2", "grad-W-1", "delta-out-3", "batch-delta-1", "batch-grad-W-3"):
+        assert f"\\label{{eq:{label}}}" in sources["article"]
+    assert "\\today" not in sources["article"] and str(GENERATED.parent) not in sources["article"]
+
+
+def test_no_math_typed_in_template():
+    """The template lays out prepared strings: no math mode, no formula of its own."""
+    text = (
+        Path(document.__file__).parent.parent / "templates" / "derivation.tex.jinja"
+    ).read_text()
+    assert "$" not in text and "\\frac" not in text and "\\odot" not in text
+
+
+@needs_tex
+@pytest.mark.parametrize("name", COMPILED)
+def test_pdf_text_fonts_and_log(name, built):
+    folder = built[name]
+    lang = EXAMPLES[name][2]
+    text = subprocess.run(
+        ["pdftotext", str(folder / f"{name}.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    for key in SECTIONS:
+        assert strings(lang)[key] in text, key
+    if lang == "en":
+        for word in (
+            "Backpropagation",
+            "softmax" if "softmax" in EXAMPLES[name][0] else "squared error",
+            "proven",
+        ):
+            assert word in text
+    else:
+        assert "误差反向传播" in text and "已证明" in text
+    fonts = subprocess.run(
+        ["pdffonts", str(folder / f"{name}.pdf")], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Type 3" not in fonts
+    log = (folder / f"{name}.log").read_text(encoding="utf-8", errors="replace")
+    assert not re.search(r"^! ", log, re.MULTILINE)
+    assert "undefined" not in log.lower()
+    overfull = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide", log)]
+    assert all(w <= 5 for w in overfull), overfull
+
+
+def test_repr_latex(derived):
+    d = derived["article"][0]
+    out = d._repr_latex_()
+    assert out.startswith("$$") and out.endswith("$$")
+    assert "\\delta^{(1)}" in out and "\\odot" in out and "W^{(2)}" in out
+    assert "\\label" not in out
+
+
+@pytest.fixture(scope="module")
+def small():
+    d = derive(parse("2-2:softmax"))
+    return d, verify(d, points=1)
+
+
+def test_write_refuses_existing_files(small, tmp_path):
+    d, report = small
+    tex, out = tmp_path / "d.tex", tmp_path / "d.pdf"
+    out.write_bytes(b"old")
+    with pytest.raises(RenderError, match="--force"):
+        document.write(d, tex=tex, pdf=out, report=report)
+    assert not tex.exists() and out.read_bytes() == b"old"  # checked before any work
+
+
+def test_missing_latexmk_still_writes_tex(small, tmp_path, monkeypatch):
+    d, report = small
+    monkeypatch.setattr(latexpdf.shutil, "which", lambda tool: None)
+    tex, out = tmp_path / "d.tex", tmp_path / "d.pdf"
+    with pytest.raises(RenderError) as e:
+        document.write(d, tex=tex, pdf=out, report=report)
+    assert e.value.exit_code == 2 and "\n" not in str(e.value)
+    assert "texlive-latex-base" in str(e.value) and "latex-cjk-chinese" in str(e.value)
+    assert tex.read_text(encoding="utf-8") == document.tex_source(d, report=report)
+    assert not out.exists()
+
+
+@needs_tex
+def test_latex_failure_is_one_line_with_log(small, tmp_path, monkeypatch):
+    d, report = small
+    broken = "\\documentclass{article}\n\\begin{document}\n\\nosuchmacro\n\\end{document}\n"
+    monkeypatch.setattr(document, "tex_source", lambda *a, **k: broken)
+    out = tmp_path / "d.pdf"
+    with pytest.raises(SymfnnError) as e:
+        document.write(d, pdf=out, report=report)
+    message = str(e.value)
+    assert e.value.exit_code == 1 and "\n" not in message
+    assert "Undefined control sequence" in message
+    log = Path(message.rsplit("log kept at ", 1)[1])
+    assert log.is_file() and "nosuchmacro" in log.read_text()
+    assert not out.exists()
+    shutil.rmtree(log.parent)
+
+
+@needs_tex
+def test_write_builds_pdf_and_force_overwrites(small, tmp_path):
+    d, report = small
+    tex, out = tmp_path / "d.tex", tmp_path / "d.pdf"
+    assert document.write(d, tex=tex, pdf=out, report=report) == [tex, out]
+    assert out.read_bytes().startswith(b"%PDF")
+    tex.write_text("old")
+    document.write(d, tex=tex, report=report, force=True)
+    assert tex.read_text() != "old"
+
+
+def test_flow_chapter_is_laid_out_when_given(small):
+    d, report = small
+    chapter = {
+        "title": "Vanishing and exploding gradients",
+        "latex": "\\section{Flow}\\label{sec:flow}\n",
+    }
+    with_flow = document.tex_source(d, report=report, flow=chapter)
+    assert "\\label{sec:flow}" in with_flow
+    assert with_flow.index("sec:flow") < with_flow.index("\\label{sec:verify}")
+    assert "sec:flow" not in document.tex_source(d, report=report)
