@@ -17,10 +17,14 @@ definition it replaces (`prove_stable_*`, run by the tests):
 
 from __future__ import annotations
 
+import ast
+import re
+
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import precedence
 
 from . import losses
 from .activations import ActivationDerivation, lookup
@@ -35,6 +39,7 @@ SCALAR_NAMES = {LAMBDA1: "l1", LAMBDA2: "l2"}
 
 
 # -- stable forms --------------------------------------------------------------------------
+
 
 def _stable_sigmoid(f: sp.Expr) -> sp.Expr:
     return (1 + sp.tanh(Z_SYM / 2)) / 2
@@ -65,9 +70,9 @@ def prove_stable(act: ActivationDerivation) -> bool:
     for zs in (sp.Symbol("zp", positive=True), sp.Symbol("zn", negative=True), sp.S.Zero):
         a = stable.subs(Z_SYM, zs).rewrite(sp.log)
         b = act.f.subs(Z_SYM, zs)
-        if sp.simplify(sp.expand_log(sp.expand(a.rewrite(sp.exp) - b.rewrite(sp.exp)), force=True)) != 0:
-            if sp.simplify(a - b) != 0:
-                return False
+        difference = sp.expand(a.rewrite(sp.exp) - b.rewrite(sp.exp))
+        if sp.simplify(sp.expand_log(difference, force=True)) != 0 and sp.simplify(a - b) != 0:
+            return False
     return True
 
 
@@ -77,7 +82,7 @@ def stable_loss(loss_name: str, activation: str) -> tuple[sp.Expr, bool]:
     Cross-entropy of a softmax: -y log(exp(z)/Σexp) = -y (z - lse). Binary cross-entropy of
     a sigmoid: softplus(z) - y z. Anything else: ell(a, y) itself (no log there).
     """
-    a, y = losses.a, losses.y
+    y = losses.y
     if loss_name == "cross_entropy" and activation == "softmax":
         return -y * (Z_SYM - LSE), True
     if loss_name == "binary_cross_entropy" and activation == "sigmoid":
@@ -96,8 +101,12 @@ def prove_stable_loss(loss_name: str, activation: str, classes: int = 3) -> bool
         S = sum(sp.exp(v) for v in zs)
         for hot in range(classes):
             ys = [int(i == hot) for i in range(classes)]
-            lhs = sum(stable.subs({Z_SYM: zs[i], losses.y: ys[i], LSE: sp.log(S)}) for i in range(classes))
-            rhs = sum(ell.subs({losses.a: sp.exp(zs[i]) / S, losses.y: ys[i]}) for i in range(classes))
+            lhs = sum(
+                stable.subs({Z_SYM: zs[i], losses.y: ys[i], LSE: sp.log(S)}) for i in range(classes)
+            )
+            rhs = sum(
+                ell.subs({losses.a: sp.exp(zs[i]) / S, losses.y: ys[i]}) for i in range(classes)
+            )
             if sp.simplify(sp.expand_log(lhs - rhs, force=True)) != 0:
                 return False
         return True
@@ -129,6 +138,18 @@ def prove_stable_softmax(classes: int = 3) -> bool:
 
 # -- the printer ----------------------------------------------------------------------------
 
+_SIMPLE_POW = re.compile(
+    r"(?<![\w.)\]])(-?[A-Za-z_][\w.]*|-?\d[\w.]*) \*\* (-?[A-Za-z_][\w.]*|-?\d[\w.]*)(?![\w.(\[])"
+)
+
+
+def tidy(line: str) -> str:
+    """One statement in the layout `ruff format` gives it (spaces around binary operators,
+    `x**2` hugged when both operands are simple), so generated files pass `--check`."""
+    text = ast.unparse(ast.parse(line))
+    return _SIMPLE_POW.sub(r"\1**\2", text)
+
+
 _UFUNCS = {
     sp.exp: "exp",
     sp.log: "log",
@@ -146,7 +167,7 @@ class NumPyCodePrinter(NumPyPrinter):
 
     def _module_format(self, fqn, register=True):
         out = super()._module_format(fqn, register)
-        return "np." + out[len("numpy."):] if out.startswith("numpy.") else out
+        return "np." + out[len("numpy.") :] if out.startswith("numpy.") else out
 
     def _print_Symbol(self, expr):
         return SCALAR_NAMES.get(expr, expr.name)
@@ -156,7 +177,7 @@ class NumPyCodePrinter(NumPyPrinter):
 
     def _atom(self, expr) -> str:
         """`expr` ready for a postfix `.T` or an operator: bare when it is a name."""
-        if isinstance(expr, (sp.Symbol, sp.MatrixSymbol, sp.Transpose)):
+        if isinstance(expr, (sp.Symbol, sp.MatrixSymbol, sp.Transpose, sp.OneMatrix)):
             return self._print(expr)
         return f"({self._print(expr)})"
 
@@ -168,6 +189,15 @@ class NumPyCodePrinter(NumPyPrinter):
 
     def _print_OneMatrix(self, expr):
         return "ones"
+
+    def _print_Relational(self, expr):
+        return f"{self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)}"
+
+    def _print_Piecewise(self, expr):
+        if len(expr.args) == 2 and expr.args[1].cond == sp.true:
+            (hi, cond), (lo, _) = expr.args
+            return f"np.where({self._print(cond)}, {self._print(hi)}, {self._print(lo)})"
+        return super()._print_Piecewise(expr)
 
     def _print_Max(self, expr):
         return self._nest("np.maximum", expr.args)
@@ -188,16 +218,54 @@ class NumPyCodePrinter(NumPyPrinter):
         x, body = expr.function.variables[0], expr.function.expr
         return self._print(body.xreplace({x: sp.Symbol(self._print(expr.expr))}))
 
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp == -1:
+            return f"1 / {self.parenthesize(expr.base, precedence(expr))}"
+        return super()._print_Pow(expr, rational)
+
     def _print_MatMul(self, expr):
         coeff, mats = expr.as_coeff_mmul()
-        text = " @ ".join(self._atom(m) for m in mats.args)
-        if len(mats.args) == 1:
-            return f"{self._print(coeff)} * {text}"
-        return text if coeff == 1 else f"{self._print(coeff)} * ({text})"
+        args = mats.args
+        if (
+            len(args) == 2
+            and isinstance(args[0], sp.OneMatrix)
+            and isinstance(args[1], sp.Transpose)
+        ):
+            args = (args[1].arg,)  # 1 bᵀ: NumPy broadcasts the 1-D b over the rows
+        text = " @ ".join(self._atom(m) for m in args)
+        if len(args) > 1 and coeff != 1:
+            text = f"({text})"
+        if coeff == 1:
+            return text
+        if coeff == -1:
+            return f"-{text}"
+        num, den = sp.fraction(coeff)
+        if num == 1:
+            return f"{text} / {self._print(den)}"
+        return f"{self._print(coeff)} * {text}"
 
     # -- in-place statements --------------------------------------------------------------
 
-    def statements(self, target: str, expr: sp.Basic, scratch: str | None = None) -> list[str]:
+    def code(self, expr: sp.Basic) -> str:
+        """`expr` as one NumPy expression, laid out as ruff formats it."""
+        return tidy(self.doprint(expr))
+
+    def statements(
+        self, target: str, expr: sp.Basic, scratch: str | None = None, scaled: dict | None = None
+    ) -> list[str]:
+        """Lines that compute the matrix expression `expr` into the array `target`.
+
+        With `scaled` (a dict shared by the steps of one layer), a product c Δᵀ A is
+        computed as (c Δ)ᵀ A with c Δ written once into the buffer `Delta1_N`: scaling the
+        (N, m) error costs less than scaling the (m, m_prev) gradient, and db reuses it.
+        """
+        self._scaled = scaled
+        try:
+            return [tidy(line) for line in self._statements(target, expr, scratch)]
+        finally:
+            self._scaled = None
+
+    def _statements(self, target: str, expr: sp.Basic, scratch: str | None = None) -> list[str]:
         """Lines that compute the matrix expression `expr` into the array `target`.
 
         `scratch` names a buffer for the element-wise factor of a Hadamard product.
@@ -214,7 +282,7 @@ class NumPyCodePrinter(NumPyPrinter):
             rest = [a for a in expr.args if not isinstance(a, ElementwiseApplyFunction)]
             if len(ew) == 1 and len(rest) == 1 and scratch is not None:
                 return [
-                    *self.statements(target, rest[0]),
+                    *self._statements(target, rest[0]),
                     *self.elementwise(scratch, ew[0]),
                     f"{target} *= {scratch}",
                 ]
@@ -227,22 +295,28 @@ class NumPyCodePrinter(NumPyPrinter):
         """The stable softmax exp(z - max z) / Σ exp(z - max z), row by row."""
         zs, m = sp.Symbol(z), sp.Symbol(f"{z}.max(axis=1, keepdims=True)")
         lines = self._ew(stable_softmax_numerator(zs, m), zs, target)
-        return [*lines, f"{target} /= {target}.sum(axis=1, keepdims=True)"]
+        return [tidy(x) for x in (*lines, f"{target} /= {target}.sum(axis=1, keepdims=True)")]
 
     def logsumexp(self, target: str, z: str) -> list[str]:
         """lse = m + log Σ exp(z - m), m the row maximum: log Σ exp(z) without overflow."""
         zs, m = sp.Symbol(z), sp.Symbol("m")
-        total = sp.Symbol(f"{self._print(stable_softmax_numerator(zs, m))}.sum(axis=1, keepdims=True)")
-        return [f"m = {z}.max(axis=1, keepdims=True)", f"{target} = {self._print(m + sp.log(total))}"]
+        total = sp.Symbol(
+            f"{self._print(stable_softmax_numerator(zs, m))}.sum(axis=1, keepdims=True)"
+        )
+        lines = [
+            f"m = {z}.max(axis=1, keepdims=True)",
+            f"{target} = {self._print(m + sp.log(total))}",
+        ]
+        return [tidy(x) for x in lines]
 
     def _bias(self, term) -> str | None:
         """1 bᵀ (a row broadcast over the batch) -> 'b' (NumPy broadcasts the 1-D b)."""
         if isinstance(term, sp.MatMul):
             coeff, mats = term.as_coeff_mmul()
             args = mats.args
-            if coeff == 1 and len(args) == 2 and isinstance(args[0], sp.OneMatrix):
-                if isinstance(args[1], sp.Transpose):
-                    return self._print(args[1].arg)
+            one = len(args) == 2 and isinstance(args[0], sp.OneMatrix)
+            if coeff == 1 and one and isinstance(args[1], sp.Transpose):
+                return self._print(args[1].arg)
         return None
 
     def _madd(self, target: str, expr: sp.MatAdd) -> list[str]:
@@ -256,7 +330,7 @@ class NumPyCodePrinter(NumPyPrinter):
         # the product first (it writes the whole target), then the broadcast/scaled terms
         terms.sort(key=lambda t: 0 if isinstance(t, sp.MatMul) and self._bias(t) is None else 1)
         first, rest = terms[0], terms[1:]
-        lines = self.statements(target, first)
+        lines = self._statements(target, first)
         for t in rest:
             if (b := self._bias(t)) is not None:
                 lines.append(f"{target} += {b}")
@@ -276,8 +350,19 @@ class NumPyCodePrinter(NumPyPrinter):
         if len(args) == 1:
             lines = [f"np.multiply({self._print(args[0])}, {self._print(coeff)}, out={target})"]
             return lines
+        lines = []
+        memo = getattr(self, "_scaled", None)
+        if coeff != 1 and memo is not None and len(args) == 2:
+            transposed = isinstance(args[0], sp.Transpose)
+            delta = args[0].arg if transposed else args[1]
+            if (delta, coeff) not in memo:
+                memo[(delta, coeff)] = name = f"{self._print(delta)}_N"
+                lines.append(f"np.multiply({self._print(delta)}, {self._print(coeff)}, out={name})")
+            scaled = sp.MatrixSymbol(memo[(delta, coeff)], *delta.shape)
+            args = [scaled.T, args[1]] if transposed else [args[0], scaled]
+            coeff = sp.S.One
         left = args[0] if len(args) == 2 else sp.MatMul(*args[:-1])
-        lines = [f"np.matmul({self._print(left)}, {self._print(args[-1])}, out={target})"]
+        lines.append(f"np.matmul({self._print(left)}, {self._print(args[-1])}, out={target})")
         if coeff != 1:
             num, den = sp.fraction(coeff)
             if num == 1:
@@ -348,22 +433,22 @@ class NumPyCodePrinter(NumPyPrinter):
         return [f"np.copyto({T}, {p(e)})"]
 
     def _piecewise(self, e: sp.Piecewise, src, T: str) -> list[str]:
-        (hi, cond), (lo, _) = e.args if len(e.args) == 2 else ((None, None), (None, None))
-        if (
-            hi is not None
-            and hi.is_Number
-            and lo.is_Number
-            and isinstance(cond, sp.StrictGreaterThan)
-            and cond.rhs == 0
-        ):
-            # [x > 0] as a 0/1 array, then scaled and shifted: c₋ + (c₊ - c₋)[x > 0]
+        """Two pieces (v, cond), (w, True): [x > 0] scaled and shifted when v, w are
+        numbers (ReLU', leaky ReLU'), else np.where."""
+        if len(e.args) != 2 or e.args[1].cond != sp.true:
+            return [f"np.copyto({T}, {self._print(e)})"]
+        (hi, cond), (lo, _) = e.args
+        step = isinstance(cond, sp.StrictGreaterThan) and cond.rhs == 0
+        if step and hi.is_Number and lo.is_Number:
+            # c₋ + (c₊ - c₋)[x > 0], the 0/1 array written straight into the float buffer
             lines = [f"np.greater({self._print(cond.lhs)}, 0, out={T})"]
             if hi - lo != 1:
                 lines.append(f"{T} *= {self._print(hi - lo)}")
             if lo != 0:
                 lines.append(f"{T} += {self._print(lo)}")
             return lines
-        return [f"np.copyto({T}, {self._print(e)})"]
+        where = f"np.where({self._print(cond)}, {self._print(hi)}, {self._print(lo)})"
+        return [f"np.copyto({T}, {where})"]
 
 
 def printer() -> NumPyCodePrinter:

@@ -1,0 +1,322 @@
+"""Derivation -> a standalone NumPy training script (templates/train.py.jinja).
+
+    derivation ─▶ printed steps (codeprint, per layer) ─▶ template context ─▶ script text
+
+Every formula in the script is printed from the derivation's SymPy objects by
+`codeprint.NumPyCodePrinter`; this module only orders the printed lines into function
+bodies (which names to fetch, which buffers to allocate) and the template lays them out.
+
+The generated script's API (DESIGN.md, "The generated script's contract", plus what the
+gradient-flow analysis needs):
+
+    SPEC: dict; WIDTHS: tuple; TASK: 'classification' | 'multilabel' | 'regression'
+    L1, L2: float | None        # the spec's λ₁, λ₂ (defaults of --l1/--l2); None: the
+                                # derivation has no such term (passing one is refused)
+    DEFAULT_INIT: 'he' (ReLU-like hidden layers) or 'xavier'; KINK_LAYERS: [l, ...]
+    init_params(seed=0, scheme=DEFAULT_INIT, dtype=np.float32) -> {"W1", "b1", ...}
+        scheme 'normal' (the article's N(0, 1)), 'xavier' or 'he';
+        W_l has the article's shape (m_l, m_{l-1}); b_l is 1-D, (m_l,)
+    forward(params, X) -> [A0, ..., AL]              # samples as rows
+    predict(params, X) -> AL
+    loss(params, X, Y, l1=None, l2=None) -> float    # the regularised risk R on the batch
+    gradients(params, X, Y, l1=None, l2=None, return_deltas=False)
+        -> (R, grads) or (R, grads, deltas); grads has the keys and shapes of params,
+           deltas = {"Delta1": (N, m1), ..., "DeltaL": (N, mL)}, every layer's δ;
+           l1/l2 None mean the spec's values
+    error(params, X, Y) -> float     # error rate / wrong-label fraction / MSE per sample
+    train(params, data, *, epochs=50, batch_size=32, lr=None, optimizer="adam",
+          l1=None, l2=None, clip_value=None, clip_norm=None, patience=10, seed=0,
+          callback=None, log=print) -> history
+        data: X_train, Y_train and optionally X_val, Y_val (Y one-hot / real, 2-D);
+        lr None: 0.2 (sgd), 0.05 (momentum), 0.003 (adam). `params` is updated in place
+        and ends as the best weights seen (by validation error).
+        history: per epoch "loss", "train_error", "val_error", "grad_norm" (global
+        norm before clipping, mean over the epoch's steps), "grad_norms" (one
+        {"W1": ..., "b1": ...} per epoch: mean per-parameter norm before clipping),
+        "time"; and "best_epoch", "stopped". The train error is measured on each
+        mini-batch before its update (no extra pass over the training set). `callback(epoch, params, history)` runs
+        after each epoch; returning True stops training.
+    gradcheck(params=None, X=None, Y=None, seed=0) -> (ok, lines)   # central differences
+    load_data(path, val_split=0.2, seed=0) -> {"X_train", "Y_train", ...}
+    main(argv=None) -> exit status                   # python train.py --help
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import os
+import re
+import tempfile
+import types
+from pathlib import Path
+
+import sympy as sp
+
+from . import __version__, losses
+from .codeprint import printer, restable, stable_loss
+from .derive import LAMBDA1, LAMBDA2, Derivation
+from .errors import RenderError
+from .fileio import write_atomic
+from .render import render
+
+_IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+_counter = itertools.count()
+
+RELU_LIKE = ("relu", "leaky_relu", "elu")
+
+# The golden scripts in generated/: file name -> (compact spec, options of spec.parse).
+# Sized for the data sets of `symfnn data` (digits 64 -> 10, regression 4 -> 2,
+# multilabel 8 -> 5); tests regenerate them and compare byte for byte.
+EXAMPLES = {
+    "article_sigmoid_softmax.py": ("64-32:sigmoid-10:softmax", {"l2": 0.0001}),
+    "deep_relu.py": ("64-128:relu-64:relu-32:relu-10:softmax", {}),
+    "regression_mse.py": ("4-32:tanh-32:tanh-2:identity", {"loss": "squared_error"}),
+    "multilabel_bce.py": ("8-32:relu-5:sigmoid", {"loss": "binary_cross_entropy", "l1": 1e-5}),
+}
+
+
+def _used(lines: list[str]) -> set[str]:
+    return {m.group(0) for line in lines for m in _IDENT.finditer(line)}
+
+
+def _fetch(names: list[str], source: str) -> list[str]:
+    """`W1, b1 = params["W1"], params["b1"]`, two names a line."""
+    lines = []
+    for at in range(0, len(names), 2):
+        group = names[at : at + 2]
+        rhs = ", ".join(f'{source}["{n}"]' for n in group)
+        lines.append(f"{', '.join(group)} = {rhs}")
+    return lines
+
+
+def _dict(name: str, items: list[tuple[str, str]]) -> list[str]:
+    """A dict literal, one entry a line (ruff keeps it so: trailing comma)."""
+    return [f"{name} = {{", *(f'    "{k}": {v},' for k, v in items), "}"]
+
+
+def _comment(step, expr=None) -> str:
+    p = printer()
+    shown = p.code(step.batch if expr is None else expr)
+    return f"# {p.doprint(step.batch_lhs)} = {shown}  (eq:{step.label})"
+
+
+def _task(d: Derivation) -> str:
+    if d.spec.layers[-1].activation == "softmax":
+        return "classification"
+    if d.loss.name == "binary_cross_entropy":
+        return "multilabel"
+    return "regression"
+
+
+def _forward(d: Derivation) -> tuple[list[str], list[str], set[str]]:
+    """Lines of `_forward(params, X, ws)` and the buffer names they write."""
+    p = printer()
+    body, buffers, aliases = ["A0 = X"], [], set()
+    for layer in d.layers:
+        l, act = layer.l, layer.activation
+        steps: list[str] = [f"# layer {l}: {act.name}, {layer.fan_in} -> {layer.width}"]
+        z_lines = p.statements(f"Z{l}", layer.forward_z.batch)
+        if act.name == "softmax":
+            a_lines = p.softmax(f"A{l}", f"Z{l}")
+            a_comment = (
+                f"# A{l} = softmax(Z{l}), shifted by the row maximum  (eq:{layer.forward_a.label})"
+            )
+        elif isinstance(layer.forward_a.batch, sp.MatrixSymbol):
+            a_lines = p.statements(f"A{l}", layer.forward_a.batch)
+            a_comment = _comment(layer.forward_a)
+            aliases.add(f"A{l}")
+        else:
+            stable = restable(layer.forward_a.batch, act)
+            a_lines = p.statements(f"A{l}", stable)
+            a_comment = _comment(layer.forward_a)
+            if stable != layer.forward_a.batch:
+                a_comment += f"\n# stable form: A{l} = {p.code(stable)}"
+        own = [n for n in (f"Z{l}", f"A{l}") if n not in aliases]
+        buffers += own
+        steps += _fetch([f"W{l}", f"b{l}"], "params")
+        steps += _fetch(own, "ws")
+        steps += [_comment(layer.forward_z), *z_lines, *a_comment.split("\n"), *a_lines]
+        body += steps
+    A = ", ".join(f"A{l}" for l in range(d.spec.depth + 1))
+    Z = ", ".join(f"Z{l}" for l in range(1, d.spec.depth + 1))
+    body.append(f"return [{A}], [{Z}]")
+    return body, buffers, aliases
+
+
+def _backward(d: Derivation) -> tuple[list[str], list[str]]:
+    """Lines of `_backward(params, A, Z, Y, ws, l1, l2)` and the buffers they write."""
+    p = printer()
+    steps, buffers = [], []
+    for layer in reversed(d.layers):
+        l = layer.l
+        scratch = f"fprime{l}"
+        delta = p.statements(f"Delta{l}", layer.delta.batch, scratch=scratch)
+        scaled: dict = {}
+        gW = p.statements(f"dW{l}", layer.grad_W.batch, scaled=scaled)
+        gb = p.statements(f"db{l}", layer.grad_b.batch, scaled=scaled)
+        own = [f"Delta{l}", f"dW{l}", f"db{l}"] + ([scratch] if scratch in _used(delta) else [])
+        own += sorted(set(scaled.values()))
+        buffers += own
+        kind = "output layer" if layer.is_output else "hidden layer"
+        steps += [f"# layer {l} ({kind}, {layer.activation.name})"]
+        steps += _fetch(own, "ws")
+        steps += [_comment(layer.delta), *delta]
+        steps += [_comment(layer.grad_W), *gW]
+        steps += [_comment(layer.grad_b), *gb]
+    used = _used(steps)
+    L = d.spec.depth
+    head = ["N = Y.shape[0]"] + (['ones = ws["ones"]'] if "ones" in used else [])
+    head.append(", ".join(f"A{l}" for l in range(L + 1)) + " = A")
+    if any(f"Z{l}" in used for l in range(1, L + 1)):  # an f'(z) with no form in a
+        head.append(", ".join(f"Z{l}" for l in range(1, L + 1)) + ", = Z")
+    head += _fetch(
+        [f"{s}{l}" for l in range(1, L + 1) for s in "Wb" if f"{s}{l}" in used], "params"
+    )
+    tail = _dict("grads", [(f"{s}{l}", f"d{s}{l}") for l in range(1, L + 1) for s in "Wb"])
+    tail += _dict("deltas", [(f"Delta{l}", f"Delta{l}") for l in range(1, L + 1)])
+    tail.append("return grads, deltas")
+    return head + steps + tail, buffers
+
+
+def _data_loss(d: Derivation) -> list[str]:
+    """Σ over the batch of Σ_i ell(a_i, y_i), in its stable form."""
+    p = printer()
+    L = d.spec.depth
+    out = d.spec.layers[-1].activation
+    stable, reads_z = stable_loss(d.loss.name, out)
+    from .activations import z as z_sym
+    from .codeprint import LSE
+
+    names = {z_sym: sp.Symbol(f"Z{L}"), losses.a: sp.Symbol(f"A{L}"), losses.y: sp.Symbol("Y")}
+    lines = []
+    if stable.has(LSE):
+        lines += p.logsumexp("lse", f"Z{L}")
+    expr = stable.xreplace(names)
+    lines.append(f"return float(np.sum({p.code(expr)}))")
+    kind = "in the logits" if reads_z else "as defined"
+    head = f"# ell(a, y) = {p.code(d.loss.ell)}, summed {kind}"
+    return [head, *lines]
+
+
+def _penalty(d: Derivation) -> list[str]:
+    """Ω = Σ_l Σ_ij ω(W_l[i, j]), printed from the regulariser table."""
+    p = printer()
+    terms = []
+    spec = d.spec
+    for name, lam in (("l2", LAMBDA2), ("l1", LAMBDA1)):
+        if lam not in d.coefficients:
+            continue
+        omega = losses.REGULARISERS[name].omega
+        for l in range(1, spec.depth + 1):
+            e = omega.xreplace({losses.W: sp.Symbol(f"W{l}"), losses.lam: lam})
+            terms.append(f"np.sum({p.code(e)})")
+    if not terms:
+        return ["return 0.0"]
+    fetch = _fetch([f"W{l}" for l in range(1, spec.depth + 1)], "params")
+    return [*fetch, "omega = 0.0", *(f"omega += {t}" for t in terms), "return float(omega)"]
+
+
+def _py(value) -> str:
+    """A literal as ruff formats it (double quotes)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_py(v) for v in value) + "]"
+    return repr(value)
+
+
+def context(d: Derivation) -> dict:
+    """Everything the template lays out, printed and ordered."""
+    spec = d.spec
+    forward, fwd_buffers, _ = _forward(d)
+    backward, bwd_buffers = _backward(d)
+    widths = spec.widths
+    shapes = {}
+    for l in range(1, spec.depth + 1):
+        m, prev = widths[l], widths[l - 1]
+        shapes |= {f"Z{l}": f"(n, {m})", f"A{l}": f"(n, {m})", f"Delta{l}": f"(n, {m})"}
+        shapes |= {f"fprime{l}": f"(n, {m})", f"dW{l}": f"({m}, {prev})", f"db{l}": f"({m},)"}
+        shapes |= {f"Delta{l}_N": f"(n, {m})"}
+    buffers = [(name, shapes[name]) for name in fwd_buffers + bwd_buffers] + [("ones", "(n,)")]
+    relu_like = all(layer.activation in RELU_LIKE for layer in spec.layers[:-1])
+    kinks = [l for l, layer in enumerate(spec.layers, 1) if layer.activation in RELU_LIKE]
+    return {
+        "version": __version__,
+        "spec_text": spec.describe(),
+        "compact": spec.compact,
+        "spec_items": [
+            (key, _py(value))
+            for key, value in (
+                ("compact", spec.compact),
+                ("widths", list(widths)),
+                ("activations", [layer.activation for layer in spec.layers]),
+                ("params", [layer.param for layer in spec.layers]),
+                ("loss", spec.loss),
+                ("l1", spec.l1),
+                ("l2", spec.l2),
+            )
+        ],
+        "widths": tuple(widths),
+        "task": _task(d),
+        **_coefficient("l1", LAMBDA1, spec.l1, d),
+        **_coefficient("l2", LAMBDA2, spec.l2, d),
+        "default_init": "he" if relu_like and spec.depth > 1 else "xavier",
+        "kink_layers": kinks,
+        "forward": forward,
+        "backward": backward,
+        "data_loss": _data_loss(d),
+        "data_loss_args": f"Z{spec.depth}, A{spec.depth}, Y",
+        "penalty": _penalty(d),
+        "buffers": buffers,
+        "labels": d.labels,
+    }
+
+
+def _coefficient(name: str, symbol, value: float, d: Derivation) -> dict:
+    derived = symbol in d.coefficients
+    note = "" if derived else f" (None: not in the derivation; regenerate with --{name})"
+    return {f"{name}_value": repr(value) if derived else "None", f"{name}_note": note}
+
+
+def script(derivation: Derivation) -> str:
+    """The whole train.py text for `derivation`."""
+    return render("python", "train.py.jinja", **context(derivation))
+
+
+def write(derivation: Derivation, path: str | os.PathLike, *, force: bool = False) -> Path:
+    """Write the script atomically; refuses an existing file without `force` (RenderError)."""
+    return write_atomic(path, script(derivation), force=force)
+
+
+def examples() -> dict[str, str]:
+    """File name -> script text of every golden example."""
+    from .derive import derive
+    from .spec import parse
+
+    return {
+        name: script(derive(parse(text, **options))) for name, (text, options) in EXAMPLES.items()
+    }
+
+
+def load(derivation_or_path: Derivation | str | os.PathLike) -> types.ModuleType:
+    """Import a generated script as a module (a Derivation is written to a temporary file)."""
+    if isinstance(derivation_or_path, Derivation):
+        folder = Path(tempfile.mkdtemp(prefix="symfnn-"))
+        path = folder / "train.py"
+        path.write_text(script(derivation_or_path), encoding="utf-8")
+    else:
+        path = Path(derivation_or_path)
+    if not path.is_file():
+        raise RenderError(f"no such script: {path}")
+    name = f"symfnn_generated_{next(_counter)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise RenderError(f"cannot import {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # noqa: BLE001 -- a user-edited script may be broken in any way
+        raise RenderError(f"cannot import {path}: {type(e).__name__}: {e}") from None
+    return module
