@@ -14,7 +14,7 @@ strings, LaTeX and floats, ready for JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -26,14 +26,14 @@ C = sp.Function("C")  # the cost, as a function of the chain's output only
 sigma = sp.Function("sigma")  # the chain's activation, generic until substituted
 
 
-class sigma_prime(sp.Function):  # noqa: N801  (reads as the math: σ'(z))
+class sigma_prime(sp.Function):
     """σ'(z), printed as such; replaced by the derived derivative where a number is wanted."""
 
     def _latex(self, printer):
-        return r"\sigma'\!\left(%s\right)" % printer._print(self.args[0])
+        return rf"\sigma'\!\left({printer._print(self.args[0])}\right)"
 
     def _sympystr(self, printer):
-        return "sigma'(%s)" % printer._print(self.args[0])
+        return f"sigma'({printer._print(self.args[0])})"
 
 
 def exact(expr: sp.Basic) -> dict:
@@ -74,12 +74,12 @@ class Chain:
     numeric_check: float  # largest relative error, real sigmoid, random points
 
 
-@lru_cache(maxsize=None)
+@cache
 def chain(k: int = 4) -> Chain:
     """Differentiate the chain's cost with respect to every bias and name the factors."""
     if k < 1:
         raise ValueError(f"the chain needs at least one layer, got k={k}")
-    real = dict(real=True)
+    real = {"real": True}
     x = sp.Symbol("x", **real)
     w = tuple(sp.Symbol(f"w_{j}", **real) for j in range(1, k + 1))
     b = tuple(sp.Symbol(f"b_{j}", **real) for j in range(1, k + 1))
@@ -94,7 +94,6 @@ def chain(k: int = 4) -> Chain:
     cost = C(prev)
     # Name the nested sub-expressions; xreplace matches the outermost first.
     names = {e: s for e, s in zip(nested_z, z)} | {e: s for e, s in zip(nested_a, a)}
-    xi = sp.Dummy("xi")
 
     def rename(expr: sp.Expr) -> sp.Expr:
         # [diff result: Subs(Derivative(σ(ξ), ξ), ξ, …)] -> [σ'(z_j)]
@@ -121,8 +120,22 @@ def chain(k: int = 4) -> Chain:
     ratio = sp.simplify(grad_b[0] / grad_b[2]) if k >= 3 else None
     gain = sp.simplify(rename(sp.diff(cost, x)) / dC_da)
     check = _numeric_check(cost, b, w, x, product, a, z, nested_a, nested_z)
-    return Chain(k, w, b, z, a, x, cost, dC_da, tuple(grad_b), tuple(product), tuple(equal),
-                 ratio, gain, check)
+    return Chain(
+        k,
+        w,
+        b,
+        z,
+        a,
+        x,
+        cost,
+        dC_da,
+        tuple(grad_b),
+        tuple(product),
+        tuple(equal),
+        ratio,
+        gain,
+        check,
+    )
 
 
 def _numeric_check(cost, b, w, x, product, a, z, nested_a, nested_z, points: int = 3) -> float:
@@ -187,7 +200,7 @@ def _boundaries(region: sp.Set) -> list[sp.Expr]:
     return ends
 
 
-@lru_cache(maxsize=None)
+@cache
 def derivative_max(name: str, param: float | None = None) -> DerivativeMax:
     """Find sup |f'| piece by piece: critical points, the pieces' ends and ±∞."""
     fprime = derive_activation(name, param).fprime
@@ -206,7 +219,9 @@ def derivative_max(name: str, param: float | None = None) -> DerivativeMax:
             for end in _boundaries(region):
                 side = "+" if end == region.inf else "-"
                 value = sp.limit(expr, Z, end, side)
-                candidates.append((abs(value), end if end.is_finite else None, region.contains(end) is sp.true))
+                candidates.append(
+                    (abs(value), end if end.is_finite else None, region.contains(end) is sp.true)
+                )
         for value, at, reached in candidates:
             value = sp.nsimplify(sp.simplify(value))
             if (value > best) is sp.true:
@@ -293,7 +308,7 @@ def article(k: int = 4) -> dict:
     }
 
 
-@lru_cache(maxsize=None)
+@cache
 def probability_within_one() -> sp.Expr:
     """P(|w| < 1) for w ~ N(0, 1), by sympy.stats (erf(1/√2))."""
     from sympy.stats import Normal, P
@@ -362,9 +377,11 @@ def spec_bounds(spec: NetworkSpec, schemes: tuple[str, ...] = SCHEMES) -> dict:
         total_value = float(sp.N(total, 30))
         out["schemes"][scheme] = {
             "layers": rows,
-            "product": {"exact": sp.sstr(total) if len(sp.sstr(total)) < 400 else None,
-                        "float": total_value,
-                        "log10": float(sp.N(sp.log(total, 10), 30))},
+            "product": {
+                "exact": sp.sstr(total) if len(sp.sstr(total)) < 400 else None,
+                "float": total_value,
+                "log10": float(sp.N(sp.log(total, 10), 30)),
+            },
         }
     return out
 

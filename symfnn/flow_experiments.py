@@ -1,0 +1,430 @@
+"""The gradient-flow experiments: what `symfnn analyze` measures, each a function of Settings.
+
+Every gradient comes from `generated(spec)`, the module `symfnn generate` writes, loaded.
+The batch-mean error ‖∂R/∂b^{(l)}‖ = ‖(1/N) Σ_n δ_n^{(l)}‖ is the article's (and Nielsen's)
+"speed of learning" of layer l; per-sample ‖δ_n^{(l)}‖ comes from batches of one sample.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from functools import cache, lru_cache
+
+import numpy as np
+
+from .spec import NetworkSpec, parse_compact
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
+SCHEMES = ("normal", "xavier", "he")
+SCHEME_NAMES = {"normal": "N(0,1)", "xavier": "Xavier", "he": "He"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The size of every experiment; `QUICK` is what `make demo` runs."""
+
+    chain_k: int = 4  # depth of Nielsen's one-neuron chain
+    depth: int = 30  # hidden layers of the deep networks measured at initialisation
+    width: int = 50
+    probe: int = 500  # training samples the at-init norms are measured on
+    speed_depth: int = 10  # hidden layers of the learning-speed runs
+    speed_width: int = 30
+    epochs: int = 30
+    lr: float = 0.1
+    batch: int = 32
+    clip_depth: int = 10  # ReLU with N(0,1) weights: the exploding run
+    clip_width: int = 50
+    clip_epochs: int = 5
+    clip_lr: float = 0.01
+    clip_norm: float = 1.0
+    l2: float = 1e-2
+    samples: int = 64  # per-sample δ for the user's spec
+    seed: int = 0
+
+
+FULL = Settings()
+QUICK = replace(
+    FULL,
+    depth=20,
+    width=32,
+    probe=300,
+    speed_depth=4,
+    epochs=8,
+    clip_depth=6,
+    clip_epochs=2,
+    samples=32,
+)
+
+
+# -- the generated code --------------------------------------------------------------------
+
+
+def deep_spec(activation: str, depth: int, width: int, l2: float = 0.0) -> NetworkSpec:
+    """64 inputs, `depth` hidden layers of `width` units, a softmax over the 10 digits."""
+    hidden = "-".join([f"{width}:{activation}"] * depth)
+    return parse_compact(f"64-{hidden}-10:softmax", l2=l2)
+
+
+@cache
+def generated(spec: NetworkSpec):
+    """The module `symfnn generate` would write for `spec`, loaded (cached per spec)."""
+    from . import codegen  # lazy: the code generator imports SymPy and Jinja
+    from .derive import derive
+
+    return codegen.load(derive(spec))
+
+
+def _gradients(module, params, X, Y):
+    with np.errstate(all="ignore"):  # an exploding run is allowed to overflow
+        loss, grads = module.gradients(params, X, Y)
+    return float(loss), grads
+
+
+def per_layer(arrays: dict, name: str, depth: int) -> list[float]:
+    """‖arrays[f"{name}{l}"]‖ (Frobenius for matrices) for l = 1 … L."""
+    return [float(np.linalg.norm(arrays[f"{name}{l}"])) for l in range(1, depth + 1)]
+
+
+def layer_norms(module, params, X, Y, depth: int) -> dict[str, list[float]]:
+    """‖∂R/∂b^{(l)}‖ (the batch-mean δ^{(l)}) and ‖∂R/∂W^{(l)}‖_F for l = 1 … L."""
+    _, grads = _gradients(module, params, X, Y)
+    return _grad_norms(grads, depth)
+
+
+def _grad_norms(grads: dict, depth: int) -> dict[str, list[float]]:
+    return {"delta": per_layer(grads, "b", depth), "W": per_layer(grads, "W", depth)}
+
+
+def delta_rms(module, params, X, Y, depth: int) -> list[float]:
+    """sqrt(mean_n ‖δ_n^{(l)}‖²): the per-sample errors, from the generated `return_deltas`."""
+    with np.errstate(all="ignore"):
+        _, _, deltas = module.gradients(params, X, Y, return_deltas=True)
+    return [
+        float(np.sqrt(np.mean(np.sum(deltas[f"Delta{l}"] ** 2, axis=1))))
+        for l in range(1, depth + 1)
+    ]
+
+
+def _params(module, scheme: str, seed: int):
+    params = module.init_params(seed=seed, scheme=scheme)
+    return {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+
+
+# -- data ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Data:
+    X: np.ndarray
+    Y: np.ndarray  # one-hot
+    X_val: np.ndarray
+    y_val: np.ndarray
+
+
+@lru_cache(maxsize=1)
+def digits(seed: int = 0) -> Data:
+    from .datasets import load
+
+    d = load("digits", seed)
+    Y = np.eye(10)[d["y_train"]]
+    return Data(d["X_train"].astype(np.float64), Y, d["X_val"].astype(np.float64), d["y_val"])
+
+
+# -- experiments ---------------------------------------------------------------------------
+
+
+def at_init(s: Settings, data: Data, progress) -> dict:
+    """Per-layer norms at initialisation for every activation × init scheme."""
+    X, Y = data.X[: s.probe], data.Y[: s.probe]
+    runs = []
+    for act in ACTIVATIONS:
+        spec = deep_spec(act, s.depth, s.width)
+        module = generated(spec)
+        for scheme in SCHEMES:
+            params = _params(module, scheme, s.seed)
+            norms = layer_norms(module, params, X, Y, spec.depth)
+            norms["delta_rms"] = delta_rms(module, params, X, Y, spec.depth)
+            d = norms["delta"]
+            runs.append(
+                {
+                    "activation": act,
+                    "init": scheme,
+                    "spec": spec.compact,
+                    **norms,
+                    "first_over_last_delta": _ratio(d[0], d[-1]),
+                    "first_over_last_W": _ratio(norms["W"][0], norms["W"][-1]),
+                    "spread_orders_W": _orders(norms["W"]),
+                }
+            )
+        progress(f"  at init: {act:<7} × {', '.join(SCHEMES)} ({spec.depth} layers)")
+    return {
+        "depth": s.depth + 1,
+        "hidden": s.depth,
+        "width": s.width,
+        "probe": len(X),
+        "runs": runs,
+    }
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b and math.isfinite(a / b) else None
+
+
+def _orders(values: list[float]) -> float | None:
+    """log10(max/min): how many orders of magnitude the per-layer norms span."""
+    v = np.asarray(values)
+    if not np.all(np.isfinite(v)) or v.min() <= 0:
+        return None
+    return float(np.log10(v.max() / v.min()))
+
+
+def train(
+    module,
+    params: dict,
+    data: Data,
+    depth: int,
+    *,
+    epochs: int,
+    lr: float,
+    batch: int,
+    seed: int,
+    clip_norm: float | None = None,
+    probe: int = 500,
+) -> dict:
+    """Train with the generated script's own `train` (plain SGD); after every epoch record,
+    on a fixed probe batch, the per-layer gradient norms, the weight norms and the accuracy.
+    """
+    Xp, Yp = data.X[:probe], data.Y[:probe]
+    hist = {"epoch": [], "delta": [], "W": [], "weight_norm": [], "loss": [], "val_accuracy": []}
+
+    def record(epoch: int, p: dict) -> bool:
+        loss, grads = _gradients(module, p, Xp, Yp)
+        norms = _grad_norms(grads, depth)
+        hist["epoch"].append(epoch)
+        hist["delta"].append(norms["delta"])
+        hist["W"].append(norms["W"])
+        hist["weight_norm"].append(per_layer(p, "W", depth))
+        hist["loss"].append(loss)
+        hist["val_accuracy"].append(_accuracy(module, p, data))
+        return False  # never stop early
+
+    record(0, params)
+    arrays = {"X_train": data.X, "Y_train": data.Y}
+    with np.errstate(all="ignore"):  # an exploding run is allowed to overflow
+        history = module.train(
+            params,
+            arrays,
+            epochs=epochs,
+            batch_size=batch,
+            lr=lr,
+            optimizer="sgd",
+            clip_norm=clip_norm,
+            seed=seed,
+            patience=None,
+            callback=lambda epoch, p, h: record(len(hist["epoch"]), p),
+            log=lambda *a, **k: None,
+        )
+    # The generated `train` stops at a non-finite loss and restores its best weights.
+    stopped = str(history.get("stopped", ""))
+    bad = [e for e, v in zip(hist["epoch"], hist["loss"]) if not math.isfinite(v)]
+    if stopped.startswith("non-finite") and not bad:
+        bad = [len(hist["epoch"])]
+    return {
+        **hist,
+        "train_loss": [float(v) for v in history.get("loss", [])],
+        "grad_norm": [float(v) for v in history.get("grad_norm", [])],  # mean, before clipping
+        "stopped": stopped,
+        "diverged": bool(bad),
+        "diverged_at": bad[0] if bad else None,
+    }
+
+
+def _accuracy(module, params, data: Data) -> float:
+    with np.errstate(all="ignore"):
+        out = module.forward(params, data.X_val)
+    probs = out[-1] if isinstance(out, (list, tuple)) else out
+    if not np.all(np.isfinite(probs)):
+        return float("nan")
+    return float(np.mean(np.argmax(probs, axis=1) == data.y_val))
+
+
+SPEED_RUNS = (("sigmoid", "normal"), ("sigmoid", "xavier"), ("tanh", "xavier"), ("relu", "he"))
+
+
+def learning_speed(s: Settings, data: Data, progress) -> dict:
+    """Nielsen's figure: ‖∂R/∂b^{(l)}‖ per layer against epoch, for a few set-ups."""
+    runs = []
+    for act, scheme in SPEED_RUNS:
+        spec = deep_spec(act, s.speed_depth, s.speed_width)
+        module = generated(spec)
+        t = time.perf_counter()
+        hist = _sgd_run(s, data, module, spec.depth, scheme)
+        runs.append({"activation": act, "init": scheme, "spec": spec.compact, **hist})
+        progress(
+            f"  learning speed: {act}, {SCHEME_NAMES[scheme]}: {s.epochs} epochs, "
+            f"val accuracy {hist['val_accuracy'][-1]:.3f} ({time.perf_counter() - t:.1f} s)"
+        )
+    return {
+        "hidden": s.speed_depth,
+        "width": s.speed_width,
+        "epochs": s.epochs,
+        "lr": s.lr,
+        "batch": s.batch,
+        "runs": runs,
+    }
+
+
+def _sgd_run(s: Settings, data: Data, module, depth: int, scheme: str) -> dict:
+    """`train` from a fresh `scheme` init with the settings' SGD (epochs, lr, batch, seed)."""
+    params = _params(module, scheme, s.seed)
+    return train(module, params, data, depth, epochs=s.epochs, lr=s.lr, batch=s.batch, seed=s.seed)
+
+
+def clipping(s: Settings, data: Data, progress) -> dict:
+    """ReLU with N(0,1) weights explodes; the same run with gradient clipping by norm."""
+    spec = deep_spec("relu", s.clip_depth, s.clip_width)
+    module = generated(spec)
+    init = _params(module, "normal", s.seed)
+    X, Y = data.X[: s.probe], data.Y[: s.probe]
+    _, grads = _gradients(module, init, X, Y)
+    total = math.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
+    scale = min(1.0, s.clip_norm / total) if total > 0 else 1.0
+    before = per_layer(grads, "W", spec.depth)
+    runs = {}
+    for name, clip in (("unclipped", None), ("clipped", s.clip_norm)):
+        params = {k: v.copy() for k, v in init.items()}
+        runs[name] = train(
+            module,
+            params,
+            data,
+            spec.depth,
+            epochs=s.clip_epochs,
+            lr=s.clip_lr,
+            batch=s.batch,
+            seed=s.seed,
+            clip_norm=clip,
+        )
+        r = runs[name]
+        progress(
+            f"  clipping: {name:<9} final loss {r['loss'][-1]:.3g}, "
+            f"val accuracy {r['val_accuracy'][-1]:.3f}"
+            + (f", diverged by epoch {r['diverged_at']}" if r["diverged"] else "")
+        )
+    return {
+        "spec": spec.compact,
+        "init": "normal",
+        "clip_norm": s.clip_norm,
+        "lr": s.clip_lr,
+        "epochs": s.clip_epochs,
+        "at_init": {
+            "total_norm_before": total,
+            "total_norm_after": total * scale,
+            "scale": scale,
+            "W_before": before,
+            "W_after": [v * scale for v in before],
+        },
+        "runs": runs,
+    }
+
+
+def l2_runs(s: Settings, data: Data, progress) -> dict:
+    """Weight norms over training without and with the L2 penalty (the spec's λ2)."""
+    out = {}
+    for name, lam in (("none", 0.0), ("l2", s.l2)):
+        spec = deep_spec("relu", s.speed_depth, s.speed_width, l2=lam)
+        hist = _sgd_run(s, data, generated(spec), spec.depth, "he")
+        out[name] = {"lambda2": lam, "spec": spec.describe(), **hist}
+    progress(
+        f"  L2: λ2={s.l2:g}: total weight norm {total_weight_norm(out['none'])[-1]:.1f} → "
+        f"{total_weight_norm(out['l2'])[-1]:.1f} after {s.epochs} epochs"
+    )
+    return {"activation": "relu", "init": "he", **out}
+
+
+def total_weight_norm(hist: dict) -> list[float]:
+    """sqrt(Σ_l ‖W^{(l)}‖_F²) per recorded epoch of a `train` history."""
+    return [math.sqrt(sum(w * w for w in row)) for row in hist["weight_norm"]]
+
+
+def user_spec(spec: NetworkSpec, symbolic: dict, s: Settings, data: Data, progress) -> dict:
+    """Per-sample ‖δ_n^{(l)}‖ / ‖δ_n^{(L)}‖ at init vs the derived bound ∏ max|f'| ‖W‖."""
+    module = generated(spec)
+    if spec.input_width != data.X.shape[1] or spec.layers[-1].width != data.Y.shape[1]:
+        X = np.random.default_rng(s.seed).normal(size=(s.samples, spec.input_width))
+        Y = np.eye(spec.layers[-1].width)[np.arange(s.samples) % spec.layers[-1].width]
+        source = "random inputs (the spec does not fit digits' 64 inputs and 10 classes)"
+    else:
+        X, Y, source = data.X[: s.samples], data.Y[: s.samples], "digits"
+    L = spec.depth
+    sup = {k: v["sup"]["float"] for k, v in symbolic["activations"].items()}
+    out = {"spec": spec.compact, "data": source, "samples": len(X), "schemes": {}}
+    for scheme in SCHEMES:
+        params = _params(module, scheme, s.seed)
+        ratios = np.zeros((len(X), L))
+        for n in range(len(X)):
+            norms = layer_norms(module, params, X[n : n + 1], Y[n : n + 1], L)["delta"]
+            ratios[n] = np.asarray(norms) / norms[-1] if norms[-1] > 0 else np.nan
+        spectral = [float(np.linalg.norm(params[f"W{l}"], 2)) for l in range(1, L + 1)]
+        factors = [sup[_act_key(spec.layers[l - 1])] * spectral[l] for l in range(1, L)]
+        bound = [float(np.prod(factors[l - 1 :])) for l in range(1, L + 1)]
+        with np.errstate(all="ignore"):
+            measured_max = np.nanmax(ratios, axis=0)
+            measured_mean = np.nanmean(ratios, axis=0)
+        rows = symbolic["schemes"][scheme]["layers"]
+        out["schemes"][scheme] = {
+            "W_spectral_norm": spectral,
+            "W_norm_estimate": [None] + [r["W_next_norm_estimate"]["float"] for r in rows],
+            "factor_measured_norm": factors,
+            "bound_delta_l_over_delta_L": bound,
+            "measured_max_ratio": [float(v) for v in measured_max],
+            "measured_mean_ratio": [float(v) for v in measured_mean],
+            "bound_holds": bool(np.all(measured_max <= np.asarray(bound) * (1 + 1e-9))),
+        }
+    progress(f"  your spec {spec.compact}: per-sample δ ratios vs bound, {len(X)} samples")
+    return out
+
+
+def _act_key(layer) -> str:
+    """How flow_symbolic.spec_bounds names an activation with its parameter."""
+    return layer.activation if layer.param is None else f"{layer.activation}={layer.param:g}"
+
+
+def remedies(result: dict) -> list[dict]:
+    """Side by side: each remedy's first/last gradient ratio at init and accuracy after training."""
+    rows = []
+    by = {(r["activation"], r["init"]): r for r in result["at_init"]["runs"]}
+    speed = {(r["activation"], r["init"]): r for r in result["learning_speed"]["runs"]}
+    for (act, scheme), what in (
+        (("sigmoid", "normal"), "baseline: sigmoid, N(0,1)"),
+        (("relu", "normal"), "ReLU instead of sigmoid (N(0,1))"),
+        (("sigmoid", "xavier"), "fan-in init: sigmoid, Xavier"),
+        (("tanh", "xavier"), "tanh, Xavier"),
+        (("relu", "he"), "ReLU + fan-in init (He)"),
+    ):
+        r = by[(act, scheme)]
+        s = speed.get((act, scheme))
+        rows.append(
+            {
+                "remedy": what,
+                "first_over_last_W": r["first_over_last_W"],
+                "spread_orders_W": r["spread_orders_W"],
+                "val_accuracy": s["val_accuracy"][-1] if s else None,
+            }
+        )
+    clip = result["clipping"]["runs"]
+    for name, what in (
+        ("unclipped", "ReLU, N(0,1), no clipping"),
+        ("clipped", "… with clipping by norm"),
+    ):
+        rows.append(
+            {
+                "remedy": what,
+                "first_over_last_W": None,
+                "spread_orders_W": None,
+                "val_accuracy": clip[name]["val_accuracy"][-1],
+                "diverged": clip[name]["diverged"],
+            }
+        )
+    return rows
