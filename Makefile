@@ -43,6 +43,13 @@ demo: venv tex
 	mkdir -p $(OUT)
 	$(BIN)/symfnn derive $(DEMO_SPEC) --verify
 	$(BIN)/symfnn derive $(DEMO_SPEC) --tex $(OUT)/derivation.tex --pdf $(OUT)/derivation.pdf --force
+	$(BIN)/symfnn derive $(DEMO_SPEC) --pdf $(OUT)/derivation-zh.pdf --lang zh --force
+	$(BIN)/symfnn data digits -o $(OUT)/digits.npz --force
+	$(BIN)/symfnn generate $(DEMO_SPEC) -o $(OUT)/train.py --force
+	$(BIN)/python $(OUT)/train.py --data $(OUT)/digits.npz --epochs 30 --save $(OUT)/weights.npz
+	$(BIN)/symfnn check --script $(OUT)/train.py
+	$(BIN)/symfnn analyze --quick --out $(OUT)/flow --force
+	@echo "demo outputs in $(OUT)/: derivation.pdf, derivation-zh.pdf, train.py, weights.npz, flow/"
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

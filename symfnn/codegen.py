@@ -99,7 +99,7 @@ def _dict(name: str, items: list[tuple[str, str]]) -> list[str]:
 def _comment(step, expr=None) -> str:
     p = printer()
     shown = p.code(step.batch if expr is None else expr)
-    return f"# {p.doprint(step.batch_lhs)} = {shown}  (eq:{step.label})"
+    return f"# {p.doprint(step.batch_lhs)} = {shown}  (eq:batch-{step.label})"
 
 
 def _task(d: Derivation) -> str:
@@ -120,9 +120,7 @@ def _forward(d: Derivation) -> tuple[list[str], list[str], set[str]]:
         z_lines = p.statements(f"Z{l}", layer.forward_z.batch)
         if act.name == "softmax":
             a_lines = p.softmax(f"A{l}", f"Z{l}")
-            a_comment = (
-                f"# A{l} = softmax(Z{l}), shifted by the row maximum  (eq:{layer.forward_a.label})"
-            )
+            a_comment = f"# A{l} = softmax(Z{l}), shifted by the row maximum  (eq:batch-{layer.forward_a.label})"
         elif isinstance(layer.forward_a.batch, sp.MatrixSymbol):
             a_lines = p.statements(f"A{l}", layer.forward_a.batch)
             a_comment = _comment(layer.forward_a)

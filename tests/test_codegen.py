@@ -85,9 +85,20 @@ def test_script_cites_every_equation_label_and_has_a_header(article):
     text = codegen.script(article)
     for layer in article.layers:
         for step in (layer.forward_z, layer.forward_a, layer.delta, layer.grad_W, layer.grad_b):
-            assert f"(eq:{step.label})" in text
+            assert f"(eq:batch-{step.label})" in text
     head = text[:600]
     assert "do not edit" in head and "64-32:sigmoid-10:softmax" in head and "symfnn 0.1.0" in head
+
+
+def test_cited_labels_exist_in_the_document(article):
+    import re
+
+    from symfnn.document import tex_source
+    from symfnn.verify import verify
+
+    cited = set(re.findall(r"\(eq:([\w-]+)\)", codegen.script(article)))
+    tex = tex_source(article, report=verify(article, points=1, symbolic=False))
+    assert cited and all(f"\\label{{eq:{label}}}" in tex for label in cited)
 
 
 def test_script_imports_only_numpy_and_the_standard_library(article):
