@@ -61,26 +61,26 @@ def cmd_derive(args) -> int:
         print("\nProof by brute force")
         print("\n".join("  " + line for line in report.lines()))
     if args.tex or args.pdf:
+        import tempfile
+
         from .document import write
 
-        flow = None
-        if args.flow:
-            import tempfile
+        with tempfile.TemporaryDirectory(prefix="symfnn-flow-") as folder:
+            flow = None
+            if args.flow:  # the short analysis; its plots live until the PDF is built
+                from .flow import analyze, tex_chapter
 
-            from .flow import analyze
-
-            flow = analyze(
-                spec, tempfile.mkdtemp(prefix="symfnn-flow-"), quick=True, progress=_progress
+                flow = tex_chapter(analyze(spec, folder, quick=True, progress=_progress))
+            paths = write(
+                d,
+                tex=args.tex,
+                pdf=args.pdf,
+                lang=args.lang,
+                force=args.force,
+                report=report,
+                flow=flow,
             )
-        for path in write(
-            d,
-            tex=args.tex,
-            pdf=args.pdf,
-            lang=args.lang,
-            force=args.force,
-            report=report,
-            flow=flow,
-        ):
+        for path in paths:
             print(f"wrote {path}")
     return 0 if report is None or report.ok else 1
 
