@@ -207,12 +207,7 @@ def _check(module, spec, seed: int, title: str) -> Result:
             return True
         if not kinked:
             return False
-        old = p.flat[i]
-        p.flat[i] = old + h
-        up = pattern()
-        p.flat[i] = old - h
-        down = pattern()
-        p.flat[i] = old
+        up, down = _plus_minus(p, i, h, pattern)
         return any((u != d).any() for u, d in zip(up, down))
 
     total = sum(p.size for p in params.values())
@@ -233,12 +228,7 @@ def _check(module, spec, seed: int, title: str) -> Result:
                     f"skipped {key}{np.unravel_index(i, p.shape)}: the step crosses a kink"
                 )
                 continue
-            old = p.flat[i]
-            p.flat[i] = old + h
-            up = R()
-            p.flat[i] = old - h
-            down = R()
-            p.flat[i] = old
+            up, down = _plus_minus(p, i, h, R)
             num.append((up - down) / (2 * h))
             ana.append(grads[key].flat[i])
             if brute is not None:
@@ -335,3 +325,14 @@ def _brute_force(spec, params, X, Y, l1, l2) -> dict | None:
             shape = params[f"{stem}{l}"].shape
             out[f"{stem}{l}"] = np.array([values[s] for s in mat]).reshape(shape)
     return out
+
+
+def _plus_minus(p: np.ndarray, i: int, h: float, f):
+    """f() with entry i of p moved by +h and by -h; p is left as it was."""
+    old = p.flat[i]
+    p.flat[i] = old + h
+    up = f()
+    p.flat[i] = old - h
+    down = f()
+    p.flat[i] = old
+    return up, down
