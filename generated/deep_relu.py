@@ -33,7 +33,22 @@ L1 = None  # lambda_1, the default of --l1 (None: not in the derivation; regener
 L2 = None  # lambda_2, the default of --l2 (None: not in the derivation; regenerate with --l2)
 DEFAULT_INIT = "he"
 KINK_LAYERS = [1, 2, 3]  # layers whose activation has a kink at z = 0
+# The learning rate of each optimizer when lr is None.
 OPTIMIZER_LR = {"sgd": 0.2, "momentum": 0.05, "adam": 0.003}
+# The defaults of train() and of the command line: the spec's [training] over symfnn's.
+TRAINING = {
+    "epochs": 50,
+    "batch_size": 32,
+    "lr": None,
+    "optimizer": "adam",
+    "patience": 10,
+    "init": "he",
+    "val_split": 0.2,
+    "clip_value": None,
+    "clip_norm": None,
+    "seed": 0,
+    "dtype": "float32",
+}
 
 _WORKSPACES = {}
 
@@ -590,24 +605,25 @@ def load_data(path, val_split=0.2, seed=0):
 def _parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", help="training data: .npz or .csv")
-    p.add_argument("--val-split", type=float, default=0.2, help="if no X_val")
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--batch-size", type=int, default=32, help="1: the article's SGD")
-    p.add_argument("--lr", type=float, help="learning rate (default per optimizer)")
+    p.add_argument("--val-split", type=float, help="if no X_val")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="1: the article's SGD")
+    p.add_argument("--lr", type=float, help="learning rate (None: per optimizer)")
     p.add_argument("--l1", type=float, default=L1, help="lambda_1 (L1 penalty)")
     p.add_argument("--l2", type=float, default=L2, help="lambda_2 (L2 penalty)")
-    p.add_argument("--patience", type=int, default=10, help="early stopping; 0: off")
-    p.add_argument("--init", choices=("normal", "xavier", "he"), default=DEFAULT_INIT)
-    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="adam")
+    p.add_argument("--patience", type=int, help="early stopping; 0: off")
+    p.add_argument("--init", choices=("normal", "xavier", "he"))
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZER_LR))
     p.add_argument("--clip-value", type=float, help="clip gradient entries to +-this")
     p.add_argument("--clip-norm", type=float, help="clip the global gradient norm")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--dtype", choices=("float32", "float64"))
     p.add_argument("--save", help="write the trained weights to this .npz")
     p.add_argument("--history", help="write the training history to this .json")
     p.add_argument("--load", help="start from these weights; --epochs 0 to predict")
     p.add_argument("--predict", help="write the test set's outputs to this .npy")
     p.add_argument("--gradcheck", action="store_true", help="check gradients, exit")
+    p.set_defaults(**TRAINING)
     return p
 
 

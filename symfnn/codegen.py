@@ -12,7 +12,11 @@ gradient-flow analysis needs):
     SPEC: dict; WIDTHS: tuple; TASK: 'classification' | 'multilabel' | 'regression'
     L1, L2: float | None        # the spec's λ₁, λ₂ (defaults of --l1/--l2); None: the
                                 # derivation has no such term (passing one is refused)
-    DEFAULT_INIT: 'he' (ReLU-like hidden layers) or 'xavier'; KINK_LAYERS: [l, ...]
+    DEFAULT_INIT: the spec's [training] init, else 'he' (ReLU-like hidden layers) or
+        'xavier'; KINK_LAYERS: [l, ...]
+    OPTIMIZER_LR: {"sgd": 0.2, "momentum": 0.05, "adam": 0.003} (symfnn.hyper)
+    TRAINING: the hyper-parameters (symfnn.hyper.resolve: the spec's [training] over
+        symfnn's defaults), the defaults of train(), load_data() and the command line
     init_params(seed=0, scheme=DEFAULT_INIT, dtype=np.float32) -> {"W1", "b1", ...}
         scheme 'normal' (the article's N(0, 1)), 'xavier' or 'he';
         W_l has the article's shape (m_l, m_{l-1}); b_l is 1-D, (m_l,)
@@ -24,11 +28,11 @@ gradient-flow analysis needs):
            deltas = {"Delta1": (N, m1), ..., "DeltaL": (N, mL)}, every layer's δ;
            l1/l2 None mean the spec's values
     error(params, X, Y) -> float     # error rate / wrong-label fraction / MSE per sample
-    train(params, data, *, epochs=50, batch_size=32, lr=None, optimizer="adam",
-          l1=None, l2=None, clip_value=None, clip_norm=None, patience=10, seed=0,
-          callback=None, log=print) -> history
+    train(params, data, *, epochs, batch_size, lr, optimizer, l1=None, l2=None,
+          clip_value, clip_norm, patience, seed, callback=None, log=print) -> history
+        (keyword defaults: TRAINING's values; symfnn.hyper.TABLE has them without [training])
         data: X_train, Y_train and optionally X_val, Y_val (Y one-hot / real, 2-D);
-        lr None: 0.2 (sgd), 0.05 (momentum), 0.003 (adam). `params` is updated in place
+        lr None: OPTIMIZER_LR[optimizer]. `params` is updated in place
         and ends as the best weights seen (by validation error).
         history: per epoch "loss", "train_error", "val_error", "grad_norm" (global
         norm before clipping, mean over the epoch's steps), "grad_norms" (one
@@ -37,7 +41,7 @@ gradient-flow analysis needs):
         mini-batch before its update (no extra pass over the training set). `callback(epoch, params, history)` runs
         after each epoch; returning True stops training.
     gradcheck(params=None, X=None, Y=None, seed=0) -> (ok, lines)   # central differences
-    load_data(path, val_split=0.2, seed=0) -> {"X_train", "Y_train", ...}
+    load_data(path, val_split, seed) -> {"X_train", "Y_train", ...}   # TRAINING's defaults
     main(argv=None) -> exit status                   # python train.py --help
 """
 
@@ -54,7 +58,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from . import __version__, losses
+from . import __version__, hyper, losses
 from .codeprint import printer, restable, stable_loss
 from .derive import LAMBDA1, LAMBDA2, Derivation
 from .errors import RenderError
@@ -63,8 +67,6 @@ from .render import render
 
 _IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 _counter = itertools.count()
-
-RELU_LIKE = ("relu", "leaky_relu", "elu")
 
 # The golden scripts in generated/: file name -> (compact spec, options of spec.parse).
 # Sized for the data sets of `symfnn data` (digits 64 -> 10, regression 4 -> 2,
@@ -225,6 +227,10 @@ def _py(value) -> str:
     return repr(value)
 
 
+def _py_dict(items: dict) -> str:
+    return "{" + ", ".join(f"{_py(k)}: {_py(v)}" for k, v in items.items()) + "}"
+
+
 def context(d: Derivation) -> dict:
     """Everything the template lays out, printed and ordered."""
     spec = d.spec
@@ -238,8 +244,8 @@ def context(d: Derivation) -> dict:
         shapes |= {f"fprime{l}": f"(n, {m})", f"dW{l}": f"({m}, {prev})", f"db{l}": f"({m},)"}
         shapes |= {f"Delta{l}_N": f"(n, {m})"}
     buffers = [(name, shapes[name]) for name in fwd_buffers + bwd_buffers] + [("ones", "(n,)")]
-    relu_like = all(layer.activation in RELU_LIKE for layer in spec.layers[:-1])
-    kinks = [l for l, layer in enumerate(spec.layers, 1) if layer.activation in RELU_LIKE]
+    kinks = [l for l, layer in enumerate(spec.layers, 1) if layer.activation in hyper.RELU_LIKE]
+    hp = hyper.resolve(spec)
     return {
         "version": __version__,
         "spec_text": spec.describe(),
@@ -260,7 +266,10 @@ def context(d: Derivation) -> dict:
         "task": _task(d),
         **_coefficient("l1", LAMBDA1, spec.l1, d),
         **_coefficient("l2", LAMBDA2, spec.l2, d),
-        "default_init": "he" if relu_like and spec.depth > 1 else "xavier",
+        "default_init": hp["init"],
+        "optimizer_lr": _py_dict(hyper.OPTIMIZER_LR),
+        "hp": {key: _py(value) for key, value in hp.items()},
+        "dtype": hp["dtype"],
         "kink_layers": kinks,
         "forward": forward,
         "backward": backward,

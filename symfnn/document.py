@@ -16,15 +16,12 @@ from pathlib import Path
 
 import sympy as sp
 
-from . import __version__, fileio
+from . import __version__, fileio, hyper
 from . import pdf as latexpdf
 from .prose import fill
 from .render import render
 from .sections import Sections
 from .symbols import N, i, layer_symbols, p
-
-TRAINING_DEFAULTS = {"learning_rate": 0.1, "batch_size": 32, "patience": 5, "epochs": 100}
-_TRAINING_ALIASES = {"lr": "learning_rate", "alpha": "learning_rate", "batch": "batch_size"}
 
 
 class _Doc(Sections):
@@ -145,8 +142,7 @@ class _Doc(Sections):
 
     def algorithm(self, arch: str) -> dict:
         s, d = self.s, self.d
-        given = {_TRAINING_ALIASES.get(key, key): v for key, v in d.spec.training}
-        hp = TRAINING_DEFAULTS | {key: v for key, v in given.items() if key in TRAINING_DEFAULTS}
+        hp = hyper.resolve(d.spec)  # the generated script's defaults, the same values
         gl = layer_symbols("l")
         big = lambda stem: sp.MatrixSymbol(f"{stem}_l", N, gl.m)
         D, V = sp.Symbol("D"), sp.Symbol("V")
@@ -158,7 +154,8 @@ class _Doc(Sections):
         fields = {
             "D": self.m(D),
             "V": self.m(V),
-            "alpha": self.m(sp.Eq(sp.Symbol("alpha"), sp.Float(hp["learning_rate"], 3))),
+            "alpha": self.m(sp.Eq(sp.Symbol("alpha"), sp.Float(hyper.learning_rate(hp), 3))),
+            "optimizer": tt(hp["optimizer"]),
             "lam": lam,
             "B": str(hp["batch_size"]),
             "P": str(hp["patience"]),

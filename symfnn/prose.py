@@ -145,8 +145,8 @@ EN = {
     ),
     "algorithm_caption": "Training {arch} by mini-batch gradient descent",
     "alg_input": (
-        "training set {D}, validation set {V}, learning rate {alpha}{lam}, batch size {B}, "
-        "patience {P}, at most {E} epochs"
+        "training set {D}, validation set {V}, learning rate {alpha} ({optimizer}){lam}, "
+        "batch size {B}, patience {P}, at most {E} epochs"
     ),
     "alg_output": "the weights and biases",
     "alg_init": "initialise every {W} at random, every {b} to zero",
@@ -293,7 +293,7 @@ ZH = {
     "sec_algorithm": "训练算法",
     "algorithm_intro": "使用反向传播的随机梯度下降，并在验证集上提前停止；小批量对各样本的梯度取平均。",
     "algorithm_caption": "以小批量梯度下降训练 {arch}",
-    "alg_input": "训练集 {D}，验证集 {V}，学习率 {alpha}{lam}，批大小 {B}，耐心 {P}，最多 {E} 轮",
+    "alg_input": "训练集 {D}，验证集 {V}，学习率 {alpha}（{optimizer}）{lam}，批大小 {B}，耐心 {P}，最多 {E} 轮",
     "alg_output": "权重与偏置",
     "alg_init": "随机初始化每个 {W}，每个 {b} 置零",
     "alg_repeat": "打乱 {D}，划分为每批 {B} 个样本的小批量",

@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import activations, losses
+from . import activations, hyper, losses
 from .errors import SpecError
 
 _LAYER = re.compile(
@@ -231,7 +231,7 @@ def parse_toml(path: str | Path) -> NetworkSpec:
     training = data.get("training", {})
     if not isinstance(training, dict):
         raise SpecError(f"{path}: [training] must be a table")
-    return _build(
+    spec = _build(
         _width(data["input"], "input"),
         tuple(layers),
         data.get("loss"),
@@ -239,6 +239,11 @@ def parse_toml(path: str | Path) -> NetworkSpec:
         data.get("l2", 0.0),
         tuple(sorted(training.items())),
     )
+    try:
+        hyper.resolve(spec)  # [training]'s keys and values, checked where they enter
+    except SpecError as e:
+        raise SpecError(f"{path}: {e}") from None
+    return spec
 
 
 def _is_file(text: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import shutil
 import subprocess
 import sys
@@ -200,3 +201,65 @@ def test_forward_is_finite_for_huge_pre_activations():
         A = module.forward(params, X)
         R = module.loss(params, X, np.array([[1.0, 0.0], [0.0, 1.0]]))
     assert all(np.isfinite(a).all() for a in A) and np.isfinite(R)
+
+
+TRAINING_TOML = """input = 4
+[[layers]]
+width = 5
+activation = "tanh"
+[[layers]]
+width = 3
+activation = "softmax"
+[training]
+epochs = 3
+batch_size = 8
+lr = 0.0125
+optimizer = "sgd"
+patience = 2
+clip_norm = 5
+dtype = "float64"
+"""
+
+
+def test_training_table_becomes_the_scripts_defaults(tmp_path):
+    spec_path = tmp_path / "net.toml"
+    spec_path.write_text(TRAINING_TOML, encoding="utf-8")
+    d = derive(parse(str(spec_path)))
+    script_path = codegen.write(d, tmp_path / "train.py")
+    module = codegen.load(script_path)
+    args = module._parser().parse_args([])
+    given = {"epochs": 3, "batch_size": 8, "lr": 0.0125, "optimizer": "sgd", "patience": 2}
+    for key, value in given.items():
+        assert getattr(args, key) == value, key
+    assert (args.clip_norm, args.clip_value, args.dtype, args.init) == (
+        5.0,
+        None,
+        "float64",
+        "xavier",
+    )
+    assert module._parser().parse_args(["--epochs", "9"]).epochs == 9
+    defaults = {k: p.default for k, p in inspect.signature(module.train).parameters.items()}
+    for key, value in given.items():
+        assert defaults[key] == value, key
+    assert defaults["clip_norm"] == 5.0
+    assert module.init_params()["W1"].dtype == np.float64
+    rng = np.random.default_rng(0)
+    data = {"X_train": rng.normal(size=(20, 4)), "Y_train": np.eye(3)[rng.integers(0, 3, 20)]}
+    history = module.train(module.init_params(), data, log=lambda *_: None)
+    assert 1 <= len(history["loss"]) <= 3
+    if shutil.which("ruff") is not None:
+        for args in (["check"], ["format", "--check"]):
+            run = subprocess.run(
+                ["ruff", *args, "--isolated", str(script_path)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_without_training_lr_follows_the_optimizer(article):
+    module = codegen.load(article)
+    args = module._parser().parse_args(["--optimizer", "sgd"])
+    assert args.lr is None and module.OPTIMIZER_LR[args.optimizer] == 0.2
+    assert module.TRAINING["epochs"] == 50 and module.TRAINING["init"] == module.DEFAULT_INIT

@@ -1,0 +1,108 @@
+"""The training hyper-parameters: their defaults, what is allowed, and a spec's own values.
+
+A spec's `[training]` table (`NetworkSpec.training`) overrides the defaults below;
+`resolve(spec)` merges and validates them. The generated script takes the result as the
+defaults of `train()` and of its command line, and the document's algorithm box shows the
+same values, so the two cannot disagree. l1 and l2 are spec fields, not hyper-parameters.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+
+from .errors import SpecError
+
+# The initial learning rate of each optimizer when none is given (lr = None).
+OPTIMIZER_LR = {"sgd": 0.2, "momentum": 0.05, "adam": 0.003}
+# Hidden activations for which He initialisation is the default (else Xavier).
+RELU_LIKE = ("relu", "leaky_relu", "elu")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyper-parameter: its type, its default and what it allows."""
+
+    kind: type  # int, float or str
+    default: object  # None: none (lr: per optimizer; init: from the architecture)
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None  # the least value allowed (inclusive)
+    positive: bool = False  # > 0 rather than >= minimum
+    below: float | None = None  # an exclusive upper bound
+
+
+TABLE = {
+    "epochs": Param(int, 50, minimum=1),
+    "batch_size": Param(int, 32, minimum=1),
+    "lr": Param(float, None, positive=True),
+    "optimizer": Param(str, "adam", choices=tuple(OPTIMIZER_LR)),
+    "patience": Param(int, 10, minimum=0),  # epochs without a better val error; 0: off
+    "init": Param(str, None, choices=("normal", "xavier", "he")),  # None: default_init
+    "val_split": Param(float, 0.2, minimum=0, below=1),
+    "clip_value": Param(float, None, positive=True),
+    "clip_norm": Param(float, None, positive=True),
+    "seed": Param(int, 0, minimum=0),
+    "dtype": Param(str, "float32", choices=("float32", "float64")),
+}
+_SPEC_FIELDS = ("l1", "l2", "loss", "input", "layers")  # top-level keys, not [training] ones
+
+
+def default_init(spec) -> str:
+    """'he' for a deep network of ReLU-like hidden layers, else 'xavier'."""
+    relu_like = all(layer.activation in RELU_LIKE for layer in spec.layers[:-1])
+    return "he" if relu_like and spec.depth > 1 else "xavier"
+
+
+def learning_rate(hp: dict) -> float:
+    """The learning rate training starts with: the given one, else the optimizer's."""
+    return OPTIMIZER_LR[hp["optimizer"]] if hp["lr"] is None else hp["lr"]
+
+
+def _unknown(key: str) -> SpecError:
+    if key in _SPEC_FIELDS:
+        return SpecError(
+            f"[training] {key!r} is a top-level key of the spec, not a hyper-parameter"
+        )
+    close = difflib.get_close_matches(key, list(TABLE), n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return SpecError(f"[training] unknown key {key!r}{hint} (allowed: {', '.join(TABLE)})")
+
+
+def value(key: str, given: object) -> object:
+    """`given` checked against TABLE[key]; an int is accepted where a float is asked."""
+    if key not in TABLE:
+        raise _unknown(key)
+    param = TABLE[key]
+    where = f"[training] {key}"
+    if param.choices:
+        if given not in param.choices:
+            allowed = ", ".join(param.choices)
+            raise SpecError(f"{where} must be one of {allowed}; got {given!r}")
+        return given
+    numeric = (int,) if param.kind is int else (int, float)
+    if isinstance(given, bool) or not isinstance(given, numeric):
+        kind = "a whole number" if param.kind is int else "a number"
+        raise SpecError(f"{where} must be {kind}, got {given!r}")
+    number = param.kind(given)
+    if not math.isfinite(number):
+        raise SpecError(f"{where} must be finite, got {given!r}")
+    if param.positive and number <= 0:
+        raise SpecError(f"{where} must be positive, got {given!r}")
+    if param.minimum is not None and number < param.minimum:
+        raise SpecError(f"{where} must be at least {param.minimum:g}, got {given!r}")
+    if param.below is not None and number >= param.below:
+        raise SpecError(f"{where} must be below {param.below:g}, got {given!r}")
+    return number
+
+
+def resolve(spec) -> dict:
+    """The spec's [training] values over the defaults, checked: key -> value, in TABLE's order.
+
+    `lr` stays None when not given (the script then picks OPTIMIZER_LR[optimizer]; see
+    `learning_rate`); `init` defaults from the architecture (`default_init`)."""
+    hp = {key: param.default for key, param in TABLE.items()}
+    hp["init"] = default_init(spec)
+    for key, given in spec.training:
+        hp[key] = value(key, given)
+    return hp
