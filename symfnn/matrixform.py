@@ -240,9 +240,10 @@ def _column(s: sp.Basic, batch: dict, n: sp.Symbol) -> sp.Basic:
             return sp.MatMul(c, _column(factors[0], batch, n))
         u, v = factors
         width = u.shape[1]
-        out = sp.MatMul(
-            sp.HadamardProduct(rows(u.T, batch, n), rows(v, batch, n)), sp.OneMatrix(width, 1)
-        )
+        left, right = rows(u.T, batch, n), rows(v, batch, n)
+        if not isinstance(right, sp.OneMatrix):  # uᵀ 1 is a plain row sum: no ⊙ 1
+            left = sp.HadamardProduct(left, right)
+        out = sp.MatMul(left, sp.OneMatrix(width, 1))
         return out if c == 1 else sp.MatMul(c, out)
     raise _fail(s)
 

@@ -70,7 +70,10 @@ class TextPrinter(StrPrinter):
 
     def _print_ElementwiseApplyFunction(self, expr):
         (x,) = expr.function.variables
-        body = expr.function.expr.xreplace({x: sp.Symbol(self._print(expr.expr))})
+        arg = self._print(expr.expr)
+        if " " in arg:
+            arg = f"({arg})"
+        body = expr.function.expr.xreplace({x: sp.Symbol(arg)})
         out = self._print(body)
         return f"({out})" if isinstance(body, (sp.Add, sp.Piecewise)) else out
 
@@ -82,12 +85,16 @@ class TextPrinter(StrPrinter):
             return self._print(item)
         return super().parenthesize(item, level, strict)
 
-    def _print_MatAdd(self, expr):  # negative terms last: a - y, W - α dW
-        terms = sorted((self._print(t) for t in expr.args), key=lambda t: t.startswith("-"))
+    def _print_MatAdd(self, expr):  # products first, negative terms last: W a + b, a - y
+        printed = [(self._print(t), isinstance(t, sp.MatrixSymbol)) for t in expr.args]
+        terms = [t for t, _ in sorted(printed, key=lambda tp: (tp[0].startswith("-"), tp[1]))]
         out = terms[0]
         for t in terms[1:]:
             out += f" - {t[1:]}" if t.startswith("-") else f" + {t}"
         return out
+
+    def _print_Inverse(self, expr):  # only the 1×1 softmax normaliser
+        return f"1/({self._print(expr.arg)})"
 
     def _print_Derivative(self, expr):
         var = ", ".join(self._print(v) for v, _ in expr.variable_count)
