@@ -27,5 +27,9 @@ class CheckError(SymfnnError):
     exit_code = 1
 
 
+class ScriptError(SymfnnError):
+    """A --script file is missing or is not a symfnn training script (bad input, exit 2)."""
+
+
 class DataError(SymfnnError):
     """A data set is missing, unreadable or does not fit the spec."""

@@ -12,6 +12,8 @@ from .errors import RenderError
 def check_writable(path: str | os.PathLike, force: bool) -> Path:
     """Refuse an existing file unless `force`; refuse a missing parent folder."""
     path = Path(path)
+    if path.is_dir():
+        raise RenderError(f"{path} is a folder; give a file name")
     if path.exists() and not force:
         raise RenderError(f"{path} exists; pass --force to overwrite it")
     if not path.parent.is_dir():

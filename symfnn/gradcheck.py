@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CheckError, SymfnnError
+from .errors import CheckError, ScriptError, SymfnnError
 
 FULL_LIMIT = 400  # parameters: every coordinate below this, a subset above
 SUBSET = 24  # coordinates per parameter for large networks
@@ -130,7 +130,7 @@ def _spec_of(module, path) -> object:
     except SymfnnError:
         raise
     except Exception as e:  # noqa: BLE001 -- anything in SPEC may be wrong
-        raise CheckError(f"{path}: not a symfnn training script (SPEC: {e})") from None
+        raise ScriptError(f"{path}: not a symfnn training script (SPEC: {e})") from None
 
 
 def run(*, spec=None, script: str | Path | None = None, seed: int = 0) -> Result:
@@ -138,11 +138,11 @@ def run(*, spec=None, script: str | Path | None = None, seed: int = 0) -> Result
     from . import codegen
 
     if (spec is None) == (script is None):
-        raise CheckError("give a spec or a script, not both")
+        raise ScriptError("give a spec or a script, not both")
     if script is not None:
         path = Path(script)
         if not path.is_file():
-            raise CheckError(f"no such script: {path}")
+            raise ScriptError(f"no such script: {path}")
         module = codegen.load(path)
         spec = _spec_of(module, path)
         title = f"gradient check of {path} ({spec.describe()})"
@@ -153,7 +153,7 @@ def run(*, spec=None, script: str | Path | None = None, seed: int = 0) -> Result
         title = f"gradient check of the generated script for {spec.describe()}"
     for name in ("init_params", "gradients", "loss", "forward", "WIDTHS"):
         if not hasattr(module, name):
-            raise CheckError(f"the script has no {name}; is it a symfnn training script?")
+            raise ScriptError(f"the script has no {name}; is it a symfnn training script?")
     return _check(module, spec, seed, title)
 
 

@@ -169,10 +169,9 @@ def derivation_text(d: Derivation) -> str:
     lines.append("")
     lines.append("Activations (derivative from the definition; form in the output a, proven equal)")
     for act in d.activations.values():
-        if not act.elementwise:
-            lines.append(
-                f"  {act.name}: a_p = exp(z_p) / Σ_k exp(z_k) (vector; see the output error)"
-            )
+        if not act.elementwise:  # softmax reads the whole layer; its derivative comes with the loss
+            fa = d.layers[-1].forward_a
+            lines.append(f"  {act.name}: {_eq(fa.lhs, fa.index)}  (see the output error)")
             continue
         form = text(act.fprime_of_a) if act.fprime_of_a is not None else "none: keeps z"
         lines.append(

@@ -1,14 +1,19 @@
 """The command line: output, exit codes, one-line errors, quick --help/--version."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from symfnn.cli import main
 
+ROOT = str(Path(__file__).resolve().parents[1])
+
 
 def run(*args, **kw):
+    kw.setdefault("env", dict(os.environ, PYTHONPATH=ROOT))  # importable from any cwd
     return subprocess.run(
         [sys.executable, "-m", "symfnn", *args], capture_output=True, text=True, check=False, **kw
     )
@@ -80,3 +85,19 @@ def test_failed_proof_exits_1(monkeypatch, capsys):
     monkeypatch.setattr(verify_module, "verify", failing)
     assert main(["derive", "2-2:tanh-2:sigmoid", "--verify"]) == 1
     assert "verdict:    FAILED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["check", "--script", "missing.py"], "no such script: missing.py"),
+        (["check", "--script", "README.md"], "not a Python file"),
+        (["derive", "3-2:softmax", "--tex", ".", "--force"], "is a folder"),
+        (["generate", "3-2:softmax", "-o", "no/such/folder/train.py"], "does not exist"),
+    ],
+)
+def test_bad_paths_are_one_line_exit_2(args, message, tmp_path):
+    (tmp_path / "README.md").write_text("not a script\n")
+    out = run(*args, cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr and "Traceback" not in out.stderr
