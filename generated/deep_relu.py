@@ -246,6 +246,11 @@ def _penalty(params, l1, l2):
     return 0.0
 
 
+def _risk(data_loss, N, penalty):
+    """R = (1/N) sum_n L(y_n, a_n) + Omega  (eq:risk)."""
+    return data_loss / N
+
+
 def _check_l(l1, l2):
     if l1 and L1 is None:
         raise DataError("this script was generated without L1; regenerate it with --l1")
@@ -274,7 +279,8 @@ def loss(params, X, Y, l1=None, l2=None):
     l1, l2 = L1 if l1 is None else l1, L2 if l2 is None else l2
     X, Y = _as_dtype(params, X), _as_dtype(params, Y)
     A, Z = _forward(params, X, _workspace(params, len(X)))
-    return _data_loss(Z[-1], A[-1], Y) / len(X) + _penalty(params, l1 or 0.0, l2 or 0.0)
+    penalty = _penalty(params, l1 or 0.0, l2 or 0.0)
+    return _risk(_data_loss(Z[-1], A[-1], Y), len(X), penalty)
 
 
 def gradients(params, X, Y, l1=None, l2=None, return_deltas=False):
@@ -285,7 +291,8 @@ def gradients(params, X, Y, l1=None, l2=None, return_deltas=False):
     ws = _workspace(params, len(X))
     A, Z = _forward(params, X, ws)
     grads, deltas = _backward(params, A, Z, Y, ws, l1 or 0.0, l2 or 0.0)
-    R = _data_loss(Z[-1], A[-1], Y) / len(X) + _penalty(params, l1 or 0.0, l2 or 0.0)
+    penalty = _penalty(params, l1 or 0.0, l2 or 0.0)
+    R = _risk(_data_loss(Z[-1], A[-1], Y), len(X), penalty)
     grads = {k: g.copy() for k, g in grads.items()}
     if return_deltas:
         return R, grads, {k: d.copy() for k, d in deltas.items()}
@@ -439,7 +446,7 @@ def _epochs(params, X, Y, X_val, Y_val, Xb, Yb, history, best, opt, rng, **setti
             _clip(grads, squares, clip_value, clip_norm)
             opt.step(params, grads)
             steps += 1
-        R = total / n + _penalty(params, l1, l2)
+        R = _risk(total, n, _penalty(params, l1, l2))
         if not math.isfinite(R):
             history["stopped"] = f"non-finite loss ({R}) at epoch {epoch}"
             log(f"stopped: the loss became {R} at epoch {epoch}; kept the best weights")

@@ -200,6 +200,17 @@ def _data_loss(d: Derivation) -> list[str]:
     return [head, *lines]
 
 
+def _risk(d: Derivation) -> str:
+    """R printed from the derivation's risk, its two sums standing for the helpers' results."""
+    from sympy.core.function import AppliedUndef
+
+    data, penalty = sp.Symbol("data_loss"), sp.Symbol("penalty")
+    risk = d.risk.replace(
+        lambda e: isinstance(e, sp.Sum), lambda e: data if e.atoms(AppliedUndef) else penalty
+    )
+    return printer().code(risk)
+
+
 def _penalty(d: Derivation) -> list[str]:
     """Ω = Σ_l Σ_ij ω(W_l[i, j]), printed from the regulariser table."""
     p = printer()
@@ -276,6 +287,7 @@ def context(d: Derivation) -> dict:
         "data_loss": _data_loss(d),
         "data_loss_args": f"Z{spec.depth}, A{spec.depth}, Y",
         "penalty": _penalty(d),
+        "risk": _risk(d),
         "buffers": buffers,
         "labels": d.labels,
     }
