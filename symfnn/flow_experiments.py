@@ -290,8 +290,12 @@ def clipping(s: Settings, data: Data, progress) -> dict:
     X, Y = data.X[: s.probe], data.Y[: s.probe]
     _, grads = _gradients(module, init, X, Y)
     total = math.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
-    scale = min(1.0, s.clip_norm / total) if total > 0 else 1.0
+    # Clip a copy with the generated script's own clipping (by value off, then by norm).
+    clipped = {k: g.copy() for k, g in grads.items()}
+    module._clip(clipped, {k: float(np.vdot(g, g)) for k, g in clipped.items()}, None, s.clip_norm)
+    after_total = math.sqrt(sum(float(np.sum(g * g)) for g in clipped.values()))
     before = per_layer(grads, "W", spec.depth)
+    after = per_layer(clipped, "W", spec.depth)
     runs = {}
     for name, clip in (("unclipped", None), ("clipped", s.clip_norm)):
         params = {k: v.copy() for k, v in init.items()}
@@ -320,10 +324,10 @@ def clipping(s: Settings, data: Data, progress) -> dict:
         "epochs": s.clip_epochs,
         "at_init": {
             "total_norm_before": total,
-            "total_norm_after": total * scale,
-            "scale": scale,
+            "total_norm_after": after_total,
+            "scale": after_total / total if total > 0 else 1.0,
             "W_before": before,
-            "W_after": [v * scale for v in before],
+            "W_after": after,
         },
         "runs": runs,
     }

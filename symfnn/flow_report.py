@@ -42,7 +42,7 @@ def summary_lines(data: dict) -> list[str]:
         (
             f"σ' ≤ {art['sigmoid_prime_max']['exact']} (at z = {art['sigmoid_prime_argmax']['exact']}); "
             f"|w| < 1 ⇒ |∂C/∂b1| < |∂C/∂b3| · {art['vanishing']['ratio_bound']['exact']}; "
-            f"w = 100, z = 0 ⇒ factor {ex['factor']['exact']}, growth {ex['growth_k']['exact']} "
+            f"w = {ex['w']['exact']}, z = {ex['z']['exact']} ⇒ factor {ex['factor']['exact']}, growth {ex['growth_k']['exact']} "
             f"= {ex['growth_depth']['exact']} for k = {art['depth']}; "
             f"P(|w| < 1) = {art['p_abs_w_below_1']['float']:.4f}"
         ),
@@ -104,7 +104,7 @@ def report(data: dict) -> str:
         (
             f"- ∂C/∂b_1 / ∂C/∂b_3 = `{ch['ratio_b1_over_b3']['exact']}` = "
             f"`{ch['ratio_article']['exact']}` × `{ch['ratio_over_article']['exact']}` "
-            "(the article's two factors, times σ'(z_1)/σ'(z_3), which is 1 when z_1 = z_3)"
+            "(the article's two factors, times the second, which is 1 when its two arguments are equal)"
         ),
         f"- max σ'(z) = {art['sigmoid_prime_max']['exact']} at z = {art['sigmoid_prime_argmax']['exact']}",
         (
@@ -141,8 +141,9 @@ def report(data: dict) -> str:
         f"### Your spec: {sb['spec']}",
         "",
         (
-            "Per hidden layer l the error shrinks or grows at most by max|f_l'| · ‖W^(l+1)‖; "
-            "‖W‖ estimated as s(√m_in + √m_out) for N(0, s²) entries."
+            "Per hidden layer l the error shrinks or grows at most by the largest slope of f_l "
+            "times the norm of W^(l+1); that norm is estimated as "
+            f"`{sb['norm_estimate']['exact']}` for normal entries of standard deviation s."
         ),
         "",
     ]
@@ -292,8 +293,8 @@ def tex_chapter(result_or_json_path: FlowResult | str | Path) -> dict:
     """The `--flow` chapter for `symfnn derive --pdf --flow`, as a dict for the document.
 
     Keys: `title`; `latex`, the chapter body rendered from `templates/flow.tex.jinja`
-    (a `\\section` onwards, no preamble; needs amsmath, graphicx, booktabs); `symbolic`, the
-    derived results as LaTeX strings; `plots`, a list of {`path` (absolute PDF path),
+    (a `\\section` onwards, no preamble; needs amsmath, graphicx, booktabs); `m`, inline
+    formulas ($…$) and `eq`, display equations, all printed by SymPy; `maxima`; `plots`, a list of {`path` (absolute PDF path),
     `caption`}; `json_path`.
     """
     from .render import render
@@ -305,36 +306,28 @@ def tex_chapter(result_or_json_path: FlowResult | str | Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     folder = Path(path).resolve().parent
     art = data["symbolic"]["article"]
-    ch, ex, va = art["chain"], art["exploding"], art["vanishing"]
-    symbolic = {
-        "k": art["depth"],
-        "grad_b1": ch["grad_b1"]["latex"],
-        "ratio": ch["ratio_b1_over_b3"]["latex"],
-        "ratio_article": ch["ratio_article"]["latex"],
-        "ratio_rest": ch["ratio_over_article"]["latex"],
-        "sigmoid_prime": art["sigmoid_prime"]["latex"],
-        "sigmoid_max": art["sigmoid_prime_max"]["latex"],
-        "sigmoid_argmax": art["sigmoid_prime_argmax"]["latex"],
-        "factor_bound": va["factor_bound"]["latex"],
-        "ratio_bound": va["ratio_bound"]["latex"],
-        "w": ex["w"]["latex"],
-        "z": ex["z"]["latex"],
-        "factor": ex["factor"]["latex"],
-        "growth_k": ex["growth_k"]["latex"],
-        "growth_depth": ex["growth_depth"]["latex"],
-        "p_within": art["p_abs_w_below_1"]["latex"],
-        "p_within_float": f"{art['p_abs_w_below_1']['float']:.4f}",
-        "maxima": [
-            (name, m["fprime"]["latex"], m["sup"]["latex"])
-            for name, m in data["symbolic"]["activation_maxima"].items()
-        ],
+    ex, va = art["exploding"], art["vanishing"]
+    notation = art["notation"]
+    # Inline formulas ($…$) and display equations, every one printed by SymPy.
+    inline = {name: _inline(v) for name, v in notation.items()}
+    inline |= {
+        "sigmoid_max": _inline(art["sigmoid_prime_max"]),
+        "ratio_bound": _inline(va["ratio_bound"]),
+        "p_within": _inline(art["p_abs_w_below_1"]),
+        "growth_k": _inline(ex["growth_k"]),
+        "growth_depth": _inline(ex["growth_depth"]),
     }
+    display = {name: notation[name]["latex"] for name in ("grad_b1", "ratio")}
+    maxima = [
+        (name, _inline(m["fprime"]), _inline(m["sup"]))
+        for name, m in data["symbolic"]["activation_maxima"].items()
+    ]
     captions = {
         "grad_vs_layer": "Gradient norm per layer at initialisation, per activation and initialisation.",
-        "learning_speed": r"Speed of learning per layer: $\|\partial R/\partial b^{(l)}\|$ against epoch.",
+        "learning_speed": f"Speed of learning per layer: {inline['grad_b_l']} against epoch.",
         "clipping": "Gradient clipping by norm: per-layer norms before and after, and training with and without it.",
         "l2": "Weight norms over training without and with L2 regularisation.",
-        "spec_bound": r"The specification's per-sample $\|\delta^{(l)}\|/\|\delta^{(L)}\|$ against the derived bound.",
+        "spec_bound": f"The specification's per-sample {inline['delta_ratio']} against the derived bound.",
     }
     plots = [
         {"path": str(folder / f"{name}.pdf"), "caption": captions[name]}
@@ -353,7 +346,10 @@ def tex_chapter(result_or_json_path: FlowResult | str | Path) -> dict:
     ]
     context = {
         "title": TITLE,
-        "symbolic": symbolic,
+        "m": inline,
+        "eq": display,
+        "maxima": maxima,
+        "p_within_float": f"{art['p_abs_w_below_1']['float']:.4f}",
         "plots": plots,
         "init_rows": rows,
         "depth": data["at_init"]["depth"],
@@ -364,8 +360,15 @@ def tex_chapter(result_or_json_path: FlowResult | str | Path) -> dict:
     return context
 
 
+def _inline(entry: dict) -> str:
+    """A formula from the JSON (printed by SymPy's `latex`) in inline math."""
+    return f"${entry['latex']}$"
+
+
 def _tex_num(v) -> str:
+    """A measured number, two significant digits, printed by SymPy."""
     if _missing(v):
         return "--"
-    mantissa, exponent = f"{v:.1e}".split("e")
-    return rf"${mantissa} \times 10^{{{int(exponent)}}}$"
+    import sympy as sp
+
+    return _inline({"latex": sp.latex(sp.Float(v, 2))})

@@ -29,11 +29,34 @@ sigma = sp.Function("sigma")  # the chain's activation, generic until substitute
 class sigma_prime(sp.Function):
     """σ'(z), printed as such; replaced by the derived derivative where a number is wanted."""
 
+    name, tex = "sigma", r"\sigma"
+
     def _latex(self, printer):
-        return rf"\sigma'\!\left({printer._print(self.args[0])}\right)"
+        return rf"{self.tex}'\!\left({printer._print(self.args[0])}\right)"
 
     def _sympystr(self, printer):
-        return f"sigma'({printer._print(self.args[0])})"
+        return f"{self.name}'({printer._print(self.args[0])})"
+
+
+class f_prime(sigma_prime):
+    """f'(z) for a generic activation f (a table's column head)."""
+
+    name, tex = "f", "f"
+
+
+class Partial(sp.Function):
+    """∂f/∂x unevaluated, printed as a Leibniz quotient whatever f depends on."""
+
+    def _latex(self, printer):
+        f, x = (printer._print(a) for a in self.args)
+        return rf"\frac{{\partial {f}}}{{\partial {x}}}"
+
+
+class Norm(sp.Function):
+    """‖x‖, unevaluated."""
+
+    def _latex(self, printer):
+        return rf"\left\| {printer._print(self.args[0])} \right\|"
 
 
 def exact(expr: sp.Basic) -> dict:
@@ -272,8 +295,40 @@ def article(k: int = 4) -> dict:
     ratio_left = sp.simplify(ch.ratio / article_ratio)
     bias_for_zero = sp.solve(sp.Eq(ch.w[1] * sp.Symbol("a_1") + ch.b[1], z0), ch.b[1])[0]
     p_within = probability_within_one()
+    # The notation the chapter's prose uses, so that no formula is typed into the template.
+    wj, bj, zj, aj, a_prev, w = (
+        sp.Symbol(n, real=True) for n in ("w_j", "b_j", "z_j", "a_j", "a_{j-1}", "w")
+    )
+    cost, R = sp.Symbol("C"), sp.Symbol("R")
+    W_first, W_last = sp.Symbol("W^{(1)}"), sp.Symbol("W^{(L)}")
+    delta_l, delta_L = sp.Symbol("delta^(l)"), sp.Symbol("delta^(L)")
+    ratio_lhs = Partial(cost, ch.b[0]) / Partial(cost, ch.b[2])
+    factored = sp.Mul(article_ratio, ratio_left, evaluate=False)
+    notation = {
+        "k": sp.Eq(kk, k),
+        "z_j": sp.Eq(zj, wj * a_prev + bj),
+        "a_j": sp.Eq(aj, sigma(zj)),
+        "cost": C(chain_k.a[-1]),
+        "grad_b1": sp.Eq(Partial(cost, chain_k.b[0]), chain_k.grad_b[0], evaluate=False),
+        "ratio": sp.Eq(ratio_lhs, sp.Eq(ch.ratio, factored, evaluate=False), evaluate=False),
+        "sigmoid_prime": sp.Eq(sigma_prime(Z), fprime, evaluate=False),
+        "argmax": sp.Eq(Z, smax.at, evaluate=False),
+        "w_small": sp.Lt(sp.Abs(wj), 1),
+        "factor_bound": sp.Lt(sp.Abs(wj * sigma_prime(zj)), factor_bound),
+        "abs_w_small": sp.Lt(sp.Abs(w), 1),
+        "w_big": sp.Eq(wj, w_big, evaluate=False),
+        "z_big": sp.Eq(zj, z0, evaluate=False),
+        "factor": sp.Eq(wj * sigma_prime(zj), big_factor, evaluate=False),
+        "fprime": f_prime(Z),
+        "abs_fprime": sp.Abs(f_prime(Z)),
+        "grad_W_first": Norm(Partial(R, W_first)),
+        "grad_W_last": Norm(Partial(R, W_last)),
+        "grad_b_l": Norm(Partial(R, sp.Symbol("b^{(l)}"))),
+        "delta_ratio": Norm(delta_l) / Norm(delta_L),
+    }
     return {
         "depth": k,
+        "notation": {name: exact(e) for name, e in notation.items()},
         "chain": {
             "grad_b1": exact(chain_k.grad_b[0]),
             "grad_b1_product": exact(chain_k.product[0]),
@@ -347,7 +402,13 @@ def spec_bounds(spec: NetworkSpec, schemes: tuple[str, ...] = SCHEMES) -> dict:
         key = (layer.activation, layer.param)
         if key not in maxima:
             maxima[key] = derivative_max(*key)
-    out = {"spec": spec.compact, "activations": {}, "schemes": {}}
+    m_in, m_out, s_ = sp.symbols("m_in m_out s", positive=True)
+    out = {
+        "spec": spec.compact,
+        "norm_estimate": exact(s_ * (sp.sqrt(m_in) + sp.sqrt(m_out))),  # Gordon's E‖W‖ bound
+        "activations": {},
+        "schemes": {},
+    }
     for (name, param), m in maxima.items():
         out["activations"][name if param is None else f"{name}={param:g}"] = {
             "fprime": exact(m.fprime),
