@@ -30,6 +30,8 @@ from . import losses
 from .activations import ActivationDerivation, lookup
 from .activations import z as Z_SYM
 from .derive import LAMBDA1, LAMBDA2
+from .errors import RenderError
+from .symbols import N
 
 # The symbol of the row-wise log-sum-exp of the output logits (an (N, 1) column).
 LSE = sp.Symbol("lse", real=True)
@@ -188,6 +190,10 @@ class NumPyCodePrinter(NumPyPrinter):
         return f"np.abs({self._print(expr.args[0])})"
 
     def _print_OneMatrix(self, expr):
+        # `ones` is the script's batch-sized vector; a 1 of a layer's width never prints
+        # as it (`_print_MatMul` turns M 1 into a row sum and u 1ᵀ into a broadcast).
+        if expr.shape != (N, 1):
+            raise RenderError(f"no NumPy name for a {expr.shape} matrix of ones")
         return "ones"
 
     def _print_Relational(self, expr):
@@ -232,6 +238,12 @@ class NumPyCodePrinter(NumPyPrinter):
             and isinstance(args[1], sp.Transpose)
         ):
             args = (args[1].arg,)  # 1 bᵀ: NumPy broadcasts the 1-D b over the rows
+        if len(args) > 1 and isinstance(args[-1], sp.OneMatrix) and args[-1].shape[0] == 1:
+            args = args[:-1]  # c 1ᵀ: NumPy broadcasts the (N, 1) column c over the columns
+        if len(args) > 1 and isinstance(args[-1], sp.OneMatrix) and args[-1].shape != (N, 1):
+            # M 1 over a layer's width: the row sums, kept (N, 1) so that they broadcast
+            inner = args[0] if len(args) == 2 else sp.MatMul(*args[:-1])
+            args = (sp.Symbol(f"{self._atom(inner)}.sum(axis=1, keepdims=True)"),)
         text = " @ ".join(self._atom(m) for m in args)
         if len(args) > 1 and coeff != 1:
             text = f"({text})"
