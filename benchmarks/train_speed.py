@@ -1,13 +1,18 @@
-"""Training speed of generated scripts at 1 thread, beside the time of their matrix products.
+"""Training speed, side by side in one run: the generated script against hand-tuned NumPy.
 
-    python benchmarks/train_speed.py [--steps 200] [--dtype float32]
+    python benchmarks/train_speed.py [--rounds 5] [--dtype float32 float64] [--quick]
 
-For each network, one training step is what the script's `train` does per mini-batch:
-forward, backward, the batch loss and error count, the gradient norms and an SGD update
-(the script's own functions, called in the same order). The "matmul only" column times just the step's
-matrix products (forward A @ W.T, backward Delta @ W and Delta.T @ A) into preallocated
-arrays: the limit a NumPy implementation can reach. The last column is the fraction of
-that limit reached (DESIGN.md: a careful step reaches 89-97% on the larger networks).
+For each network (ReLU hidden layers, softmax output, plain SGD, L2 1e-4, 1 thread) one
+round times, in turn and on the same weights and data:
+- "GEMM only": just the step's matrix products into preallocated arrays, the limit any
+  NumPy implementation can reach;
+- "hand-tuned": `benchmarks/handtuned.py`, the best plain NumPy loop we can write;
+- "train()": the generated script's own `train()` for one epoch, as a user calls it;
+- scikit-learn's MLPClassifier (and PyTorch eager) when installed.
+Rounds are interleaved so that a noisy neighbour slows every contender alike; the table
+gives medians of the per-round ratios to the hand-tuned loop, and CPU time beside wall
+time (the machines are shared). Before timing, the generated `train()` and the hand-tuned
+loop must end with equal parameters (to rounding) from the same weights and batches.
 """
 
 from __future__ import annotations
@@ -18,61 +23,67 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # before NumPy loads its BLAS
 
 import argparse
-import math
+import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a checkout, not installed
-from symfnn import codegen
-from symfnn.derive import derive
-from symfnn.spec import parse
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from handtuned import HandTuned  # noqa: E402
 
+from symfnn import codegen  # noqa: E402
+from symfnn.derive import derive  # noqa: E402
+from symfnn.spec import parse  # noqa: E402
+
+L2, LR = 1e-4, 0.01
+# (spec, batch size, steps per round): a round takes a few tenths of a second
 CASES = [
-    ("64-32:sigmoid-10:softmax", 32),
-    ("784-256:relu-256:relu-10:softmax", 128),
-    ("784-1024:relu-1024:relu-10:softmax", 256),
+    ("64-32:relu-10:softmax", 32, 2048),
+    ("784-256:relu-256:relu-10:softmax", 128, 128),
+    ("784-1024:relu-1024:relu-10:softmax", 256, 16),
 ]
 
 
-def _best(fn, steps: int, repeats: int = 3) -> float:
-    """Seconds per step, best of `repeats` runs of `steps` steps."""
-    fn(max(steps // 10, 2))  # warm up: buffers, page faults, BLAS
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(steps)
-        best = min(best, (time.perf_counter() - start) / steps)
-    return best
+def _clock(fn) -> tuple[float, float]:
+    """(wall, CPU) seconds of fn()."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def train_step_time(module, batch: int, steps: int, dtype) -> float:
-    rng = np.random.default_rng(0)
-    widths = module.WIDTHS
-    params = module.init_params(0, "he", dtype)
-    X = rng.standard_normal((batch * 8, widths[0])).astype(dtype)
-    Y = np.eye(widths[-1], dtype=dtype)[rng.integers(0, widths[-1], len(X))]
-    opt = module._Optimizer(params, "sgd", 0.01)
-
-    def run(k):
-        for s in range(k):
-            lo = (s % 8) * batch
-            xb, yb = X[lo : lo + batch], Y[lo : lo + batch]
-            ws = module._workspace(params, batch)
-            A, Z = module._forward(params, xb, ws)
-            grads, _ = module._backward(params, A, Z, yb, ws, 0.0, 0.0)
-            module._data_loss(Z[-1], A[-1], yb)
-            module._errors(A[-1], yb)
-            squares = {k: float(np.vdot(g, g)) for k, g in grads.items()}
-            module._clip(grads, squares, None, None)
-            opt.step(params, grads)
-
-    return _best(run, steps)
+def _problem(widths, n: int, dtype):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((n, widths[0])).astype(dtype)
+    labels = rng.integers(0, widths[-1], n)
+    return X, np.eye(widths[-1], dtype=dtype)[labels], labels
 
 
-def matmul_time(widths, batch: int, steps: int, dtype) -> float:
+def _copy(params: dict) -> dict:
+    return {k: v.copy() for k, v in params.items()}
+
+
+def generated(module, params0, data, batch: int, seed: int) -> dict:
+    params = _copy(params0)
+    module.train(
+        params, data, epochs=1, batch_size=batch, lr=LR, optimizer="sgd", l2=L2,
+        patience=0, seed=seed, log=lambda *a, **k: None,
+    )  # fmt: skip
+    return params
+
+
+def handtuned(params0, X, Y, batch: int, seed: int) -> dict:
+    params = _copy(params0)
+    order = np.random.default_rng(seed).permutation(len(X))  # train()'s shuffle
+    HandTuned(params, batch, LR, L2).epoch(X, Y, order, batch)
+    return params
+
+
+def gemm_only(widths, batch: int, steps: int, dtype):
+    """The step's matrix products alone, for `steps` steps."""
     rng = np.random.default_rng(0)
     L = len(widths) - 1
     W = [rng.standard_normal((widths[l], widths[l - 1])).astype(dtype) for l in range(1, L + 1)]
@@ -80,8 +91,8 @@ def matmul_time(widths, batch: int, steps: int, dtype) -> float:
     D = [np.empty((batch, w), dtype) for w in widths]
     dW = [np.empty_like(w) for w in W]
 
-    def run(k):
-        for _ in range(k):
+    def run():
+        for _ in range(steps):
             for l in range(1, L + 1):
                 np.matmul(A[l - 1], W[l - 1].T, out=A[l])
             for l in range(L, 0, -1):
@@ -89,26 +100,130 @@ def matmul_time(widths, batch: int, steps: int, dtype) -> float:
                     np.matmul(A[l], W[l - 1], out=D[l - 1])
                 np.matmul(A[l].T, A[l - 1], out=dW[l - 1])
 
-    return _best(run, steps)
+    return run
+
+
+def peers(widths, X, labels, batch: int):
+    """name -> a one-epoch run of each peer that is installed."""
+    runs = {}
+    try:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        pass
+    else:
+
+        def sklearn_epoch():
+            net = MLPClassifier(
+                hidden_layer_sizes=widths[1:-1], solver="sgd", alpha=L2, batch_size=batch,
+                learning_rate_init=LR, momentum=0.0, max_iter=1, random_state=0,
+            )  # fmt: skip
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                net.fit(X, labels)
+
+        runs["sklearn"] = sklearn_epoch
+    try:
+        import torch
+    except ImportError:
+        pass
+    else:
+        torch.set_num_threads(1)
+        layers = []
+        for m_in, m_out in zip(widths[:-2], widths[1:-1]):
+            layers += [torch.nn.Linear(m_in, m_out), torch.nn.ReLU()]
+        net = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-2], widths[-1]))
+        net = net.to(torch.float32 if X.dtype == np.float32 else torch.float64)
+        opt = torch.optim.SGD(net.parameters(), lr=LR, weight_decay=L2)
+        Xt, yt = torch.from_numpy(X), torch.from_numpy(labels)
+
+        def torch_epoch():
+            order = torch.randperm(len(Xt))
+            for lo in range(0, len(Xt) - batch + 1, batch):
+                idx = order[lo : lo + batch]
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(net(Xt[idx]), yt[idx]).backward()
+                opt.step()
+
+        runs["torch"] = torch_epoch
+    return runs
+
+
+def bench(text: str, batch: int, steps: int, dtype, rounds: int) -> dict:
+    module = codegen.load(derive(parse(text, l2=L2)))
+    widths = module.WIDTHS
+    X, Y, labels = _problem(widths, batch * steps, dtype)
+    data = {"X_train": X, "Y_train": Y}
+    params0 = module.init_params(0, "he", dtype)
+    # equal parameters from equal weights and batches, or the comparison means nothing
+    ours, theirs = generated(module, params0, data, batch, 0), handtuned(params0, X, Y, batch, 0)
+    worst = max(float(np.max(np.abs(ours[k] - theirs[k]))) for k in ours)
+    tolerance = 1e-3 if dtype == np.float32 else 1e-9
+    if worst > tolerance:
+        raise SystemExit(f"{text}: train() and the hand-tuned loop differ by {worst:.2e}")
+    contenders = {
+        "gemm": gemm_only(widths, batch, steps, dtype),
+        "hand": lambda: handtuned(params0, X, Y, batch, 1),
+        "train": lambda: generated(module, params0, data, batch, 1),
+        **peers(widths, X, labels, batch),
+    }
+    times = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, run in contenders.items():
+            times[name].append(_clock(run))
+    n = batch * steps
+    hand = [wall for wall, _ in times["hand"]]
+    row = {"net": text, "batch": batch, "dtype": np.dtype(dtype).name, "agree": worst}
+    for name, clocks in times.items():
+        walls = [wall for wall, _ in clocks]
+        row[name] = {
+            "samples/s": n / statistics.median(walls),
+            "cpu/wall": statistics.median(c / w for w, c in clocks),
+            "x hand": statistics.median(h / w for h, w in zip(hand, walls)),
+        }
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    names = [k for k in rows[0] if isinstance(rows[0][k], dict)]
+    head = f"| net (batch) | dtype | {' | '.join(names)} | hand % of GEMM | train() % of GEMM |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        cells = []
+        for name in names:
+            c = r.get(name)
+            if c is None:
+                cells.append("—")
+            elif name == "hand":
+                cells.append(f"{c['samples/s'] / 1e3:,.0f} k/s")
+            elif name == "gemm":
+                cells.append(f"{c['samples/s'] / 1e3:,.0f} k/s")
+            else:
+                cells.append(f"×{c['x hand']:.2f}")
+        limit = r["gemm"]["samples/s"]
+        share = (r["hand"]["samples/s"] / limit, r["train"]["samples/s"] / limit)
+        cells += [f"{share[0]:.0%}", f"{share[1]:.0%}"]
+        lines.append(f"| {r['net']} ({r['batch']}) | {r['dtype']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--dtype", nargs="+", default=["float32"])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the steps, 3 rounds")
     args = parser.parse_args(argv)
-    dtype = np.dtype(args.dtype)
-    print(f"1 thread, {args.dtype}, NumPy {np.__version__}; best of 3 x {args.steps} steps")
-    head = f"{'network':38} {'batch':>5} {'samples/s':>11} {'matmul only':>12} {'fraction':>9}"
-    print(head)
-    print("-" * len(head))
-    for text, batch in CASES:
-        module = codegen.load(derive(parse(text)))
-        step = train_step_time(module, batch, args.steps, dtype)
-        limit = matmul_time(module.WIDTHS, batch, args.steps, dtype)
-        print(
-            f"{text:38} {batch:5d} {batch / step:11,.0f} {batch / limit:12,.0f} {limit / step:9.0%}"
-        )
+    rounds = 3 if args.quick else args.rounds
+    print(f"1 thread, NumPy {np.__version__}; medians over {rounds} interleaved rounds;")
+    print("'x hand': median per-round throughput ratio to the hand-tuned loop (>1: faster)")
+    rows = []
+    for dtype in args.dtype:
+        for text, batch, steps in CASES:
+            steps = max(steps // 10, 4) if args.quick else steps
+            rows.append(bench(text, batch, steps, np.dtype(dtype), rounds))
+    print(table(rows))
+    cpu = {name: f"{rows[0][name]['cpu/wall']:.2f}" for name in rows[0] if name in ("hand", "train")}
+    print(f"CPU/wall time (first row; < 1 means the machine was busy elsewhere): {cpu}")
 
 
 if __name__ == "__main__":
