@@ -23,6 +23,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # before NumPy loads its BLAS
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
@@ -33,11 +34,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a checkout, not installed
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from handtuned import HandTuned  # noqa: E402
+from handtuned import HandTuned
 
-from symfnn import codegen  # noqa: E402
-from symfnn.derive import derive  # noqa: E402
-from symfnn.spec import parse  # noqa: E402
+from symfnn import codegen
+from symfnn.derive import derive
+from symfnn.spec import parse
 
 L2, LR = 1e-4, 0.01
 # (spec, batch size, steps per round): a round takes a few tenths of a second
@@ -130,7 +131,7 @@ def peers(widths, X, labels, batch: int):
     else:
         torch.set_num_threads(1)
         layers = []
-        for m_in, m_out in zip(widths[:-2], widths[1:-1]):
+        for m_in, m_out in itertools.pairwise(widths[:-1]):
             layers += [torch.nn.Linear(m_in, m_out), torch.nn.ReLU()]
         net = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-2], widths[-1]))
         net = net.to(torch.float32 if X.dtype == np.float32 else torch.float64)
@@ -194,9 +195,7 @@ def table(rows: list[dict]) -> str:
             c = r.get(name)
             if c is None:
                 cells.append("—")
-            elif name == "hand":
-                cells.append(f"{c['samples/s'] / 1e3:,.0f} k/s")
-            elif name == "gemm":
+            elif name == "hand" or name == "gemm":
                 cells.append(f"{c['samples/s'] / 1e3:,.0f} k/s")
             else:
                 cells.append(f"×{c['x hand']:.2f}")
@@ -222,7 +221,9 @@ def main(argv=None) -> None:
             steps = max(steps // 10, 4) if args.quick else steps
             rows.append(bench(text, batch, steps, np.dtype(dtype), rounds))
     print(table(rows))
-    cpu = {name: f"{rows[0][name]['cpu/wall']:.2f}" for name in rows[0] if name in ("hand", "train")}
+    cpu = {
+        name: f"{rows[0][name]['cpu/wall']:.2f}" for name in rows[0] if name in ("hand", "train")
+    }
     print(f"CPU/wall time (first row; < 1 means the machine was busy elsewhere): {cpu}")
 
 
