@@ -33,3 +33,24 @@ class ScriptError(SymfnnError):
 
 class DataError(SymfnnError):
     """A data set is missing, unreadable or does not fit the spec."""
+
+
+def show(text: object, limit: int = 60) -> str:
+    """User text for a message: repr() (so it stays on one line), shortened when long."""
+    if isinstance(text, str) and len(text) > limit:
+        return f"{text[: limit - 20]!r}… ({len(text)} characters)"
+    shown = repr(text)
+    return shown if len(shown) <= limit else f"{shown[: limit - 20]}… ({len(shown)} characters)"
+
+
+def show_path(path: object) -> str:
+    """A path for a message: as it is when printable, else its repr() (one line either way)."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def one_line(message: str) -> str:
+    """The last guard before stderr: control characters (newlines…) escaped, never printed."""
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)

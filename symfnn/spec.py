@@ -1,7 +1,13 @@
 """The architecture: a frozen, validated NetworkSpec, parsed from compact text or TOML.
 
 Compact form: `784-256:relu-128:leaky_relu=0.1-10:softmax` (input width, then WIDTH:ACT
-per layer, an activation's parameter after `=`). Nothing the user writes is evaluated.
+per layer, an activation's parameter after `=`). A '-' separates layers, except the sign of a
+parameter's exponent (`elu=1e-1`): a '-' right after a number's `e` belongs to the number.
+Nothing the user writes is evaluated, and the parser scans the text once (no backtracking
+regular expressions), so its time grows linearly with the length of the text.
+
+Every value is bounded here, where it enters (README, "Limits"): what passes `validate` fits
+in memory when the generated script runs, and keeps the proof's arithmetic meaningful.
 """
 
 from __future__ import annotations
@@ -14,11 +20,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import activations, hyper, losses
-from .errors import SpecError
+from .errors import SpecError, show, show_path
 
-_LAYER = re.compile(
-    r"^\s*(?P<width>[^:=]*?)\s*(?::\s*(?P<act>[^=]*?)\s*(?:=\s*(?P<param>.*?))?\s*)?$"
-)
+# -- limits (README, "Limits") ---------------------------------------------------------------
+MAX_DEPTH = 1000  # layers; deriving and printing grow linearly (~10 ms a layer)
+MAX_WIDTH = 10**8  # units in one layer (or inputs)
+MAX_PARAMETERS = 10**9  # weights and biases: 4 GB in float32, before gradients and optimiser
+MAX_ACTIVATION_PARAM = 1e3  # a leaky-ReLU slope or an ELU alpha: 0 < value <= 1000
+MAX_COEFFICIENT = 1e3  # l1, l2: 0 <= value <= 1000
+MAX_TEXT = 100_000  # characters of a compact spec (1000 layers of long names fit easily)
+_TOML_INT = 2**63  # TOML integers are 64-bit signed; larger ones are an error (TOML 1.0)
+
+# Unambiguous alternatives only (no nested or adjacent overlapping quantifiers): linear time.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_MANTISSA = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_WIDTH = re.compile(r"\+?\d+")
 
 
 @dataclass(frozen=True)
@@ -31,7 +47,8 @@ class LayerSpec:
 
     @property
     def compact(self) -> str:
-        tail = "" if self.param is None else f"={self.param:g}"
+        # repr: the shortest text that reads back as the same float, so specs round-trip
+        tail = "" if self.param is None else f"={self.param!r}"
         return f"{self.width}:{self.activation}{tail}"
 
 
@@ -64,8 +81,7 @@ class NetworkSpec:
 
     @property
     def parameter_count(self) -> int:
-        w = self.widths
-        return sum(w[l] * w[l - 1] + w[l] for l in range(1, len(w)))
+        return parameter_count(self.widths)
 
     def describe(self) -> str:
         """One line: the architecture, its loss and regularisers."""
@@ -78,65 +94,101 @@ class NetworkSpec:
         return replace(self, input_width=widths[0], layers=layers)
 
 
+def parameter_count(widths: tuple[int, ...]) -> int:
+    """Weights and biases of a network with widths m(0) .. m(L)."""
+    return sum(widths[l] * widths[l - 1] + widths[l] for l in range(1, len(widths)))
+
+
 def _suggest(name: str, allowed: list[str]) -> str:
     close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"{hint} (allowed: {', '.join(allowed)})"
 
 
-def _width(text: object, where: str) -> int:
-    if isinstance(text, bool) or not isinstance(text, (int, str)):
-        raise SpecError(f"{where}: width must be a whole number, got {text!r}")
-    if isinstance(text, str) and not re.fullmatch(r"\s*[+-]?\d+\s*", text):
-        raise SpecError(f"{where}: width must be a whole number, got {text!r}")
-    value = int(text)
+def _width(value: object, where: str) -> int:
+    """A width from compact text (digits) or TOML (an integer), within 1..MAX_WIDTH."""
+    if isinstance(value, str):
+        digits = value.strip()
+        if not _WIDTH.fullmatch(digits):
+            raise SpecError(f"{where}: width must be a whole number, got {show(value)}")
+        digits = digits.lstrip("+").lstrip("0") or "0"
+        if len(digits) > len(str(MAX_WIDTH)):  # before int(): no 4300-digit conversions
+            raise SpecError(f"{where}: width must be at most {MAX_WIDTH:,}, got {show(value)}")
+        value = int(digits)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"{where}: width must be a whole number, got {show(value)}")
     if value < 1:
         raise SpecError(f"{where}: width must be at least 1, got {value}")
+    if value > MAX_WIDTH:
+        raise SpecError(f"{where}: width must be at most {MAX_WIDTH:,}, got {show(value)}")
     return value
 
 
-def coefficient(value: object, what: str) -> float:
-    """A non-negative finite number from text or TOML (never evaluated as code)."""
-    if isinstance(value, bool):
-        raise SpecError(f"{what} must be a non-negative number, got {value!r}")
-    try:
-        number = float(value)  # float() parses numerals only
-    except (TypeError, ValueError):
-        raise SpecError(f"{what} must be a non-negative number, got {value!r}") from None
-    if not math.isfinite(number) or number < 0:
-        raise SpecError(f"{what} must be a non-negative finite number, got {value!r}")
+def _number(value: object, what: str) -> float:
+    """A finite float from a numeral or a TOML number; never evaluated as code."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise SpecError(f"{what} must be a non-negative number, got {show(value)}")
+    if isinstance(value, str) and not _NUMBER.fullmatch(value.strip()):
+        raise SpecError(
+            f"{what} must be a non-negative number, got {show(value)} (write e.g. 0.1 or 1e-3)"
+        )
+    if isinstance(value, int) and not -_TOML_INT <= value < _TOML_INT:
+        raise SpecError(f"{what} must be a non-negative finite number, got {show(value)}")
+    number = float(value)  # a checked numeral or a 64-bit int: cannot raise
+    if not math.isfinite(number):
+        raise SpecError(f"{what} must be a non-negative finite number, got {show(value)}")
     return number
 
 
-def positive(value: object, what: str) -> float:
-    number = coefficient(value, what)
-    if number == 0:
-        raise SpecError(f"{what} must be positive, got {value!r}")
+def coefficient(value: object, what: str, most: float = MAX_COEFFICIENT) -> float:
+    """A number in [0, most] from text or TOML (an L1/L2 coefficient)."""
+    number = _number(value, what)
+    if number < 0:
+        raise SpecError(f"{what} must be a non-negative number, got {show(value)}")
+    if number > most:
+        raise SpecError(f"{what} must be at most {most:g}, got {show(value)}")
+    return number
+
+
+def positive(value: object, what: str, most: float = MAX_ACTIVATION_PARAM) -> float:
+    """A number in (0, most] from text or TOML (an activation's parameter)."""
+    number = _number(value, what)
+    if number <= 0:
+        raise SpecError(f"{what} must be positive, got {show(value)}")
+    if number > most:
+        raise SpecError(f"{what} must be at most {most:g}, got {show(value)}")
     return number
 
 
 def validate(spec: NetworkSpec) -> None:
     """Check every rule of a spec; raise SpecError naming what was given and what is allowed."""
-    if not spec.layers:
+    if not isinstance(spec.layers, tuple) or not spec.layers:
         raise SpecError("the network has no layers; give at least one, e.g. 4-3:softmax")
-    _width(spec.input_width, "input")
+    if spec.depth > MAX_DEPTH:
+        raise SpecError(f"the network has {spec.depth} layers; at most {MAX_DEPTH} are allowed")
+    _strict_width(spec.input_width, "input")
     allowed = activations.names()
     for l, layer in enumerate(spec.layers, start=1):
-        _width(layer.width, f"layer {l}")
-        if layer.activation not in activations.TABLE:
+        if not isinstance(layer, LayerSpec):
+            raise SpecError(f"layer {l} must be a LayerSpec, got {show(layer)}")
+        _strict_width(layer.width, f"layer {l}")
+        if not isinstance(layer.activation, str) or layer.activation not in activations.TABLE:
             raise SpecError(
-                f"layer {l}: unknown activation {layer.activation!r}"
-                + _suggest(layer.activation, allowed)
+                f"layer {l}: unknown activation {show(layer.activation)}"
+                + _suggest(str(layer.activation), allowed)
             )
         act = activations.TABLE[layer.activation]
         if act.output_only and l != spec.depth:
             raise SpecError(f"layer {l}: {act.name} is allowed on the output layer only")
         if layer.param is not None and act.param is None:
-            raise SpecError(f"layer {l}: {act.name} takes no parameter, got ={layer.param:g}")
+            raise SpecError(f"layer {l}: {act.name} takes no parameter, got ={show(layer.param)}")
         if layer.param is not None:
+            _strict_float(layer.param, f"layer {l}: {act.name}'s {act.param}")
             positive(layer.param, f"layer {l}: {act.name}'s {act.param}")
-    if spec.loss not in losses.LOSSES:
-        raise SpecError(f"unknown loss {spec.loss!r}" + _suggest(spec.loss, list(losses.LOSSES)))
+    if not isinstance(spec.loss, str) or spec.loss not in losses.LOSSES:
+        raise SpecError(
+            f"unknown loss {show(spec.loss)}" + _suggest(str(spec.loss), list(losses.LOSSES))
+        )
     loss, out = losses.LOSSES[spec.loss], spec.layers[-1].activation
     if loss.fits is not None and out not in loss.fits:
         raise SpecError(
@@ -144,23 +196,72 @@ def validate(spec: NetworkSpec) -> None:
         )
     if out == "softmax" and spec.layers[-1].width < 2:
         raise SpecError("a softmax output layer needs at least 2 units")
-    coefficient(spec.l1, "l1")
-    coefficient(spec.l2, "l2")
+    for name in ("l1", "l2"):
+        _strict_float(getattr(spec, name), name)
+        coefficient(getattr(spec, name), name)
+    if (count := spec.parameter_count) > MAX_PARAMETERS:
+        raise SpecError(
+            f"the network has {count:,} parameters; at most {MAX_PARAMETERS:,} are allowed "
+            f"({count * 4 / 2**30:,.0f} GiB in float32 before gradients)"
+        )
+
+
+def _strict_width(value: object, where: str) -> None:
+    """A NetworkSpec holds ints, not text: the parsers convert, validate only checks."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"{where}: width must be a whole number, got {show(value)}")
+    _width(value, where)
+
+
+def _strict_float(value: object, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{what} must be a number, got {show(value)}")
+
+
+# -- the compact form ------------------------------------------------------------------------
+
+
+def _joins_exponent(segment: str) -> bool:
+    """Does the '-' after `segment` belong to its parameter (`=1e-3`, or a sign `=-1`)?"""
+    head, eq, value = segment.rpartition("=")
+    if not eq or ":" not in head:
+        return False
+    value = value.strip()
+    if not value:  # `elu=-1`: a sign, not a separator (refused later: must be positive)
+        return True
+    return value[-1] in "eE" and _MANTISSA.fullmatch(value[:-1]) is not None
+
+
+def split_layers(text: str) -> list[str]:
+    """`4-5:elu=1e-3-3:softmax` -> ['4', '5:elu=1e-3', '3:softmax'] in one pass."""
+    segments: list[str] = []
+    for piece in text.split("-"):
+        if segments and _joins_exponent(segments[-1]):
+            segments[-1] += "-" + piece
+        else:
+            segments.append(piece)
+    return segments
 
 
 def _layer(text: str, l: int) -> LayerSpec:
-    m = _LAYER.match(text)
-    if not m or not m.group("width"):
-        raise SpecError(f"layer {l}: cannot read {text!r}; write WIDTH:ACTIVATION, e.g. 32:relu")
-    if m.group("act") is None:
-        raise SpecError(
-            f"layer {l}: {text!r} has no activation; write WIDTH:ACTIVATION, e.g. {text}:relu"
-        )
-    act = m.group("act").strip().lower()
-    param = m.group("param")
-    if param is not None:
-        param = positive(param, f"layer {l}: the parameter of {act}")
-    return LayerSpec(_width(m.group("width"), f"layer {l}"), act, param)
+    how = "write WIDTH:ACTIVATION, e.g. 32:relu ('-' separates layers)"
+    width, colon, rest = text.partition(":")
+    act, eq, param_text = rest.partition("=")
+    if not width.strip() or "=" in width or ":" in act:
+        raise SpecError(f"layer {l}: cannot read {show(text)}; {how}")
+    if not colon or not act.strip():
+        raise SpecError(f"layer {l}: {show(text)} has no activation; {how}")
+    act = act.strip().lower()
+    param = None
+    if eq:
+        what = f"layer {l}: the parameter of {act}"
+        if not _NUMBER.fullmatch(param_text.strip()):
+            raise SpecError(
+                f"{what} must be a positive number such as 0.1 or 1e-3, got {show(param_text)}"
+                " ('-' separates layers; a '-' right after 'e' is an exponent's sign)"
+            )
+        param = positive(param_text, what)
+    return LayerSpec(_width(width, f"layer {l}"), act, param)
 
 
 def parse_compact(
@@ -169,14 +270,16 @@ def parse_compact(
     """`4-5:sigmoid-3:softmax` -> NetworkSpec; the loss defaults from the output activation."""
     if not isinstance(text, str) or not text.strip():
         raise SpecError("the network has no layers; give at least one, e.g. 4-3:softmax")
-    if m := re.search(r"=\s*-[^-]*", text):
+    if len(text) > MAX_TEXT:
+        raise SpecError(f"the spec is {len(text):,} characters long; at most {MAX_TEXT:,}")
+    first, *rest = split_layers(text.strip())
+    if ":" in first or "=" in first:
         raise SpecError(
-            f"an activation's parameter must be positive, got {m.group(0)[1:].strip()!r}"
+            f"the spec must start with the input width, e.g. 4-3:softmax; got {show(text)}"
         )
-    first, *rest = text.strip().split("-")
-    if ":" in first:
-        raise SpecError(f"the spec must start with the input width, e.g. 4-{text}; got {text!r}")
     input_width = _width(first, "input")
+    if len(rest) > MAX_DEPTH:
+        raise SpecError(f"the network has {len(rest)} layers; at most {MAX_DEPTH} are allowed")
     layers = tuple(_layer(part, l) for l, part in enumerate(rest, start=1))
     return _build(input_width, layers, loss, l1, l2, ())
 
@@ -188,79 +291,128 @@ def _build(input_width, layers, loss, l1, l2, training) -> NetworkSpec:
         out = layers[-1].activation
         loss = losses.default_loss(out) if out in activations.TABLE else "squared_error"
     else:
-        given = loss
-        loss = losses.canonical(str(loss))
-        if loss is None:
-            raise SpecError(f"unknown loss {given!r}" + _suggest(str(given), list(losses.LOSSES)))
+        loss = _loss_name(loss)
     return NetworkSpec(
         input_width, layers, loss, coefficient(l1, "l1"), coefficient(l2, "l2"), training
     )
 
 
+def _loss_name(given: object) -> str:
+    if not isinstance(given, str):
+        raise SpecError(f"the loss must be a name, got {show(given)}")
+    loss = losses.canonical(given)
+    if loss is None:
+        raise SpecError(f"unknown loss {show(given)}" + _suggest(given, list(losses.LOSSES)))
+    return loss
+
+
+# -- TOML ------------------------------------------------------------------------------------
+
+
+def _check_ints(value: object, where: str) -> None:
+    """TOML 1.0: integers are 64-bit; tomllib accepts any size, so refuse the rest here."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_ints(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for n, item in enumerate(value, start=1):
+            _check_ints(item, f"{where}[{n}]")
+    elif isinstance(value, int) and not -_TOML_INT <= value < _TOML_INT:
+        digits = len(str(abs(value))) if value.bit_length() < 14_000 else "over 4000"
+        raise SpecError(f"{where}: the integer has {digits} digits; TOML integers are 64-bit")
+
+
 def parse_toml(path: str | Path) -> NetworkSpec:
     """Read a spec file: input, [[layers]] (width, activation, param), loss, l1, l2, [training]."""
     path = Path(path)
+    name = show_path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
-        raise SpecError(f"cannot read {path}: {e.strerror}") from None
+        raise SpecError(f"cannot read {name}: {e.strerror or type(e).__name__}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise SpecError(f"{path} is not valid TOML: {e}") from None
+        raise SpecError(f"{name} is not valid TOML: {show(str(e), 200)}") from None
+    except ValueError as e:  # e.g. an integer past Python's 4300-digit limit
+        raise SpecError(f"{name} is not valid TOML: {show(str(e), 120)}") from None
+    except RecursionError:
+        raise SpecError(f"{name} is not valid TOML: arrays or tables nested too deeply") from None
+    try:
+        _check_ints(data, "")
+        return _from_table(data)
+    except SpecError as e:
+        raise SpecError(f"{name}: {e}") from None
+
+
+def _from_table(data: dict) -> NetworkSpec:
     known = {"input", "layers", "loss", "l1", "l2", "training"}
     if unknown := sorted(set(data) - known):
-        raise SpecError(f"{path}: unknown key {unknown[0]!r}" + _suggest(unknown[0], sorted(known)))
+        raise SpecError(f"unknown key {show(unknown[0])}" + _suggest(unknown[0], sorted(known)))
     if "input" not in data:
-        raise SpecError(f"{path}: missing 'input' (the input width)")
+        raise SpecError("missing 'input' (the input width)")
     rows = data.get("layers")
     if not isinstance(rows, list) or not rows:
-        raise SpecError(f"{path}: needs at least one [[layers]] table with width and activation")
+        raise SpecError("needs at least one [[layers]] table with width and activation")
+    if len(rows) > MAX_DEPTH:
+        raise SpecError(f"the network has {len(rows)} layers; at most {MAX_DEPTH} are allowed")
     layers = []
     for l, row in enumerate(rows, start=1):
         if not isinstance(row, dict) or "width" not in row or "activation" not in row:
-            raise SpecError(f"{path}: layer {l} needs 'width' and 'activation'")
+            raise SpecError(f"layer {l} needs 'width' and 'activation'")
         if extra := sorted(set(row) - {"width", "activation", "param"}):
             raise SpecError(
-                f"{path}: layer {l}: unknown key {extra[0]!r} (allowed: width, activation, param)"
+                f"layer {l}: unknown key {show(extra[0])} (allowed: width, activation, param)"
             )
+        if not isinstance(row["activation"], str):
+            raise SpecError(f"layer {l}: activation must be a name, got {show(row['activation'])}")
         param = row.get("param")
         if param is not None:
-            param = positive(param, f"{path}: layer {l}: param")
+            if isinstance(param, str):  # TOML has numbers: a quoted one is a mistake
+                raise SpecError(f"layer {l}: param must be a number, got {show(param)}")
+            param = positive(param, f"layer {l}: param")
         layers.append(
-            LayerSpec(_width(row["width"], f"layer {l}"), str(row["activation"]).lower(), param)
+            LayerSpec(_toml_width(row["width"], f"layer {l}"), row["activation"].lower(), param)
         )
     training = data.get("training", {})
     if not isinstance(training, dict):
-        raise SpecError(f"{path}: [training] must be a table")
+        raise SpecError("[training] must be a table")
+    for key in ("l1", "l2"):
+        if isinstance(data.get(key), str):
+            raise SpecError(f"{key} must be a non-negative number, got {show(data[key])}")
     spec = _build(
-        _width(data["input"], "input"),
+        _toml_width(data["input"], "input"),
         tuple(layers),
         data.get("loss"),
         data.get("l1", 0.0),
         data.get("l2", 0.0),
         tuple(sorted(training.items())),
     )
-    try:
-        hyper.resolve(spec)  # [training]'s keys and values, checked where they enter
-    except SpecError as e:
-        raise SpecError(f"{path}: {e}") from None
+    hyper.resolve(spec)  # [training]'s keys and values, checked where they enter
     return spec
+
+
+def _toml_width(value: object, where: str) -> int:
+    if isinstance(value, str):  # TOML has integers: "32" in quotes is a mistake
+        raise SpecError(f"{where}: width must be a whole number, got {show(value)}")
+    return _width(value, where)
 
 
 def _is_file(text: str) -> bool:
     try:
         return Path(text).is_file()
-    except OSError:  # e.g. a compact spec longer than a file name may be
+    except (OSError, ValueError):  # a name too long for the OS, or one with a NUL
         return False
 
 
 def parse(text: str, **options) -> NetworkSpec:
     """A SPEC argument: a path to a .toml file, or the compact form."""
+    if not isinstance(text, str):
+        raise SpecError(f"a spec is text (compact form or a .toml path), got {show(text)}")
     if text.endswith(".toml") or _is_file(text):
         if options.get("loss") is not None or options.get("l1") or options.get("l2"):
             spec = parse_toml(text)
             overrides = {k: v for k, v in options.items() if v not in (None, 0, 0.0)}
             if "loss" in overrides:
-                overrides["loss"] = losses.canonical(overrides["loss"]) or overrides["loss"]
+                overrides["loss"] = _loss_name(overrides["loss"])
             for key in ("l1", "l2"):
                 if key in overrides:
                     overrides[key] = coefficient(overrides[key], key)

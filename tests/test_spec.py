@@ -1,9 +1,19 @@
 import dataclasses
+import re
+import time
 
 import pytest
 
 from symfnn.errors import SpecError
-from symfnn.spec import LayerSpec, NetworkSpec, parse, parse_toml
+from symfnn.spec import (
+    MAX_COEFFICIENT,
+    MAX_DEPTH,
+    MAX_WIDTH,
+    LayerSpec,
+    NetworkSpec,
+    parse,
+    parse_toml,
+)
 
 
 def test_compact_form_with_defaults():
@@ -78,11 +88,13 @@ def test_toml(tmp_path):
         ("4-3:softmax", {"loss": "hinge"}, "unknown loss 'hinge'"),
         ("4-3:softmax", {"l2": -1}, "l2 must be a non-negative"),
         ("4-3:softmax", {"l1": "abc"}, "l1 must be a non-negative number, got 'abc'"),
-        ("4-3:softmax", {"l2": "nan"}, "l2 must be a non-negative finite"),
+        ("4-3:softmax", {"l2": "nan"}, "l2 must be a non-negative number, got 'nan'"),
+        ("4-3:softmax", {"l2": "inf"}, "l2 must be a non-negative number, got 'inf'"),
+        ("4-3:softmax", {"l2": 1e400}, "l2 must be a non-negative finite number, got inf"),
         ("4-3", {}, "has no activation"),
         ("4-3:relu=0.1", {}, "relu takes no parameter"),
         ("4-3:elu=-1", {}, "must be positive"),
-        ("4-3:elu=x", {}, "non-negative number, got 'x'"),
+        ("4-3:elu=x", {}, "must be a positive number such as 0.1 or 1e-3, got 'x'"),
         ("4-1:softmax", {}, "at least 2 units"),
         ("__import__('os'):relu", {}, "must start with the input width"),
     ],
@@ -134,3 +146,139 @@ def test_with_widths_keeps_types():
     assert small.widths == (2, 2, 2, 3)
     assert [x.activation for x in small.layers] == ["sigmoid", "tanh", "softmax"]
     assert small.l2 == 0.01
+
+
+# -- issue 12: bounds, huge numbers, linear parsing, exponents, one-line messages ------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("784-256:elu=1e-1-10:softmax", (0.1, None)),
+        ("3-4:leaky_relu=2.5e-3-2:softmax", (2.5e-3, None)),
+        ("3-4:elu=1E-2-2:elu=1e+0", (0.01, 1.0)),
+        ("3-4:elu=.5e-1 - 2:elu = 3e0", (0.05, 3.0)),
+        ("3-4:leaky_relu=1e-05-2:softmax", (1e-05, None)),
+    ],
+)
+def test_exponent_parameters_are_numbers_not_separators(text, expected):
+    spec = parse(text)
+    assert tuple(layer.param for layer in spec.layers) == expected
+    assert parse(spec.compact) == spec  # the compact form reads back, exponent and all
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("3-4:elu=1e-2:softmax", "a '-' right after 'e' is an exponent's sign"),
+        ("3-4:elu=1e-x-2:softmax", "got '1e-x'"),
+        ("3-4:elu=-1-2:softmax", "must be positive, got '-1'"),
+        ("3-4:elu=-2:softmax", "got '-2:softmax'"),
+        ("3-4:elu=-2:softmax", "'-' separates layers"),
+        ("3-4:elu=1_0-2:softmax", "got '1_0'"),
+        ("3-4:elu=inf-2:softmax", "got 'inf'"),
+    ],
+)
+def test_a_parameter_that_is_not_a_number_says_why(text, message):
+    with pytest.raises(SpecError, match=re.escape(message)):
+        parse(text)
+
+
+def test_compact_parameters_round_trip_exactly():
+    spec = parse("3-4:elu=0.123456789012345-2:leaky_relu=3.3e-07")
+    assert spec.layers[0].param == 0.123456789012345
+    assert parse(spec.compact) == spec
+
+
+def test_parsing_is_linear_in_the_length_of_the_text():
+    # was 45 s: the layer regex backtracked quadratically over blanks
+    started = time.perf_counter()
+    for text in ("4-1" + " " * 50_000 + "x-2:softmax", "4-1:" + " " * 50_000 + "relu=x"):
+        with pytest.raises(SpecError):
+            parse(text)
+    assert time.perf_counter() - started < 0.5
+    with pytest.raises(SpecError, match="at most 100,000"):
+        parse("4-" + "1:relu " * 20_000 + "-2:softmax")
+
+
+@pytest.mark.parametrize(
+    "text, options, message",
+    [
+        ("4-" + "9" * 4301 + ":relu", {}, "width must be at most 100,000,000"),
+        ("9" * 4301 + "-3:relu", {}, "input: width must be at most"),
+        ("4-100000001:relu", {}, "width must be at most 100,000,000"),
+        ("4-1000000:relu-1000000:relu-3:softmax", {}, "at most 1,000,000,000 are allowed"),
+        ("4-" + "-".join(["3:tanh"] * 1001), {}, "1001 layers; at most 1000"),
+        ("3-4:leaky_relu=1e308-2:softmax", {}, "must be at most 1000"),
+        ("3-4:elu=1e400-2:softmax", {}, "must be a non-negative finite number"),
+        ("3-2:softmax", {"l1": "1e300"}, "l1 must be at most 1000"),
+        ("3-2:softmax", {"l2": 10**400}, "l2 must be a non-negative finite number"),
+        ("3-2:softmax", {"l2": "9" * 5000}, "l2 must be a non-negative finite number"),
+    ],
+)
+def test_sizes_and_values_are_bounded_at_parse_time(text, options, message):
+    with pytest.raises(SpecError) as err:
+        parse(text, **options)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 300
+
+
+def test_limits_hold_for_specs_built_directly():
+    ok = parse("3-2:softmax")
+    with pytest.raises(SpecError, match="at most 100,000,000"):
+        dataclasses.replace(ok, input_width=MAX_WIDTH + 1)
+    with pytest.raises(SpecError, match="width must be a whole number"):
+        dataclasses.replace(ok, input_width="3")
+    with pytest.raises(SpecError, match="must be at most"):
+        dataclasses.replace(ok, l2=MAX_COEFFICIENT * 2)
+    assert parse(f"{MAX_WIDTH}-9:identity").parameter_count == 9 * MAX_WIDTH + 9
+    with pytest.raises(SpecError, match="1,000,000,010 parameters"):
+        parse(f"{MAX_WIDTH}-10:identity")
+    assert parse("2-" + "-".join(["2:tanh"] * MAX_DEPTH)).depth == MAX_DEPTH
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('input = 4\nl2 = 1{z}\n[[layers]]\nwidth = 3\nactivation = "relu"\n', "64-bit"),
+        ('input = 1{z}\n[[layers]]\nwidth = 3\nactivation = "relu"\n', "64-bit"),
+        ('input = 4\n[[layers]]\nwidth = 3\nactivation = "elu"\nparam = 1{z}\n', "64-bit"),
+        (
+            'input = 4\n[[layers]]\nwidth = 3\nactivation = "relu"\n[training]\nlr = 1{z}\n',
+            "64-bit",
+        ),
+        (
+            'input = 4\n[[layers]]\nwidth = 3\nactivation = "relu"\n[training]\nlr = 1{z}.0\n',
+            "finite",
+        ),
+        ('input = 4\n[[layers]]\nwidth = 1{zz}\nactivation = "relu"\n', "4300 digits"),
+        ('input = 4\n[[layers]]\nwidth = "3"\nactivation = "relu"\n', "whole number, got '3'"),
+        ("input = 4\n[[layers]]\nwidth = 3\nactivation = 3\n", "must be a name, got 3"),
+        ('input = 4\nloss = 1\n[[layers]]\nwidth = 3\nactivation = "relu"\n', "a name, got 1"),
+        ('input = 4\nl1 = "0.1"\n[[layers]]\nwidth = 3\nactivation = "relu"\n', "got '0.1'"),
+        ('input = 4\n[[layers]]\nwidth = 3\nactivation = "r\\nelu"\n', "'r\\nelu'"),
+        ("x = " + "[" * 3000 + "]" * 3000 + "\n", "not valid TOML"),
+    ],
+)
+def test_huge_or_odd_toml_values_are_one_line(tmp_path, content, message):
+    path = tmp_path / "net.toml"
+    path.write_text(content.replace("{zz}", "0" * 4400).replace("{z}", "0" * 400))
+    with pytest.raises(SpecError) as err:
+        parse(str(path))
+    assert message in str(err.value)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 400
+
+
+@pytest.mark.parametrize("text", ['1-\n"', "4-3:re\nlu", "4-3:elu=1\x00", "4-3\x1b[31m:relu"])
+def test_user_text_stays_on_one_line(text):
+    with pytest.raises(SpecError) as err:
+        parse(text)
+    assert str(err.value).isprintable()
+
+
+def test_a_toml_name_with_a_newline_is_quoted(tmp_path):
+    path = tmp_path / "a\nb.toml"
+    path.write_text("input = 4\n")
+    with pytest.raises(SpecError) as err:
+        parse(str(path))
+    assert str(err.value).isprintable() and "a\\nb.toml" in str(err.value)
