@@ -13,7 +13,7 @@ DEMO_SPEC := 64-32:sigmoid-10:softmax --l2 0.0001
 TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-science lmodern latexmk \
 	poppler-utils latex-cjk-chinese latex-cjk-chinese-arphic-gbsn00lp
 
-.PHONY: demo test tex venv clean
+.PHONY: demo test tex browser venv clean
 
 venv: $(STAMP)
 
@@ -36,7 +36,20 @@ tex:
 	  echo "TeX toolchain missing: run as root, or apt-get install $(TEX_PACKAGES)"; exit 2; \
 	fi
 
-test: venv tex
+# headless Chromium for the HTML tests (MathML layout), with a math and a Chinese font
+BROWSER_PACKAGES := chromium fonts-lmodern fonts-arphic-gbsn00lp
+browser:
+	@if command -v chromium >/dev/null && fc-list :lang=zh | grep -q .; then \
+	  echo "Chromium: present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "Chromium: installing with apt-get (about 100 MB)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
+	else \
+	  echo "Chromium missing (the HTML tests will be skipped): apt-get install $(BROWSER_PACKAGES)"; \
+	fi
+
+test: venv tex browser
 	$(BIN)/python -m pytest -q
 
 demo: venv tex
