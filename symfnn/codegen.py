@@ -2,9 +2,15 @@
 
     derivation ─▶ printed steps (codeprint, per layer) ─▶ template context ─▶ script text
 
-Every formula in the script is printed from the derivation's SymPy objects by
-`codeprint.NumPyCodePrinter`; this module only orders the printed lines into function
-bodies (which names to fetch, which buffers to allocate) and the template lays them out.
+A script has three parts, laid out by the template:
+1. printed from the derivation's SymPy objects by `codeprint.NumPyCodePrinter` (the forward
+   and backward passes, the data loss, the penalty, the risk, the buffers); this module only
+   orders the printed lines into function bodies;
+2. the runtime, `symfnn/runtime/*.py` in the order of RUNTIME, included verbatim below its
+   module docstring and opening imports (`include`): data, the Network bound to the printed
+   functions, the loop, the gradient check, the command line;
+3. a few lines that build `NET = Network(...)` from part 1 and name its methods and the
+   runtime's functions as the API below (`train = functools.partial(fit, NET, ...)`).
 
 The generated script's API (DESIGN.md, "The generated script's contract", plus what the
 gradient-flow analysis needs):
@@ -17,7 +23,8 @@ gradient-flow analysis needs):
     OPTIMIZER_LR: {"sgd": 0.2, "momentum": 0.05, "adam": 0.003} (symfnn.hyper)
     TRAINING: the hyper-parameters (symfnn.hyper.resolve: the spec's [training] over
         symfnn's defaults), the defaults of train(), load_data() and the command line
-    init_params(seed=0, scheme=DEFAULT_INIT, dtype=np.float32) -> {"W1", "b1", ...}
+    init_params(seed=0, scheme=None, dtype=None) -> {"W1", "b1", ...}  (None: DEFAULT_INIT,
+        TRAINING["dtype"])
         scheme 'normal' (the article's N(0, 1)), 'xavier' or 'he';
         W_l has the article's shape (m_l, m_{l-1}); b_l is 1-D, (m_l,)
     forward(params, X) -> [A0, ..., AL]              # samples as rows
@@ -41,19 +48,20 @@ gradient-flow analysis needs):
         mini-batch before its update (no extra pass over the training set). `callback(epoch, params, history)` runs
         after each epoch; returning True stops training.
     gradcheck(params=None, X=None, Y=None, seed=0) -> (ok, lines)   # central differences
-    load_data(path, val_split, seed) -> {"X_train", "Y_train", ...}   # TRAINING's defaults
+    load_data(path, val_split=None, seed=None) -> {"X_train", "Y_train", ...}  # None: TRAINING's
     main(argv=None) -> exit status                   # python train.py --help
 """
 
 from __future__ import annotations
 
-import importlib.util
+import ast
 import itertools
 import json
 import os
 import re
-import tempfile
+import sys
 import types
+from dataclasses import dataclass
 from pathlib import Path
 
 import sympy as sp
@@ -77,6 +85,93 @@ EXAMPLES = {
     "regression_mse.py": ("4-32:tanh-32:tanh-2:identity", {"loss": "squared_error"}),
     "multilabel_bce.py": ("8-32:relu-5:sigmoid", {"loss": "binary_cross_entropy", "l1": 1e-5}),
 }
+
+
+# The runtime modules a script includes (symfnn/runtime/NAME.py), in dependency order: a
+# module may use the names defined by the ones before it (imported relatively in the package).
+RUNTIME = ("data", "network", "loop", "fdcheck", "cli")
+_RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+
+
+@dataclass(frozen=True)
+class Included:
+    """One runtime module as a script includes it."""
+
+    name: str  # "loop": symfnn/runtime/loop.py
+    imports: tuple[str, ...]  # its absolute import statements, for the script's header
+    body: str  # the module's text below its docstring and imports, verbatim
+    defines: frozenset[str]  # the top-level names it defines
+
+
+def include(name: str) -> Included:
+    """symfnn/runtime/NAME.py cut mechanically: the module docstring and the import statements
+    that open the module are dropped (absolute ones move to the script's header, relative ones
+    name what an earlier included module defines); everything below is kept byte for byte. A
+    module with an import anywhere else is refused."""
+    path = _RUNTIME_DIR / f"{name}.py"
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    body = list(tree.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body.pop(0)  # the docstring
+    imports, end = [], 0
+    while body and isinstance(body[0], (ast.Import, ast.ImportFrom)):
+        node = body.pop(0)
+        if not (isinstance(node, ast.ImportFrom) and node.level):  # relative: defined above
+            imports.append(ast.get_source_segment(text, node))
+        end = node.end_lineno
+    late = [
+        n
+        for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+    ]
+    if late:
+        raise RenderError(f"{path}: imports must open the module (line {late[0].lineno})")
+    defines = set()
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            defines.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            defines |= {t.id for t in targets if isinstance(t, ast.Name)}
+    kept = "".join(text.splitlines(keepends=True)[end:]).lstrip("\n")
+    return Included(name, tuple(imports), kept, frozenset(defines))
+
+
+def runtime() -> list[Included]:
+    """Every runtime module as included, checked: no name defined twice."""
+    modules = [include(name) for name in RUNTIME]
+    seen: dict[str, str] = {}
+    for m in modules:
+        for n in m.defines:
+            if n in seen:
+                raise RenderError(f"runtime/{m.name}.py redefines {n} of runtime/{seen[n]}.py")
+            seen[n] = m.name
+    return modules
+
+
+def _header_imports(modules: list[Included]) -> list[str]:
+    """The script's import block: the runtime's imports and those the printed part uses."""
+    lines = {"import functools", "import math", "import sys", "import numpy as np"}
+    for m in modules:
+        lines |= set(m.imports)
+    std = sorted(x for x in lines if x.split()[1].split(".")[0] in sys.stdlib_module_names)
+    std.sort(key=lambda x: x.startswith("from"))
+    return [*std, "", *sorted(lines - set(std))]
+
+
+# The hyper-parameters that are keywords of train() (runtime.loop.fit); the rest of
+# TRAINING (init, val_split, dtype) are defaults of init_params/load_data/the command line.
+TRAIN_KEYS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "clip_value",
+    "clip_norm",
+    "patience",
+    "seed",
+)
 
 
 def _used(lines: list[str]) -> set[str]:
@@ -254,9 +349,13 @@ def context(d: Derivation) -> dict:
         shapes |= {f"Z{l}": f"(n, {m})", f"A{l}": f"(n, {m})", f"Delta{l}": f"(n, {m})"}
         shapes |= {f"fprime{l}": f"(n, {m})", f"dW{l}": f"({m}, {prev})", f"db{l}": f"({m},)"}
         shapes |= {f"Delta{l}_N": f"(n, {m})"}
-    buffers = [(name, shapes[name]) for name in fwd_buffers + bwd_buffers] + [("ones", "(n,)")]
+    fwd_buffers = [(name, f"np.empty({shapes[name]}, dtype)") for name in fwd_buffers]
+    bwd_buffers = [(name, f"np.empty({shapes[name]}, dtype)") for name in bwd_buffers]
+    bwd_buffers.append(("ones", "np.ones(n, dtype)"))  # the 1 of the bias gradient Δᵀ1
+    modules = runtime()
     kinks = [l for l, layer in enumerate(spec.layers, 1) if layer.activation in hyper.RELU_LIKE]
     hp = hyper.resolve(spec)
+    hp_text = {key: _py(value) for key, value in hp.items()}
     return {
         "version": __version__,
         "spec_text": spec.describe(),
@@ -279,7 +378,7 @@ def context(d: Derivation) -> dict:
         **_coefficient("l2", LAMBDA2, spec.l2, d),
         "default_init": hp["init"],
         "optimizer_lr": _py_dict(hyper.OPTIMIZER_LR),
-        "hp": {key: _py(value) for key, value in hp.items()},
+        "hp": hp_text,
         "dtype": hp["dtype"],
         "kink_layers": kinks,
         "forward": forward,
@@ -288,8 +387,12 @@ def context(d: Derivation) -> dict:
         "data_loss_args": f"Z{spec.depth}, A{spec.depth}, Y",
         "penalty": _penalty(d),
         "risk": _risk(d),
-        "buffers": buffers,
+        "forward_buffers": fwd_buffers,
+        "backward_buffers": bwd_buffers,
         "labels": d.labels,
+        "imports": _header_imports(modules),
+        "runtime": [(m.name, m.body.rstrip("\n")) for m in modules],
+        "train_defaults": [(key, hp_text[key]) for key in TRAIN_KEYS],
     }
 
 
@@ -320,22 +423,24 @@ def examples() -> dict[str, str]:
 
 
 def load(derivation_or_path: Derivation | str | os.PathLike) -> types.ModuleType:
-    """Import a generated script as a module (a Derivation is written to a temporary file)."""
+    """Import a generated script as a fresh module, from memory: a Derivation's script is
+    compiled without touching the disk, a file is read and compiled (nothing is written)."""
     if isinstance(derivation_or_path, Derivation):
-        folder = Path(tempfile.mkdtemp(prefix="symfnn-"))
-        path = folder / "train.py"
-        path.write_text(script(derivation_or_path), encoding="utf-8")
+        source = script(derivation_or_path)
+        filename = f"<symfnn script for {derivation_or_path.spec.compact}>"
     else:
         path = Path(derivation_or_path)
-    if not path.is_file():
-        raise RenderError(f"no such script: {path}")
-    name = f"symfnn_generated_{next(_counter)}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise RenderError(f"cannot import {path}: not a Python file")
-    module = importlib.util.module_from_spec(spec)
+        if not path.is_file():
+            raise RenderError(f"no such script: {path}")
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise RenderError(f"cannot read {path}: {e}") from None
+        filename = str(path)
+    module = types.ModuleType(f"symfnn_generated_{next(_counter)}")
+    module.__file__ = filename
     try:
-        spec.loader.exec_module(module)
+        exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102 -- our script
     except Exception as e:  # noqa: BLE001 -- a user-edited script may be broken in any way
-        raise RenderError(f"cannot import {path}: {type(e).__name__}: {e}") from None
+        raise RenderError(f"cannot import {filename}: {type(e).__name__}: {e}") from None
     return module

@@ -1,0 +1,201 @@
+"""A network's printed passes bound to reusable buffers: the generated script's model API.
+
+The generated script builds one `Network` from what codegen printed from the derivation (the
+forward and backward passes, the data loss, the penalty, the risk, the buffer shapes, the
+initial std, the optimiser update and the clipping rule) and exposes its methods as the
+script's `init_params`, `forward`, `predict`, `loss`, `gradients` and `error`. This module
+holds no formula: every number it computes comes from a printed function it was given.
+
+Included verbatim in every generated script (codegen.RUNTIME); NumPy and the standard library
+only.
+"""
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+
+from .data import DataError, read_data
+
+# How many workspaces (one per batch size, dtype and kind) a Network keeps: a training run
+# needs two (the batch size and the last, shorter batch) plus one for validation.
+WORKSPACES = 4
+
+
+class Network:
+    """The printed pieces of one network and the public functions built on them.
+
+    Shapes: samples are rows; W_l is (m_l, m_{l-1}) as in the article, b_l is (m_l,)."""
+
+    def __init__(
+        self,
+        *,
+        compact: str,
+        widths: tuple,
+        task: str,
+        l1: float | None,
+        l2: float | None,
+        default_init: str,
+        kink_layers: list,
+        training: dict,
+        optimizer_lr: dict,
+        forward_pass: Callable,
+        backward_pass: Callable,
+        data_loss: Callable,
+        penalty: Callable,
+        risk: Callable,
+        forward_buffers: Callable,
+        backward_buffers: Callable,
+        init_std: dict,
+        optimizers: dict,
+        clip: Callable,
+    ):
+        self.compact, self.widths, self.task, self.l1, self.l2 = (
+            compact,
+            widths,
+            task,
+            l1,
+            l2,
+        )
+        self.default_init, self.kink_layers, self.training = (
+            default_init,
+            kink_layers,
+            training,
+        )
+        self.optimizer_lr = optimizer_lr
+        self.forward_pass, self.backward_pass = forward_pass, backward_pass
+        self.data_loss, self.penalty, self.risk = data_loss, penalty, risk
+        self.forward_buffers, self.backward_buffers = forward_buffers, backward_buffers
+        self.init_std = init_std
+        self.optimizers, self.clip = optimizers, clip
+        self.init_schemes = tuple(init_std)
+        self._workspaces = OrderedDict()
+
+    # -- buffers --------------------------------------------------------------------------
+
+    def workspace(self, n: int, dtype, backward: bool = True) -> dict:
+        """Buffers for a batch of n samples: the forward pass's, with `backward` the backward
+        pass's too. The last WORKSPACES are kept (least recently used dropped), and a
+        training workspace serves inference of the same size."""
+        dtype = np.dtype(dtype)
+        keys = [(n, dtype.str, True)] + ([] if backward else [(n, dtype.str, False)])
+        for key in keys:
+            if key in self._workspaces:
+                self._workspaces.move_to_end(key)
+                return self._workspaces[key]
+        ws = self.forward_buffers(n, dtype)
+        if backward:
+            ws |= self.backward_buffers(n, dtype)
+        self._workspaces[keys[-1]] = ws
+        while len(self._workspaces) > WORKSPACES:
+            self._workspaces.popitem(last=False)
+        return ws
+
+    # -- the public API -------------------------------------------------------------------
+
+    def init_params(self, seed: int = 0, scheme: str | None = None, dtype=None) -> dict:
+        """{"W1": (m1, m0), "b1": (m1,), ...}: W_l ~ N(0, s^2) with s the scheme's printed
+        std (scheme None: DEFAULT_INIT), b_l = 0; dtype None: TRAINING's."""
+        scheme = self.default_init if scheme is None else scheme
+        dtype = np.dtype(self.training["dtype"] if dtype is None else dtype)
+        rng = np.random.default_rng(seed)
+        params = {}
+        for l in range(1, len(self.widths)):
+            fan_in, fan_out = self.widths[l - 1], self.widths[l]
+            std = self.init_std[scheme](fan_in, fan_out)
+            W = rng.standard_normal((fan_out, fan_in)) * std
+            params[f"W{l}"] = W.astype(dtype)
+            params[f"b{l}"] = np.zeros(fan_out, dtype)
+        return params
+
+    def coefficients(self, l1: float | None, l2: float | None) -> tuple[float, float]:
+        """λ₁, λ₂ to train with: None means the spec's; a term the script was not derived
+        with is refused (DataError)."""
+        l1, l2 = self.l1 if l1 is None else l1, self.l2 if l2 is None else l2
+        for name, given, derived in (("l1", l1, self.l1), ("l2", l2, self.l2)):
+            if given and derived is None:
+                what = f"generated without {name.upper()}; regenerate it with --{name}"
+                raise DataError(f"this script was {what}")
+        return l1 or 0.0, l2 or 0.0
+
+    def _forward(self, params: dict, X, backward: bool):
+        X = np.ascontiguousarray(X, dtype=params["W1"].dtype)
+        ws = self.workspace(len(X), X.dtype, backward)
+        return (*self.forward_pass(params, X, ws), ws)
+
+    def forward(self, params: dict, X) -> list:
+        """The activations [A0, ..., AL] of the samples (rows) of X, (N, m_l) each."""
+        A, _, _ = self._forward(params, X, backward=False)
+        return [a.copy() for a in A]
+
+    def predict(self, params: dict, X) -> np.ndarray:
+        """The network's output AL, (N, mL)."""
+        A, _, _ = self._forward(params, X, backward=False)
+        return A[-1].copy()
+
+    def loss(self, params: dict, X, Y, l1=None, l2=None) -> float:
+        """The regularised risk R = (1/N) sum_n L(y_n, a_n) + Omega on this batch."""
+        l1, l2 = self.coefficients(l1, l2)
+        A, Z, _ = self._forward(params, X, backward=False)
+        Y = np.ascontiguousarray(Y, dtype=A[-1].dtype)
+        return self._risk(params, Z, A, Y, l1, l2)
+
+    def gradients(self, params: dict, X, Y, l1=None, l2=None, return_deltas=False):
+        """(R, {"W1": dR/dW1, "b1": dR/db1, ...}) on this batch; with return_deltas also
+        {"Delta1": (N, m1), ..., "DeltaL": (N, mL)}, the error terms of every layer."""
+        l1, l2 = self.coefficients(l1, l2)
+        A, Z, ws = self._forward(params, X, backward=True)
+        Y = np.ascontiguousarray(Y, dtype=A[-1].dtype)
+        grads, deltas = self.backward_pass(params, A, Z, Y, ws, l1, l2)
+        R = self._risk(params, Z, A, Y, l1, l2)
+        grads = {k: g.copy() for k, g in grads.items()}
+        if return_deltas:
+            return R, grads, {k: d.copy() for k, d in deltas.items()}
+        return R, grads
+
+    def _risk(self, params, Z, A, Y, l1, l2) -> float:
+        """R on a batch whose forward pass gave Z and A."""
+        penalty = self.penalty(params, l1, l2)
+        return self.risk(self.data_loss(Z[-1], A[-1], Y), len(Y), penalty)
+
+    def count_errors(self, out: np.ndarray, Y: np.ndarray) -> float:
+        """Summed over a batch: wrong classes, wrong labels / labels, or squared errors."""
+        if self.task == "classification":
+            return int(np.count_nonzero(out.argmax(1) != Y.argmax(1)))
+        if self.task == "multilabel":
+            return np.count_nonzero((out > 0.5) != (Y > 0.5)) / Y.shape[1]
+        return float(np.sum((out - Y) ** 2))
+
+    def error(self, params: dict, X, Y) -> float:
+        """Classification: the error rate; multi-label: the fraction of wrong labels;
+        regression: the mean squared error per sample."""
+        A, _, _ = self._forward(params, X, backward=False)
+        return self.count_errors(A[-1], np.asarray(Y)) / len(A[-1])
+
+    def optimizer(self, kind: str, params: dict, lr: float) -> Callable:
+        """The update `step(params, grads)` of optimiser `kind`, its state (only its own)
+        allocated for `params`; `grads` may be used as scratch."""
+        return self.optimizers[kind](params, lr)
+
+    def load_data(self, path, val_split=None, seed=None) -> dict:
+        """{"X_train", "Y_train", ...} from a .npz or .csv (see read_data); None: TRAINING's."""
+        val_split = self.training["val_split"] if val_split is None else val_split
+        seed = self.training["seed"] if seed is None else seed
+        outputs, task = self.widths[-1], self.task
+        return read_data(
+            path,
+            inputs=self.widths[0],
+            outputs=outputs,
+            task=task,
+            val_split=val_split,
+            seed=seed,
+        )
+
+    def random_targets(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """n targets of this network's kind: one-hot classes, 0/1 labels or normal reals."""
+        m = self.widths[-1]
+        if self.task == "classification":
+            return np.eye(m)[rng.integers(0, m, n)]
+        if self.task == "multilabel":
+            return rng.integers(0, 2, (n, m)).astype(np.float64)
+        return rng.standard_normal((n, m))
