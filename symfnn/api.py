@@ -1,0 +1,295 @@
+"""The public API: one pipeline that returns every stage, and a Derivation with its outputs.
+
+    pipeline(spec, Config(...)) -> Stages:
+        text | .toml | NetworkSpec ─load_spec─▶ NetworkSpec ─derive─▶ Derivation
+            ─▶ ProofReport ─▶ LaTeX (.tex, .pdf) ─▶ HTML ─▶ train.py ─▶ gradient check
+
+Modelled on pystencils' `create_kernel`: one configuration dataclass, and every intermediate
+kept in the result, so each stage can be tested alone and the command line is a thin shell
+over this module. `symfnn.derive(spec)` returns a `Derivation` whose methods reach each
+output directly: `verify()`, `to_tex()`, `to_pdf()`, `to_html()`, `script()`, `module()`,
+`check()`, and, in Jupyter, `_repr_html_` / `_repr_latex_`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from . import codegen, document, fileio, gradcheck
+from . import derive as engine
+from . import spec as specs
+from . import verify as proof
+from .errors import SpecError
+from .spec import NetworkSpec
+
+PathLike = str | os.PathLike
+
+
+@dataclass
+class ProofReport(proof.Report):
+    """The brute-force proof's report (symfnn.verify.Report); truthy when proven."""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+@dataclass(frozen=True)
+class Derivation(engine.Derivation):
+    """symfnn.derive.Derivation with its outputs one call away (what `symfnn.derive` returns).
+
+    The proof runs at most once per object: the documents report it, `verify()` returns it.
+    """
+
+    def verify(self) -> ProofReport:
+        """Prove the derivation by brute force on a small instance (cached)."""
+        report = self.__dict__.get("_report")
+        if report is None:
+            found = proof.verify(self)
+            report = ProofReport(**{f.name: getattr(found, f.name) for f in fields(found)})
+            object.__setattr__(self, "_report", report)  # a cache, not a field
+        return report
+
+    def to_text(self) -> str:
+        """The derivation for a terminal (what `symfnn derive SPEC` prints)."""
+        from .textprint import derivation_text
+
+        return derivation_text(self)
+
+    def to_tex(
+        self, path: PathLike | None = None, lang: str = "en", flow=None, *, force: bool = False
+    ) -> str:
+        """The LaTeX document; written to `path` when given. `flow`: a `symfnn.analyze`
+        result whose chapter (and plots) the document includes."""
+        text = document.tex_source(self, lang=lang, report=self.verify(), flow=_chapter(flow))
+        if path is not None:
+            fileio.write_atomic(path, text, force)
+        return text
+
+    def to_pdf(self, path: PathLike, lang: str = "en", force: bool = False, flow=None) -> Path:
+        """Compile the document to `path` (needs latexmk); `flow` as in `to_tex`."""
+        chapter = _chapter(flow)
+        (written,) = document.write(
+            self, pdf=path, lang=lang, force=force, report=self.verify(), flow=chapter
+        )
+        return written
+
+    def to_html(
+        self, path: PathLike | None = None, lang: str = "en", *, force: bool = False
+    ) -> str:
+        """The self-contained HTML page (MathML); written to `path` when given."""
+        from . import html
+
+        text = html.html_source(self, lang=lang, report=self.verify())
+        if path is not None:
+            fileio.write_atomic(path, text, force)
+        return text
+
+    def script(self) -> str:
+        """The standalone NumPy training script's source."""
+        return codegen.script(self)
+
+    def module(self) -> types.ModuleType:
+        """The training script imported as a module; no file is left behind."""
+        with tempfile.TemporaryDirectory(prefix="symfnn-") as folder:
+            path = Path(folder) / "train.py"
+            path.write_text(self.script(), encoding="utf-8")
+            return codegen.load(path)
+
+    def check(self, seed: int = 0) -> gradcheck.Result:
+        """Check the generated script's gradients (finite differences, Taylor test, SymPy)."""
+        return gradcheck.run(spec=self.spec, seed=seed)
+
+    def _repr_latex_(self) -> str:  # Jupyter, where HTML is not shown
+        from .latexprint import derivation_summary_latex
+
+        return derivation_summary_latex(self)
+
+    def _repr_html_(self) -> str:  # Jupyter: MathML, laid out by the browser
+        from .html import summary_html
+
+        return summary_html(self)
+
+
+def _chapter(flow) -> dict | None:
+    """A FlowResult (or an already built chapter) -> the document's flow chapter."""
+    if flow is None or isinstance(flow, dict):
+        return flow
+    from .flow import tex_chapter
+
+    return tex_chapter(flow)
+
+
+# -- the stages ------------------------------------------------------------------------------
+
+
+def load_spec(
+    spec: str | PathLike | NetworkSpec,
+    *,
+    loss: str | None = None,
+    l1: float | str = 0.0,
+    l2: float | str = 0.0,
+) -> NetworkSpec:
+    """Compact text, a TOML path or a NetworkSpec (options override its loss, l1, l2)."""
+    if isinstance(spec, NetworkSpec):
+        overrides = {"loss": loss, "l1": l1, "l2": l2}
+        overrides = {k: v for k, v in overrides.items() if v not in (None, 0, 0.0)}
+        if "loss" in overrides:
+            from .losses import canonical
+
+            overrides["loss"] = canonical(overrides["loss"]) or overrides["loss"]
+        for key in ("l1", "l2"):
+            if key in overrides:
+                overrides[key] = specs.coefficient(overrides[key], key)
+        spec = replace(spec, **overrides)
+        specs.validate(spec)
+        return spec
+    if isinstance(spec, os.PathLike):
+        spec = os.fspath(spec)
+    if not isinstance(spec, str):
+        raise SpecError(f"a spec is text, a .toml path or a NetworkSpec, got {type(spec).__name__}")
+    return specs.parse(spec, loss=loss, l1=l1, l2=l2)
+
+
+def derive(
+    spec: str | PathLike | NetworkSpec,
+    *,
+    loss: str | None = None,
+    l1: float = 0.0,
+    l2: float = 0.0,
+) -> Derivation:
+    """Derive backpropagation for `spec` (compact text, a TOML path or a NetworkSpec)."""
+    found = engine.derive(load_spec(spec, loss=loss, l1=l1, l2=l2))
+    return Derivation(**{f.name: getattr(found, f.name) for f in fields(found)})
+
+
+def analyze(
+    spec: str | PathLike | NetworkSpec | None = None,
+    out_dir: PathLike = "flow",
+    *,
+    loss: str | None = None,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    quick: bool = False,
+    force: bool = False,
+    progress: Callable[[str], object] = print,
+):
+    """The gradient-flow analysis (bounds, measurements, plots) into `out_dir`: a FlowResult.
+    `spec` None analyses the article's deep sigmoid network."""
+    from . import flow
+
+    network = None if spec is None else load_spec(spec, loss=loss, l1=l1, l2=l2)
+    return flow.analyze(network, out_dir, quick=quick, force=force, progress=progress)
+
+
+def check_script(path: PathLike, seed: int = 0) -> gradcheck.Result:
+    """Check a generated (possibly edited) training script's gradients."""
+    return gradcheck.run(script=path, seed=seed)
+
+
+# -- the pipeline ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    """What `pipeline` computes and writes; every output is off unless asked for."""
+
+    loss: str | None = None
+    """The output loss (cross_entropy, binary_cross_entropy, squared_error); None takes
+    the output activation's own (softmax: cross-entropy, sigmoid: BCE, else squared error)."""
+
+    l1: float | str = 0.0
+    """λ1 of the penalty λ1‖W‖₁ on the weights (biases are not regularised)."""
+
+    l2: float | str = 0.0
+    """λ2 of the penalty λ2/2 ‖W‖² on the weights."""
+
+    verify: bool = False
+    """Prove the derivation by brute force. A document always does: it reports the proof."""
+
+    lang: str = "en"
+    """Language of the documents: "en" or "zh"."""
+
+    tex: PathLike | None = None
+    """Where to write the LaTeX document."""
+
+    pdf: PathLike | None = None
+    """Where to write the compiled document (needs latexmk)."""
+
+    html: PathLike | None = None
+    """Where to write the self-contained HTML page."""
+
+    script: PathLike | None = None
+    """Where to write the standalone NumPy training script."""
+
+    check: bool = False
+    """Check the generated script's gradients against finite differences and SymPy."""
+
+    flow: bool = False
+    """Run the quick gradient-flow analysis and add its chapter to the .tex / .pdf."""
+
+    force: bool = False
+    """Overwrite existing files (never without it)."""
+
+    progress: Callable[[str], object] = print
+    """Where the flow analysis reports its stages."""
+
+    @property
+    def targets(self) -> list[PathLike]:
+        return [p for p in (self.tex, self.pdf, self.html, self.script) if p is not None]
+
+
+@dataclass
+class Stages:
+    """Every stage `pipeline` ran, in order; None where a stage was not asked for."""
+
+    config: Config
+    spec: NetworkSpec
+    derivation: Derivation
+    report: ProofReport | None = None
+    flow: object | None = None  # symfnn.flow.FlowResult
+    tex: str | None = None  # the LaTeX document
+    html: str | None = None  # the HTML page
+    script: str | None = None  # train.py
+    check: gradcheck.Result | None = None
+    written: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No failed proof and no failed gradient check."""
+        return (self.report is None or self.report.ok) and (self.check is None or self.check.ok)
+
+
+def pipeline(spec: str | PathLike | NetworkSpec, config: Config | None = None) -> Stages:
+    """spec -> derivation -> proof -> documents -> script -> check, each stage kept."""
+    c = config or Config()
+    for path in c.targets:  # refuse before minutes of work, not after
+        fileio.check_writable(path, c.force)
+    network = load_spec(spec, loss=c.loss, l1=c.l1, l2=c.l2)  # text | path -> NetworkSpec
+    d = derive(network)  # NetworkSpec -> Derivation
+    out = Stages(c, network, d)
+    documents = c.tex is not None or c.pdf is not None or c.html is not None
+    if c.verify or documents:
+        out.report = d.verify()  # Derivation -> ProofReport
+    if c.tex is not None or c.pdf is not None:
+        with tempfile.TemporaryDirectory(prefix="symfnn-flow-") as folder:  # plots live until
+            if c.flow:  # the PDF is built
+                out.flow = analyze(network, folder, quick=True, progress=c.progress)
+            out.tex = d.to_tex(c.tex, c.lang, out.flow, force=c.force)  # -> LaTeX
+            if c.tex is not None:
+                out.written.append(Path(c.tex))
+            if c.pdf is not None:
+                out.written.append(d.to_pdf(c.pdf, c.lang, c.force, out.flow))  # LaTeX -> PDF
+    if c.html is not None:
+        out.html = d.to_html(c.html, c.lang, force=c.force)  # Derivation -> HTML
+        out.written.append(Path(c.html))
+    if c.script is not None:
+        out.script = d.script()  # Derivation -> train.py
+        out.written.append(fileio.write_atomic(c.script, out.script, c.force))
+    if c.check:
+        out.check = d.check()  # train.py -> gradient check
+    return out
