@@ -2,23 +2,40 @@
 
 SymPy and everything that imports it are loaded inside the commands, so `--help` and
 `--version` stay quick. Every SymfnnError becomes one line on stderr and its exit code
-(2 for bad input, 1 for a failed proof or check); argparse's own errors exit 2 too.
+(2 for bad input, 1 for a failed proof or check); argparse's own errors exit 2 too, and so
+does an OS error (a read-only folder, a full disk). Each command checks everything it can
+before the long work: the spec and its size limits, every output path, the tools it needs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import time
 
 from . import __version__
-from .errors import SymfnnError
+from .errors import (
+    CheckError,
+    RenderError,
+    ScriptError,
+    SpecError,
+    SymfnnError,
+    one_line,
+    show,
+    show_path,
+)
+
+# a network this deep takes seconds per stage: say what is happening
+PROGRESS_DEPTH = 50
 
 SPEC_HELP = "architecture: compact form like 784-256:relu-10:softmax, or a .toml file"
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def _spec_options(p: argparse.ArgumentParser) -> None:
@@ -38,44 +55,106 @@ def _spec(args):
     return parse(args.spec, loss=args.loss, l1=args.l1, l2=args.l2)
 
 
+def _stages(spec):
+    """Progress lines on stderr for a deep network (the others take a second or two)."""
+    started = time.perf_counter()
+
+    def stage(line: str) -> None:
+        if spec is not None and spec.depth >= PROGRESS_DEPTH:
+            _progress(f"[{time.perf_counter() - started:6.1f} s] {line}")
+
+    return stage
+
+
+def _require_tex(lang: str) -> None:
+    from . import pdf
+
+    engine = "xelatex" if lang == "zh" and "xelatex" in getattr(pdf, "ENGINES", {}) else None
+    pdf.require_toolchain(*([engine] if engine else []))
+
+
+def _require_analysis() -> None:
+    """The analysis draws with matplotlib and measures on scikit-learn's digits: both, now."""
+    try:
+        import matplotlib  # noqa: F401
+    except Exception as e:  # noqa: BLE001 -- a broken install fails in many ways
+        raise RenderError(
+            f"the gradient-flow analysis needs matplotlib ({type(e).__name__}): "
+            "pip install matplotlib (or symfnn[plot])"
+        ) from None
+    from .datasets import require_sklearn
+
+    require_sklearn()
+
+
+def _targets(paths: list[str | None], force: bool) -> None:
+    """Every output checked before any work; two options naming one file are refused."""
+    from pathlib import Path
+
+    from .fileio import check_writable
+
+    given = [p for p in paths if p]
+    seen = {}
+    for path in given:
+        key = os.path.realpath(Path(path))
+        if key in seen:
+            raise SpecError(f"{show_path(seen[key])} and {show_path(path)} are the same file")
+        seen[key] = path
+        check_writable(path, force)
+
+
 def cmd_derive(args) -> int:
+    spec = _spec(args)
+    document = bool(args.tex or args.pdf)
+    if args.flow and not document:
+        raise SpecError("--flow adds a chapter to the document: give --tex or --pdf too")
+    if args.lang is not None and not document:
+        raise SpecError("--lang is the document's language: give --tex or --pdf too")
+    _targets([args.tex, args.pdf], args.force)  # refuse before minutes of work, not after
+    if args.pdf:
+        _require_tex(args.lang or "en")
+    if args.flow:
+        _require_analysis()
+    stage = _stages(spec)
     from .derive import derive
     from .textprint import derivation_text
 
-    spec = _spec(args)
-    if args.tex or args.pdf:  # refuse before minutes of work, not after
-        from .fileio import check_writable
-
-        for path in (args.tex, args.pdf):
-            if path:
-                check_writable(path, args.force)
+    stage(f"deriving {spec.depth} layers")
     d = derive(spec)
     report = None
-    if args.verify or args.tex or args.pdf:
+    if args.verify or document:
         from .verify import verify
 
+        stage("proving by brute force")
         report = verify(d)
-    if not (args.tex or args.pdf) or args.verify:
+    if not document or args.verify:
         print(derivation_text(d))
     if report is not None and args.verify:
         print("\nProof by brute force")
         print("\n".join("  " + line for line in report.lines()))
-    if args.tex or args.pdf:
-        import tempfile
-
+    if document:
         from .document import write
+        from .fileio import work_folder
 
-        with tempfile.TemporaryDirectory(prefix="symfnn-flow-") as folder:
+        with work_folder("flow") as folder:
             flow = None
-            if args.flow:  # the short analysis; its plots live until the PDF is built
-                from .flow import analyze, tex_chapter
+            if args.flow:  # the short analysis; plots beside the .tex (doc-flow/), else in folder
+                from .flow import document_chapter
 
-                flow = tex_chapter(analyze(spec, folder, quick=True, progress=_progress))
+                flow = document_chapter(
+                    spec,
+                    folder,
+                    tex=args.tex,
+                    lang=args.lang or "en",
+                    force=args.force,
+                    progress=_progress,
+                )
+            stage("writing the document")
             paths = write(
                 d,
                 tex=args.tex,
                 pdf=args.pdf,
-                lang=args.lang,
+                lang=args.lang or "en",
                 force=args.force,
                 report=report,
                 flow=flow,
@@ -86,14 +165,16 @@ def cmd_derive(args) -> int:
 
 
 def cmd_generate(args) -> int:
+    spec = _spec(args)
+    _targets([args.output], args.force)
+    stage = _stages(spec)
     from .codegen import write
     from .derive import derive
 
-    spec = _spec(args)
-    from .fileio import check_writable
-
-    check_writable(args.output, args.force)
-    print(f"wrote {write(derive(spec), args.output, force=args.force)}")
+    stage(f"deriving {spec.depth} layers")
+    d = derive(spec)
+    stage("printing the script")
+    print(f"wrote {write(d, args.output, force=args.force)}")
     return 0
 
 
@@ -105,7 +186,22 @@ def cmd_check(args) -> int:
     spec = None
     if args.spec is not None:
         spec = _spec(args)
-    result = run(spec=spec, script=args.script, seed=args.seed)
+    elif args.loss is not None or args.l1 != 0.0 or args.l2 != 0.0:
+        raise _usage("--loss, --l1 and --l2 go with SPEC; a --script carries its own")
+    try:
+        result = run(spec=spec, script=args.script, seed=args.seed)
+    except SystemExit as e:  # the script's own code ran sys.exit(): not a training script
+        where = f"the script {show_path(args.script)}" if args.script else "the generated script"
+        raise ScriptError(f"{where} called sys.exit({show(e.code)}) while being checked") from None
+    except SymfnnError:
+        raise
+    except Exception as e:
+        if args.script is None:
+            raise
+        raise CheckError(
+            f"the script {show_path(args.script)} failed while being checked: "
+            f"{type(e).__name__}: {show(str(e), 200)}"
+        ) from None
     print("\n".join(result.lines()))
     return 0 if result.ok else 1
 
@@ -120,9 +216,15 @@ def cmd_data(args) -> int:
 
 
 def cmd_analyze(args) -> int:
+    spec = _spec(args) if args.spec else None
+    if args.spec is None and (args.loss is not None or args.l1 != 0.0 or args.l2 != 0.0):
+        raise _usage("--loss, --l1 and --l2 go with SPEC")
+    from .fileio import check_folder
+
+    check_folder(args.out)  # before the experiments, not after them
+    _require_analysis()
     from .flow import analyze
 
-    spec = _spec(args) if args.spec else None
     result = analyze(spec, args.out, quick=args.quick, force=args.force, progress=_progress)
     print("\n".join(result.summary_lines()))
     return 0
@@ -133,8 +235,6 @@ def _progress(line: str) -> None:
 
 
 def _usage(message: str) -> SymfnnError:
-    from .errors import SpecError
-
     return SpecError(message)
 
 
@@ -153,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tex", metavar="PATH", help="write the derivation as LaTeX")
     p.add_argument("--pdf", metavar="PATH", help="compile the derivation to PDF (needs latexmk)")
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="document language")
+    p.add_argument("--lang", choices=("en", "zh"), help="document language (default: en)")
     p.add_argument(
         "--flow", action="store_true", help="add the gradient-flow chapter to the document"
     )
@@ -166,12 +266,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("check", help="check gradients: script vs finite differences vs SymPy")
+    p = sub.add_parser(
+        "check",
+        help="check gradients: script vs finite differences vs SymPy",
+        description="Check a script's gradients. --script imports the file, so its top-level "
+        "code runs: check only files you trust.",
+    )
     p.add_argument("spec", metavar="SPEC", nargs="?", help=SPEC_HELP)
     p.add_argument("--loss")
     p.add_argument("--l1", default=0.0)
     p.add_argument("--l2", default=0.0)
-    p.add_argument("--script", metavar="PATH", help="check this generated (or edited) train.py")
+    p.add_argument(
+        "--script",
+        metavar="PATH",
+        help="check this generated (or edited) train.py; it is imported, so its top-level "
+        "code runs",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_check)
 
@@ -198,16 +308,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, frame) -> None:  # SIGTERM: unwind, so work folders are removed
+    raise KeyboardInterrupt
+
+
+def _fail(message: str) -> None:
+    print(f"symfnn: error: {one_line(message)}", file=sys.stderr)
+
+
+def _os_error(e: OSError) -> str:
+    where = f"{show_path(e.filename)}: " if e.filename is not None else ""
+    return f"{where}{e.strerror or type(e).__name__}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status (0 ok, 1 failed check or proof, 2 bad input)."""
     args = build_parser().parse_args(argv)
+    previous = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
     try:
         return args.func(args)
     except SymfnnError as e:
-        print(f"symfnn: error: {e}", file=sys.stderr)
+        _fail(str(e))
         return e.exit_code
     except KeyboardInterrupt:
         print("symfnn: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # a fault outside fileio's writes (a plot, a folder)
+        _fail(_os_error(e))
+        return 2
+    except MemoryError:
+        _fail("out of memory; try a smaller network (README, Limits)")
+        return 2
+    except Exception as e:  # a bug in symfnn: one line, the traceback on request
+        if os.environ.get("SYMFNN_DEBUG"):
+            raise
+        _fail(
+            f"internal error: {type(e).__name__}: {show(str(e), 300)} "
+            "(a bug in symfnn; SYMFNN_DEBUG=1 shows the traceback)"
+        )
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

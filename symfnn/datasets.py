@@ -6,11 +6,12 @@ import difflib
 import gzip
 import io
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, show, show_path
 from .fileio import check_writable, write_atomic
 
 NAMES = ("digits", "fashion-mnist", "spirals", "regression", "multilabel")
@@ -35,19 +36,23 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         # Sniff the gzip magic rather than trusting the file name.
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
-    except (OSError, EOFError) as exc:  # BadGzipFile is an OSError
-        raise DataError(f"cannot read idx file {path}: {exc}") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+        reason = getattr(exc, "strerror", None) or f"{type(exc).__name__}: {exc}"
+        raise DataError(f"cannot read idx file {show_path(path)}: {show(reason, 200)}") from None
     if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] not in _IDX_TYPES or raw[3] == 0:
-        raise DataError(f"{path} is not an idx file (bad magic number {raw[:4].hex() or 'none'})")
+        raise DataError(
+            f"{show_path(path)} is not an idx file (bad magic number {raw[:4].hex() or 'none'})"
+        )
     dtype, ndim = np.dtype(_IDX_TYPES[raw[2]]), raw[3]
     start = 4 + 4 * ndim
     if len(raw) < start:
-        raise DataError(f"{path} is a corrupt idx file (header cut short)")
+        raise DataError(f"{show_path(path)} is a corrupt idx file (header cut short)")
     shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
     expected = start + dtype.itemsize * int(np.prod(shape))
     if len(raw) != expected:
         raise DataError(
-            f"{path} is a corrupt idx file ({len(raw)} bytes, header {shape} needs {expected})"
+            f"{show_path(path)} is a corrupt idx file "
+            f"({len(raw)} bytes, header {shape} needs {expected})"
         )
     data = np.frombuffer(raw, dtype, offset=start).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
@@ -83,14 +88,28 @@ def _standardise(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return data
 
 
-def _digits(seed: int) -> dict[str, np.ndarray]:
+def require_sklearn():
+    """scikit-learn's `load_digits`, or one DataError line (missing, or broken on import)."""
     try:
-        from sklearn.datasets import load_digits  # lazy: only this data set needs it
-    except ImportError as exc:
+        from sklearn.datasets import load_digits  # lazy: only digits needs it
+    except ImportError:
         raise DataError(
             "digits needs scikit-learn: `pip install scikit-learn` (or `pip install symfnn[data]`)"
-        ) from exc
-    X, y = load_digits(return_X_y=True)
+        ) from None
+    except Exception as exc:  # noqa: BLE001 -- a broken install fails in many ways
+        raise DataError(
+            f"scikit-learn is installed but fails on import ({type(exc).__name__}: "
+            f"{show(str(exc), 200)}); reinstall it: pip install --force-reinstall scikit-learn"
+        ) from None
+    return load_digits
+
+
+def _digits(seed: int) -> dict[str, np.ndarray]:
+    load_digits = require_sklearn()
+    try:
+        X, y = load_digits(return_X_y=True)
+    except (OSError, ValueError, EOFError) as exc:  # its bundled CSV damaged
+        raise DataError(f"scikit-learn's digits cannot be read: {type(exc).__name__}") from None
     return _split((X / 16.0).astype(np.float32), y.astype(np.int64), seed, stratify=True)
 
 
@@ -180,7 +199,7 @@ def load(name: str, seed: int = 0) -> dict[str, np.ndarray]:
     if name not in _LOADERS:
         close = difflib.get_close_matches(name, NAMES, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise DataError(f"unknown data set {name!r}; {hint}(available: {', '.join(NAMES)})")
+        raise DataError(f"unknown data set {show(name)}; {hint}(available: {', '.join(NAMES)})")
     return _LOADERS[name](seed)
 
 

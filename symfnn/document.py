@@ -11,7 +11,6 @@ template only lays out sections, prose blocks and equation blocks. Equation labe
 from __future__ import annotations
 
 import math
-import tempfile
 from pathlib import Path
 
 import sympy as sp
@@ -248,7 +247,7 @@ def write(
     if tex is not None:
         written.append(fileio.write_atomic(tex, source, force))
     if pdf is not None:
-        with tempfile.TemporaryDirectory(prefix="symfnn-") as work:
+        with fileio.work_folder("pdf") as work:  # one a kill -9 left goes on the next run
             built = latexpdf.compile(source, Path(work))
             written.append(fileio.move_atomic(built, pdf, force))
     assert len(written) == len(targets)

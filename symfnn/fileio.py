@@ -1,51 +1,290 @@
-"""Writing outputs safely: never overwrite without force, and never leave half a file."""
+"""Writing outputs safely: checked first, never overwritten without force, never half a file.
+
+Every file symfnn writes goes through `write_atomic`:
+- the target is checked before any long work (`check_writable`): not a folder, not an existing
+  file without `--force`, a folder that exists and takes a file (probed, so a read-only file
+  system is found up front even by root);
+- the data goes to an unnamed file in the target's folder (Linux `O_TMPFILE`), which is given
+  a name and renamed over the target only once complete: a kill at any moment leaves the old
+  file or the new one, and a kill before the last step leaves nothing at all;
+- a new file gets the permissions the umask allows (0644 under umask 022), as `open` would;
+  a file replaced under `--force` keeps its own;
+- an OS error (read-only, full disk, no permission) is one line naming the file, exit 2.
+
+A temporary name or work folder left by a killed symfnn (`kill -9` between naming and
+renaming, or during a PDF build) carries the process id and host; the next symfnn run on that
+host removes those whose process is gone.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import re
+import shutil
+import socket
+import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import RenderError
+from .errors import RenderError, show_path
+
+TAG = "symfnn-tmp"
+_HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname())[:40] or "host"
+_NAME_KEEP = 100  # characters of the target's name kept in a temporary name (NAME_MAX is 255)
+
+
+def _reason(e: OSError) -> str:
+    return e.strerror or type(e).__name__
 
 
 def check_writable(path: str | os.PathLike, force: bool) -> Path:
-    """Refuse an existing file unless `force`; refuse a missing parent folder."""
+    """Refuse a folder, an existing file unless `force`, a missing or unwritable folder."""
     path = Path(path)
-    if path.is_dir():
-        raise RenderError(f"{path} is a folder; give a file name")
-    if path.exists() and not force:
-        raise RenderError(f"{path} exists; pass --force to overwrite it")
-    if not path.parent.is_dir():
-        raise RenderError(f"cannot write {path}: folder {path.parent} does not exist")
+    shown = show_path(path)
+    try:
+        if path.is_dir():
+            raise RenderError(f"{shown} is a folder; give a file name")
+        if path.exists() or path.is_symlink():
+            if not force:
+                raise RenderError(f"{shown} exists; pass --force to overwrite it")
+            if not path.is_file():
+                raise RenderError(f"{shown} is not a regular file; symfnn will not replace it")
+        if not path.parent.is_dir():
+            raise RenderError(
+                f"cannot write {shown}: folder {show_path(path.parent)} does not exist"
+            )
+    except OSError as e:  # e.g. a name longer than the file system allows
+        raise RenderError(f"cannot write {shown}: {_reason(e)}") from None
+    except ValueError:  # a NUL in the name
+        raise RenderError(f"cannot write {shown}: not a valid file name") from None
+    probe_folder(path.parent, f"cannot write {shown}")
     return path
 
 
-def write_atomic(path: str | os.PathLike, data: str | bytes, force: bool = False) -> Path:
-    """Write `data` to a temporary file beside `path`, then rename it into place."""
-    path = check_writable(path, force)
-    mode = "w" if isinstance(data, str) else "wb"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def probe_folder(folder: Path, context: str) -> None:
+    """Create (and drop) an unnamed file in `folder`: a read-only or foreign folder fails now."""
     try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as out:
-            out.write(data)
-        os.replace(tmp, path)
+        fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o600)
+    except AttributeError:  # no O_TMPFILE on this OS: ask the kernel instead
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise RenderError(f"{context}: folder {show_path(folder)} is not writable") from None
+        return
+    except OSError as e:
+        if e.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):  # file system without it
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise RenderError(
+                    f"{context}: folder {show_path(folder)} is not writable"
+                ) from None
+            return
+        raise RenderError(f"{context}: {_reason(e)}") from None
+    os.close(fd)
+
+
+def check_folder(folder: str | os.PathLike) -> Path:
+    """An output folder: an existing folder we can write in, or one we can create."""
+    folder = Path(folder)
+    shown = show_path(folder)
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise RenderError(f"{shown} exists and is not a folder")
+        existing = folder
+        while not existing.exists():  # the nearest folder that exists takes the new one
+            existing = existing.parent
+        if not existing.is_dir():
+            raise RenderError(f"cannot create {shown}: {show_path(existing)} is not a folder")
+    except OSError as e:
+        raise RenderError(f"cannot write in {shown}: {_reason(e)}") from None
+    except ValueError:
+        raise RenderError(f"cannot write in {shown}: not a valid folder name") from None
+    probe_folder(existing, f"cannot write in {shown}")
+    return folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's process, or not a pid at all: leave it alone
+    return True
+
+
+def _stale(name: str, prefix: str) -> bool:
+    """A name `prefix + HOST.PID.random` of this host whose process has gone."""
+    host, _, rest = name[len(prefix) :].partition(".")
+    pid, _, _ = rest.partition(".")
+    return host == _HOST and pid.isdigit() and not _alive(int(pid))
+
+
+def _owned(entry: os.DirEntry) -> bool:
+    try:
+        return entry.stat(follow_symlinks=False).st_uid == os.geteuid()
+    except OSError:
+        return False
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name[:_NAME_KEEP]}.{TAG}."
+
+
+def sweep(folder: Path, prefix: str) -> None:
+    """Remove what a killed symfnn left in `folder` under `prefix` (best effort)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(prefix) and _owned(entry) and _stale(entry.name, prefix):
+            with contextlib.suppress(OSError):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+
+
+def _temp_name(path: Path) -> Path:
+    token = os.urandom(4).hex()
+    return path.parent / f"{_temp_prefix(path)}{_HOST}.{os.getpid()}.{token}"
+
+
+def _mode_of(path: Path) -> int | None:
+    """The permission bits of the file being replaced (kept under --force), else None."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)  # the rename must not reach the disk before the data does
+
+
+def _open_unnamed(folder: Path) -> int | None:
+    """An unnamed file in `folder` (Linux O_TMPFILE), or None where the OS lacks it."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None:
+        return None
+    try:
+        return os.open(folder, flag | os.O_WRONLY, 0o666)  # mode through the umask
+    except OSError as e:
+        if e.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            return None
+        raise
+
+
+def _link(fd: int, name: Path) -> bool:
+    """Give the unnamed file `fd` a name: linkat(AT_EMPTY_PATH), else through /proc."""
+    try:
+        import ctypes  # linkat with AT_EMPTY_PATH has no os-module spelling
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.linkat(fd, b"", _AT_FDCWD, os.fsencode(name), _AT_EMPTY_PATH) == 0:
+            return True
+    except (ImportError, OSError, AttributeError):
+        pass
+    try:
+        os.link(f"/proc/self/fd/{fd}", name, follow_symlinks=True)
+    except OSError:
+        return False
+    return True
+
+
+_AT_FDCWD, _AT_EMPTY_PATH = -100, 0x1000
+_unnamed_works = True  # set False once this OS refused to name an unnamed file
+
+
+def _write_temp(path: Path, data: bytes) -> Path:
+    """Write `data` beside `path`; return the temporary name that holds it, complete."""
+    global _unnamed_works
+    tmp = _temp_name(path)
+    mode = _mode_of(path)
+    fd = _open_unnamed(path.parent) if _unnamed_works else None
+    if fd is not None:  # a kill while writing leaves nothing behind
+        try:
+            _write_all(fd, data)
+            if mode is not None:
+                os.fchmod(fd, mode)
+            if _link(fd, tmp):
+                return tmp
+            _unnamed_works = False
+        finally:
+            os.close(fd)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode through the umask
+    try:
+        _write_all(fd, data)
+        if mode is not None:
+            os.fchmod(fd, mode)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    finally:
+        os.close(fd)
+    return tmp
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes, force: bool = False) -> Path:
+    """Write `data` (str: UTF-8) to `path` atomically; RenderError on any OS error."""
+    path = check_writable(path, force)
+    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    sweep(path.parent, _temp_prefix(path))
+    try:
+        tmp = _write_temp(path, raw)
+    except OSError as e:
+        raise RenderError(f"cannot write {show_path(path)}: {_reason(e)}") from None
+    try:
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise RenderError(f"cannot write {show_path(path)}: {_reason(e)}") from None
         raise
     return path
 
 
 def move_atomic(src: str | os.PathLike, path: str | os.PathLike, force: bool = False) -> Path:
-    """Move a finished file (e.g. a built PDF) into place under the same rules."""
-    path = check_writable(path, force)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
+    """Put a finished file (e.g. a built PDF) in place under the same rules."""
     try:
-        with open(src, "rb") as fin, open(tmp, "wb") as fout:
-            fout.write(fin.read())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        data = Path(src).read_bytes()
+    except OSError as e:
+        raise RenderError(f"cannot read {show_path(src)}: {_reason(e)}") from None
+    return write_atomic(path, data, force)
+
+
+def _stale_folder(name: str) -> bool:
+    """`symfnn-KIND.HOST.PID.random`, of this host, whose process has gone."""
+    kind, _, rest = name.partition(".")
+    return kind.startswith(WORK_PREFIX) and _stale(rest, "")
+
+
+WORK_PREFIX = "symfnn-"
+
+
+@contextlib.contextmanager
+def work_folder(kind: str = "work") -> Iterator[Path]:
+    """A temporary folder, removed afterwards; one a killed symfnn left goes on the next use."""
+    base = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for entry in list(os.scandir(base)):
+            if entry.is_dir(follow_symlinks=False) and _owned(entry) and _stale_folder(entry.name):
+                shutil.rmtree(entry.path, ignore_errors=True)
+    try:
+        folder = Path(
+            tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{kind}.{_HOST}.{os.getpid()}.", dir=base)
+        )
+    except OSError as e:
+        raise RenderError(
+            f"cannot create a work folder in {show_path(base)}: {_reason(e)}"
+        ) from None
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import struct
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -285,3 +286,45 @@ def test_export_unknown_name_writes_nothing(tmp_path) -> None:
     with pytest.raises(DataError, match="did you mean 'spirals'"):
         datasets.export("spiral", tmp_path / "x.npz")
     assert not list(tmp_path.iterdir())
+
+
+# --- issue 12: a corrupt archive or a broken scikit-learn is one line ------------------------
+
+
+def test_corrupt_fashion_mnist_gzip_is_one_line(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = gzip.compress(idx_bytes(np.arange(4000, dtype=np.uint8).reshape(10, 20, 20) % 251))
+    damaged = good[:30] + bytes(b ^ 0x5A for b in good[30:60]) + good[60:]
+    with pytest.raises(zlib.error):  # what read_idx used to let through as a traceback
+        gzip.decompress(damaged)
+    for kind in ("train", "t10k"):
+        (tmp_path / f"{kind}-images-idx3-ubyte.gz").write_bytes(damaged)
+        (tmp_path / f"{kind}-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(10, np.uint8)))
+    monkeypatch.setattr(datasets, "FASHION_DIR", tmp_path)
+    with pytest.raises(DataError) as info:
+        datasets.load("fashion-mnist")
+    assert "cannot read idx file" in str(info.value) and str(info.value).isprintable()
+
+
+class _BrokenFinder:
+    """A meta-path finder under which importing scikit-learn fails with a non-ImportError."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "sklearn" or name.startswith("sklearn."):
+            raise RuntimeError("numpy.dtype size changed, may indicate binary incompatibility")
+
+
+def test_sklearn_failing_on_import_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [_BrokenFinder(), *sys.meta_path])
+    with pytest.raises(DataError) as info:
+        datasets.load("digits")
+    message = str(info.value)
+    assert "scikit-learn is installed but fails on import (RuntimeError" in message
+    assert "\n" not in message
+
+
+def test_unknown_name_is_quoted() -> None:
+    with pytest.raises(DataError) as info:
+        datasets.load("spi\nrals")
+    assert "'spi\\nrals'" in str(info.value) and str(info.value).isprintable()
