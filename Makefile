@@ -51,6 +51,8 @@ browser:
 
 test: venv tex browser
 	$(BIN)/python -m pytest -q
+	$(BIN)/python -m ruff check symfnn tests benchmarks
+	$(BIN)/python -m ruff format --check symfnn tests benchmarks
 
 demo: venv tex
 	mkdir -p $(OUT)
