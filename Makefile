@@ -10,8 +10,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 OUT := out
 DEMO_SPEC := 64-32:sigmoid-10:softmax --l2 0.0001
+# the Chinese document: XeLaTeX + ctex with the Fandol fonts (texlive-lang-chinese)
 TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-science lmodern latexmk \
-	poppler-utils latex-cjk-chinese latex-cjk-chinese-arphic-gbsn00lp
+	texlive-pictures poppler-utils texlive-xetex texlive-lang-chinese
 
 .PHONY: demo test tex browser venv clean
 
@@ -23,13 +24,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# latexmk, pdflatex with CJK, pdftotext/pdffonts; installed only where missing
+# latexmk, pdflatex with TikZ, xelatex with ctex, pdftotext/pdffonts; installed only where missing
 tex:
 	@if command -v latexmk >/dev/null && command -v pdftotext >/dev/null \
-	    && kpsewhich CJKutf8.sty >/dev/null 2>&1 && kpsewhich algpseudocode.sty >/dev/null 2>&1; then \
+	    && command -v xelatex >/dev/null && kpsewhich ctex.sty >/dev/null 2>&1 \
+	    && kpsewhich algpseudocode.sty >/dev/null 2>&1 && kpsewhich tikz.sty >/dev/null 2>&1; then \
 	  echo "TeX toolchain: present"; \
 	elif [ "$$(id -u)" = 0 ]; then \
-	  echo "TeX toolchain: installing with apt-get (about 160 MB)"; \
+	  echo "TeX toolchain: installing with apt-get (about 250 MB download)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    --no-install-recommends $(TEX_PACKAGES) >/dev/null; \
 	else \

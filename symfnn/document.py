@@ -11,6 +11,7 @@ template only lays out sections, prose blocks and equation blocks. Equation labe
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import sympy as sp
@@ -146,7 +147,7 @@ class _Doc(Sections):
         big = lambda stem: sp.MatrixSymbol(f"{stem}_l", N, gl.m)
         D, V = sp.Symbol("D"), sp.Symbol("V")
         lam = "".join(
-            f", {self.m(sp.Eq(sym, sp.Float(v, 3)))}" for sym, v in d.coefficients.items()
+            s["sep"] + self.m(sp.Eq(sym, sp.Float(v, 3))) for sym, v in d.coefficients.items()
         )
         ls = self.m(sp.Eq(sp.Symbol("l"), sp.Symbol(r"1, \ldots, L")))
         ls_down = self.m(sp.Eq(sp.Symbol("l"), sp.Symbol(r"L, \ldots, 1")))
@@ -210,7 +211,7 @@ class _Doc(Sections):
             (s["v_samples"], str(r.samples)),
             (s["v_digits"], fill(s["v_digits_value"], digits=DIGITS)),
             (s["v_worst"], worst),
-            (s["v_symbolic"], tt(r.symbolic)),
+            (s["v_symbolic"], symbolic_status(r.symbolic, s)),
             (s["v_verdict"], r"\textbf{" + (s["proven"] if r.ok else s["failed"]) + "}"),
         ]
         return {"intro": s["verify_intro"], "rows": [{"key": a, "value": b} for a, b in rows]}
@@ -221,6 +222,21 @@ def bound(worst: float) -> sp.Basic:
     with evaluation order (1.7e-61 in one process, 1.2e-61 in another); goldens must not."""
     k = 5 * math.ceil(math.log10(worst) / 5) if worst > 0 else -100
     return sp.Pow(10, k, evaluate=False)
+
+
+def symbolic_status(status: str, s: dict) -> str:
+    """verify's status of the symbolic proof, said in the document's language.
+
+    (verify.Report.symbolic is one English line for the terminal; a form this does not
+    know stays as it is, in typewriter type.)
+    """
+    done = re.fullmatch(r"cancel\(difference\) = 0 for all (\d+) partials of (\S+)", status)
+    if done:
+        return fill(s["v_symbolic_done"], n=done[1], instance=tt(done[2]))
+    timeout = re.fullmatch(r"skipped: cancel took over (\d+) s", status)
+    if timeout:
+        return fill(s["v_symbolic_timeout"], seconds=timeout[1])
+    return s["v_symbolic_skipped"] if status == "skipped" else tt(status)
 
 
 def tt(text: str) -> str:

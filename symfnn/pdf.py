@@ -1,5 +1,10 @@
 """Running latexmk, and turning its failures into one-line errors.
 
+The engine is the document's own: a source whose first line is `% !TEX program = xelatex`
+(the Chinese one: ctex needs XeLaTeX for bold CJK headings and a text layer that copies
+and searches correctly) is built with XeLaTeX, any other with pdfLaTeX. Editors read the
+same line, so a kept .tex recompiles by hand with the right engine.
+
 The document is built in a folder of the caller's (a temporary one); a failed build's
 log is copied to a folder that is kept, and the error names it.
 """
@@ -7,6 +12,7 @@ log is copied to a folder that is kept, and the error names it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -14,8 +20,17 @@ from pathlib import Path
 
 from .errors import RenderError, SymfnnError
 
-PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-science lmodern latexmk"
-PACKAGES_ZH = "latex-cjk-chinese latex-cjk-chinese-arphic-gbsn00lp"
+PACKAGES = " ".join(
+    ("texlive-latex-base", "texlive-latex-recommended", "texlive-science", "texlive-pictures")
+    + ("lmodern", "latexmk")
+)
+PACKAGES_ZH = "texlive-xetex texlive-lang-chinese"  # XeLaTeX, ctex and the Fandol fonts
+# engine -> (latexmk option, Debian packages that provide it, a file that proves them installed)
+ENGINES = {
+    "pdflatex": ("-pdf", PACKAGES, "algpseudocode.sty"),
+    "xelatex": ("-xelatex", PACKAGES_ZH, "ctex.sty"),
+}
+MAGIC = re.compile(r"% *!TEX +(?:TS-)?program *= *(\w+)")
 TIMEOUT_S = 300
 
 
@@ -25,13 +40,30 @@ class LatexError(SymfnnError):
     exit_code = 1
 
 
-def require_toolchain() -> None:
-    """RenderError naming the Debian packages when latexmk or pdflatex is missing."""
-    missing = [tool for tool in ("latexmk", "pdflatex") if shutil.which(tool) is None]
+def engine(source: str) -> str:
+    """The engine a source asks for on its first line (`% !TEX program = …`), else pdflatex."""
+    first = source.split("\n", 1)[0]
+    match = MAGIC.match(first)
+    name = match.group(1) if match else "pdflatex"
+    if name not in ENGINES:
+        raise RenderError(f"unknown TeX engine {name!r}; known: {', '.join(ENGINES)}")
+    return name
+
+
+def require_toolchain(program: str = "pdflatex") -> None:
+    """RenderError naming the Debian packages when latexmk, the engine or its packages are missing."""
+    missing = [tool for tool in ("latexmk", program) if shutil.which(tool) is None]
+    marker = ENGINES[program][2]
+    if not missing and shutil.which("kpsewhich") is not None:
+        found = subprocess.run(["kpsewhich", marker], capture_output=True, text=True, check=False)
+        if not found.stdout.strip():
+            missing.append(marker)
     if missing:
+        packages = PACKAGES if program == "pdflatex" else f"{PACKAGES} {ENGINES[program][1]}"
         raise RenderError(
             f"{' and '.join(missing)} not found; install the TeX toolchain: "
-            f"apt-get install {PACKAGES} (for --lang zh also {PACKAGES_ZH})"
+            f"apt-get install {packages}"
+            + ("" if program != "pdflatex" else f" (for --lang zh also {PACKAGES_ZH})")
         )
 
 
@@ -49,11 +81,13 @@ def first_error(log: str) -> str:
 
 def compile(source: str, folder: Path, name: str = "derivation") -> Path:
     """Write `source` to folder/name.tex, run latexmk there; return the PDF's path."""
-    require_toolchain()
+    program = engine(source)
+    require_toolchain(program)
     (folder / f"{name}.tex").write_text(source, encoding="utf-8")
-    # a fixed date and trailer id make the PDF reproducible
+    # a fixed date makes the PDF reproducible (pdfTeX and xdvipdfmx both honour it)
     env = os.environ | {"SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
-    cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-quiet", f"{name}.tex"]
+    cmd = ["latexmk", ENGINES[program][0], "-interaction=nonstopmode", "-halt-on-error"]
+    cmd += ["-quiet", f"{name}.tex"]
     try:
         result = subprocess.run(
             cmd, check=False, cwd=folder, env=env, capture_output=True, text=True, timeout=TIMEOUT_S

@@ -12,6 +12,7 @@ import re
 from .errors import RenderError
 
 EN = {
+    "tex_program": "pdflatex",  # symfnn/pdf.py builds with it; the template's preamble follows
     "packages": "\\usepackage{array}",
     "table_name": "Table",
     "begin_lang": "",
@@ -105,6 +106,8 @@ EN = {
         "Each activation is differentiated from its definition, then rewritten in terms of its "
         "output {a}, so that the backward pass can reuse the activations of the forward pass."
     ),
+    "named": "{name} ({symbol})",  # a function's name and its symbol
+    "sep": ", ",  # between items of a run-in list
     "act_name": "\\paragraph{{name}.} Definition, SymPy's derivative and its simplified form:",
     "act_in_a": "In terms of the output (substituted back and proven equal by SymPy):",
     "act_in_a_unproven": "In terms of the output:",
@@ -174,6 +177,10 @@ EN = {
     "v_worst": "largest difference",
     "v_worst_value": "below {bound}",
     "v_symbolic": "symbolic proof",
+    "v_symbolic_done": "\\texttt{cancel} reduces the difference to 0 for all {n} partial "
+    "derivatives of {instance}",
+    "v_symbolic_timeout": "skipped: \\texttt{cancel} took over {seconds} s",
+    "v_symbolic_skipped": "skipped",
     "v_verdict": "verdict",
     "proven": "proven",
     "failed": "FAILED",
@@ -181,14 +188,11 @@ EN = {
 
 ZH = {
     **EN,
-    "packages": "\\usepackage{array}\n\\usepackage{CJKutf8}",
+    "tex_program": "xelatex",  # ctex: bold CJK headings, a text layer that copies correctly
     "table_name": "表",
     "loss_cross_entropy": "交叉熵",
     "loss_binary_cross_entropy": "二元交叉熵",
     "loss_squared_error": "平方误差",
-    "begin_lang": "\\begin{CJK}{UTF8}{gbsn}",
-    "end_lang": "\\end{CJK}",
-    "hyperref": "colorlinks=true,linkcolor=blue!50!black,bookmarks=false",
     "algorithm_name": "算法",
     "alg_setup": (
         "\\algrenewcommand\\algorithmicrepeat{\\textbf{重复}}"
@@ -263,6 +267,8 @@ ZH = {
     "grads_matrix": "写成矩阵形式：",
     "sec_activations": "激活函数的导数",
     "act_intro": "每个激活函数都由定义求导，再改写为其输出 {a} 的函数，这样反向传播可以直接使用前向传播保存的活性值。",
+    "named": "{name}（{symbol}）",
+    "sep": "，",
     "act_name": "\\paragraph{{name}。} 定义、SymPy 的求导结果及化简：",
     "act_in_a": "用输出表示（代回后由 SymPy 证明相等）：",
     "act_in_a_unproven": "用输出表示：",
@@ -318,6 +324,9 @@ ZH = {
     "v_worst": "最大差值",
     "v_worst_value": "小于 {bound}",
     "v_symbolic": "符号证明",
+    "v_symbolic_done": "在 {instance} 上，全部 {n} 个偏导数的差经 \\texttt{cancel} 化简均为 0",
+    "v_symbolic_timeout": "未完成：\\texttt{cancel} 超过 {seconds} 秒",
+    "v_symbolic_skipped": "未做",
     "v_verdict": "结论",
     "proven": "已证明",
     "failed": "失败",

@@ -222,7 +222,8 @@ class Sections:
                 continue
             f = sp.Function("f")
             name = act.name.replace("_", " ")
-            blocks.append(self.text("act_name", name=f"{name} (${act.latex}$)"))
+            named = fill(self.s["named"], name=name, symbol=f"${act.latex}$")
+            blocks.append(self.text("act_name", name=named))
             fprime = sp.Derivative(f(z), z)
             blocks.append(
                 self.eq(
@@ -243,7 +244,7 @@ class Sections:
         out = layer_symbols("L")
         act = self.d.layers[-1].activation
         L = sp.Symbol("L")
-        name = f"{act.name.replace('_', ' ')} (${act.latex}$)"
+        name = fill(self.s["named"], name=act.name.replace("_", " "), symbol=f"${act.latex}$")
         lines = [
             (L, "=", loss.per_sample, None),
             self.text("output_subst", z=self.m(sp.MatrixSymbol("z_L", out.m, 1)))["text"],

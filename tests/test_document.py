@@ -29,9 +29,18 @@ EXAMPLES = {
     "deep-relu": ("8-16:relu-16:relu-16:relu-16:relu-4:softmax", {}, "en"),
     "regression": ("3-8:tanh-2:identity", {}, "en"),
 }
-COMPILED = list(EXAMPLES)  # each compile costs about a second
 HAVE_TEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
 needs_tex = pytest.mark.skipif(not HAVE_TEX, reason="latexmk/pdflatex not installed")
+HAVE_XETEX = HAVE_TEX and shutil.which("xelatex") is not None  # the Chinese documents' engine
+needs_xetex = pytest.mark.skipif(not HAVE_XETEX, reason="xelatex not installed")
+# each compile costs about a second (pdfLaTeX) or two (XeLaTeX)
+COMPILED = [name for name, (*_, lang) in EXAMPLES.items() if lang == "en" or HAVE_XETEX]
+# the terminology of 邱锡鹏《神经网络与深度学习》 and of the article
+ZH_TERMS = ("前向传播", "反向传播", "误差项", "结构风险", "正则化")  # of the main text
+ZH_FLOW_TERMS = ("梯度消失", "梯度爆炸", "梯度截断")  # of the gradient-flow chapter
+# English that a Chinese document's text must not hold: LaTeX's default names, prose
+NOT_ZH = {"Figure", "Table", "Algorithm", "Section", "Contents", "References", "Input"}
+NOT_ZH |= {"Output", "Require", "Ensure", "Proof", "the", "of", "for", "and", "with", "by", "to"}
 SECTIONS = [
     "sec_notation",
     "sec_forward",
@@ -138,6 +147,41 @@ def test_pdf_text_fonts_and_log(name, built):
     assert all(w <= 5 for w in overfull), overfull
 
 
+def pdf_tool(tool: str, pdf: Path) -> str:
+    return subprocess.run(
+        [tool, str(pdf), *(["-"] if tool == "pdftotext" else [])],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def test_zh_headings_and_captions_are_chinese(sources):
+    """Every heading and caption of the Chinese source holds Chinese, and it names its engine."""
+    zh = sources["article-zh"]
+    assert latexpdf.engine(zh) == "xelatex" and latexpdf.engine(sources["article"]) == "pdflatex"
+    titles = re.findall(r"\\(?:(?:sub)*section|paragraph|caption)\{(.*)", zh)
+    assert len(titles) > 10
+    for title in titles:
+        assert re.search(r"[\u4e00-\u9fff]", title), title
+
+
+@needs_xetex
+def test_zh_pdf_copies_as_chinese_with_embedded_fonts(built, sources):
+    """Latin letters and digits copy out as themselves, terms are searchable, no English."""
+    pdf = built["article-zh"] / "article-zh.pdf"
+    text = pdf_tool("pdftotext", pdf)
+    assert "SymPy" in text and "4-5:sigmoid-5:tanh-3:softmax" in text
+    for term in ZH_TERMS:
+        assert term in text, term
+    for term in ZH_FLOW_TERMS:  # searchable wherever the document has them
+        assert (term in text) == (term in sources["article-zh"]), term
+    assert not set(re.findall(r"[A-Za-z]+", text)) & NOT_ZH
+    fonts = pdf_tool("pdffonts", pdf).splitlines()[2:]
+    assert fonts and all(row.split()[-5] == "yes" for row in fonts), fonts  # embedded
+    assert not any("Type 3" in row for row in fonts)
+
+
 def test_repr_latex(derived):
     d = derived["article"][0]
     out = d._repr_latex_()
@@ -168,9 +212,21 @@ def test_missing_latexmk_still_writes_tex(small, tmp_path, monkeypatch):
     with pytest.raises(RenderError) as e:
         document.write(d, tex=tex, pdf=out, report=report)
     assert e.value.exit_code == 2 and "\n" not in str(e.value)
-    assert "texlive-latex-base" in str(e.value) and "latex-cjk-chinese" in str(e.value)
+    assert "texlive-latex-base" in str(e.value) and "texlive-lang-chinese" in str(e.value)
     assert tex.read_text(encoding="utf-8") == document.tex_source(d, report=report)
     assert not out.exists()
+
+
+def test_engine_from_first_line_and_missing_ctex(monkeypatch):
+    assert latexpdf.engine("% !TEX program = xelatex\n\\documentclass{article}") == "xelatex"
+    assert latexpdf.engine("\\documentclass{article}\n") == "pdflatex"
+    with pytest.raises(RenderError, match="unknown TeX engine"):
+        latexpdf.engine("% !TEX program = lualatex\n")
+    monkeypatch.setattr(latexpdf.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    none = subprocess.CompletedProcess([], 1, "", "")
+    monkeypatch.setattr(latexpdf.subprocess, "run", lambda *a, **k: none)
+    with pytest.raises(RenderError, match="ctex.sty not found.*texlive-lang-chinese"):
+        latexpdf.require_toolchain("xelatex")
 
 
 @needs_tex
