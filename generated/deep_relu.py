@@ -235,77 +235,98 @@ def _risk(data_loss, N, penalty):
     return data_loss / N
 
 
+# The std of W_l ~ N(0, std^2) per initialisation scheme (symfnn.training.INITS).
 INIT_STD = {
-    "normal": lambda fan_in, fan_out: 1.0,
-    "xavier": lambda fan_in, fan_out: math.sqrt(2.0 / (fan_in + fan_out)),
-    "he": lambda fan_in, fan_out: math.sqrt(2.0 / fan_in),
+    "normal": lambda fan_in, fan_out: 1,
+    "xavier": lambda fan_in, fan_out: math.sqrt(2) / math.sqrt(fan_in + fan_out),
+    "he": lambda fan_in, fan_out: math.sqrt(2) / math.sqrt(fan_in),
 }
 
 
-def _clip(grads, squares, clip_value, clip_norm):
-    """Clip by value, then by the global norm; `squares` holds each |g|^2."""
-    if clip_value:
-        for g in grads.values():
-            np.clip(g, -clip_value, clip_value, out=g)
-        squares = {k: float(np.vdot(g, g)) for k, g in grads.items()}
-    norm = math.sqrt(sum(squares.values()))
-    if clip_norm and norm > clip_norm:
-        for g in grads.values():
-            g *= clip_norm / norm
+def _clip_by_value(g, clip_value):
+    """g <- min(clip_value, max(g, -clip_value)) element-wise, in place (symfnn.training)."""
+    np.maximum(g, -clip_value, out=g)
+    np.minimum(g, clip_value, out=g)
+
+
+def _norm_scale(norm, clip_norm):
+    """The factor of every gradient when clipping by the global norm (symfnn.training)."""
+    return min(1, clip_norm / norm)
 
 
 def _sgd(params, lr):
+    """SGD: step(params, grads) updates each theta in place; state none (symfnn.training)."""
+
     def step(params, grads):
-        for k, p in params.items():
+        for k, theta in params.items():
             g = grads[k]
-            g *= lr
-            p -= g
+            # theta <- theta - lr * g
+            np.multiply(g, lr, out=g)
+            theta -= g
 
     return step
 
 
 def _momentum(params, lr, mu=0.9):
-    v = {k: np.zeros_like(p) for k, p in params.items()}
+    """momentum: step(params, grads) updates each theta in place; state v (symfnn.training)."""
+    state = {}
+    for k, p in params.items():
+        state[k] = (np.zeros_like(p),)
 
     def step(params, grads):
-        for k, p in params.items():
+        for k, theta in params.items():
             g = grads[k]
-            v[k] *= mu
-            g *= lr
-            v[k] -= g
-            p += v[k]
+            (v,) = state[k]
+            # v <- mu * v - lr * g
+            v *= mu
+            np.multiply(g, lr, out=g)
+            v -= g
+            # theta <- theta + v
+            theta += v
 
     return step
 
 
-def _adam(params, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-    m = {k: np.zeros_like(p) for k, p in params.items()}
-    s = {k: np.zeros_like(p) for k, p in params.items()}
-    tmp = {k: np.empty_like(p) for k, p in params.items()}
-    t = [0]
+def _adam(params, lr, beta1=0.9, beta2=0.999, epsilon=1e-08):
+    """Adam: step(params, grads) updates each theta in place; state m, v (symfnn.training)."""
+    state = {}
+    for k, p in params.items():
+        state[k] = np.zeros_like(p), np.zeros_like(p), np.empty_like(p)
+    t = 0
 
     def step(params, grads):
-        t[0] += 1
-        bias = math.sqrt(1 - beta2 ** t[0]) / (1 - beta1 ** t[0])
-        for k, p in params.items():
-            g, buf = grads[k], tmp[k]
-            m[k] *= beta1
-            np.multiply(g, 1 - beta1, out=buf)
-            m[k] += buf
-            s[k] *= beta2
-            np.multiply(g, g, out=buf)
-            buf *= 1 - beta2
-            s[k] += buf
-            np.sqrt(s[k], out=buf)
-            buf += eps
-            np.divide(m[k], buf, out=buf)
-            buf *= lr * bias
-            p -= buf
+        nonlocal t
+        t += 1
+        for k, theta in params.items():
+            g = grads[k]
+            m, v, scratch = state[k]
+            # m <- beta1 * m + g * (1 - beta1)
+            m *= beta1
+            np.multiply(g, 1 - beta1, out=scratch)
+            m += scratch
+            # v <- beta2 * v + g**2 * (1 - beta2)
+            v *= beta2
+            np.square(g, out=g)
+            g *= 1 - beta2
+            v += g
+            # m_hat <- m / (1 - beta1**t)
+            # v_hat <- v / (1 - beta2**t)
+            # theta <- theta - m_hat * lr / (np.sqrt(v_hat) + epsilon)
+            np.sqrt(v, out=g)
+            g *= 1 / math.sqrt(1 - beta2**t)
+            g += epsilon
+            np.divide(m, g, out=g)
+            g *= lr / (1 - beta1**t)
+            theta -= g
 
     return step
 
 
-OPTIMIZERS = {"sgd": _sgd, "momentum": _momentum, "adam": _adam}
+OPTIMIZERS = {
+    "sgd": _sgd,
+    "momentum": _momentum,
+    "adam": _adam,
+}
 
 
 # == 2. Included runtime: symfnn/runtime/data.py ====================================
@@ -447,7 +468,8 @@ class Network:
         backward_buffers: Callable,
         init_std: dict,
         optimizers: dict,
-        clip: Callable,
+        clip_by_value: Callable,
+        norm_scale: Callable,
     ):
         self.compact, self.widths, self.task, self.l1, self.l2 = (
             compact,
@@ -466,7 +488,8 @@ class Network:
         self.data_loss, self.penalty, self.risk = data_loss, penalty, risk
         self.forward_buffers, self.backward_buffers = forward_buffers, backward_buffers
         self.init_std = init_std
-        self.optimizers, self.clip = optimizers, clip
+        self.optimizers = optimizers
+        self.clip_by_value, self.norm_scale = clip_by_value, norm_scale
         self.init_schemes = tuple(init_std)
         self._workspaces = OrderedDict()
 
@@ -570,6 +593,19 @@ class Network:
         regression: the mean squared error per sample."""
         A, _, _ = self._forward(params, X, backward=False)
         return self.count_errors(A[-1], np.asarray(Y)) / len(A[-1])
+
+    def clip(self, grads: dict, squares: dict, clip_value, clip_norm) -> None:
+        """Clip every gradient in place: by value (clip_by_value), then by the global norm
+        sqrt(sum |g|^2) (times norm_scale); `squares` holds each |g|^2. None/0: off."""
+        if clip_value:
+            for g in grads.values():
+                self.clip_by_value(g, clip_value)
+            squares = {k: float(np.vdot(g, g)) for k, g in grads.items()}
+        if clip_norm:
+            scale = self.norm_scale(math.sqrt(sum(squares.values())), clip_norm)
+            if scale < 1:
+                for g in grads.values():
+                    g *= scale
 
     def optimizer(self, kind: str, params: dict, lr: float) -> Callable:
         """The update `step(params, grads)` of optimiser `kind`, its state (only its own)
@@ -899,7 +935,8 @@ NET = Network(
     backward_buffers=_backward_buffers,
     init_std=INIT_STD,
     optimizers=OPTIMIZERS,
-    clip=_clip,
+    clip_by_value=_clip_by_value,
+    norm_scale=_norm_scale,
 )
 init_params = NET.init_params
 forward = NET.forward

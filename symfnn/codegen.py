@@ -66,8 +66,8 @@ from pathlib import Path
 
 import sympy as sp
 
-from . import __version__, hyper, losses
-from .codeprint import printer, restable, stable_loss
+from . import __version__, hyper, losses, training
+from .codeprint import UpdatePrinter, printer, restable, stable_loss
 from .derive import LAMBDA1, LAMBDA2, Derivation
 from .errors import RenderError
 from .fileio import write_atomic
@@ -324,6 +324,87 @@ def _penalty(d: Derivation) -> list[str]:
     return [*fetch, "omega = 0.0", *(f"omega += {t}" for t in terms), "return float(omega)"]
 
 
+def _sum(p: UpdatePrinter, target: sp.Symbol, expr: sp.Expr) -> str:
+    """`expr` as code for a comment, the terms that read `target` first (θ - α g)."""
+    terms = sorted(sp.Add.make_args(expr), key=lambda t: not t.has(target))
+    text = p.code(terms[0])
+    for t in terms[1:]:
+        negative = t.as_coeff_Mul()[0] < 0
+        text += f" - {p.code(-t)}" if negative else f" + {p.code(t)}"
+    return text
+
+
+def _optimizer(entry: training.Optimizer) -> dict:
+    """`_NAME(params, lr, hyper=...)` printed from the entry: it allocates the entry's state
+    (and a scratch array where the gradient is still needed) for `params` and returns
+    `step(params, grads)`, which updates every θ in place. A gradient no later step reads is
+    the scratch array itself (train() recomputes it every step). Each step is printed under
+    a comment with the entry's assignment; a definition (Adam's m̂) is a comment only, its
+    value substituted into the code of the steps after it."""
+    tr = training
+    names = {tr.ALPHA: "lr", tr.M_HAT: "m_hat", tr.V_HAT: "v_hat"}
+    p = UpdatePrinter({tr.THETA, tr.G, *entry.state}, names)
+    code = dict(entry.code_steps())
+    targets = list(code)
+    body, scratch_needed = [], False
+    for target, expr in entry.steps:
+        body.append(f"# {p.doprint(target)} <- {_sum(p, target, expr)}")
+        if target not in code:
+            continue
+        later = any(code[t].has(tr.G) for t in targets[targets.index(target) + 1 :])
+        scratch_needed |= later
+        body += p.assign(target, code[target], "scratch" if later else "g")
+    state = [p.doprint(s) for s in entry.state] + (["scratch"] if scratch_needed else [])
+    alloc = ["np.zeros_like(p)"] * len(entry.state)
+    alloc += ["np.empty_like(p)"] if scratch_needed else []
+    lines = []
+    if state:
+        one = len(state) == 1
+        lines += [
+            "state = {}",
+            "for k, p in params.items():",
+            f"    state[k] = {'(' if one else ''}{', '.join(alloc)}{',)' if one else ''}",
+        ]
+        unpack = f"({state[0]},)" if one else ", ".join(state)
+    if entry.counts_steps:
+        lines.append("t = 0")
+    lines += ["", "def step(params, grads):"]
+    inner = ["nonlocal t", "t += 1"] if entry.counts_steps else []
+    inner.append("for k, theta in params.items():")
+    loop = ["g = grads[k]", *([f"{unpack} = state[k]"] if state else []), *body]
+    inner += [f"    {x}" for x in loop]
+    lines += [f"    {x}" for x in inner]
+    lines += ["", "return step"]
+    hyper_args = "".join(f", {p.doprint(sym)}={value!r}" for sym, value in entry.hyper)
+    own = ", ".join(p.doprint(s) for s in entry.state) or "none"
+    return {
+        "function": f"_{entry.name}",
+        "signature": f"params, lr{hyper_args}",
+        "doc": f"{entry.title}: step(params, grads) updates each theta in place; "
+        f"state {own} (symfnn.training).",
+        "body": lines,
+    }
+
+
+def _training_code() -> dict:
+    """The printed parts of training: initial std, optimisers, clipping (symfnn.training)."""
+    tr = training
+    scalar = UpdatePrinter(set()).scalar
+    init = [(name, scalar(entry.std)) for name, entry in tr.INITS.items()]
+    by_value = tr.CLIPPING["value"]
+    clip_p = UpdatePrinter({tr.G}, {tr.CLIP: by_value.option})
+    clip_value = clip_p.assign(tr.G, by_value.rule)
+    by_norm = tr.CLIPPING["norm"]
+    norm_scale = UpdatePrinter(set(), {tr.CLIP: by_norm.option}).scalar(by_norm.rule)
+    return {
+        "init_std": init,
+        "optimizers": [_optimizer(entry) for entry in tr.OPTIMIZERS.values()],
+        "clip_value": clip_value,
+        "clip_value_doc": f"g <- {clip_p.scalar(by_value.rule)}",
+        "norm_scale": norm_scale,
+    }
+
+
 def _py(value) -> str:
     """A literal as ruff formats it (double quotes)."""
     if isinstance(value, str):
@@ -393,6 +474,7 @@ def context(d: Derivation) -> dict:
         "imports": _header_imports(modules),
         "runtime": [(m.name, m.body.rstrip("\n")) for m in modules],
         "train_defaults": [(key, hp_text[key]) for key in TRAIN_KEYS],
+        **_training_code(),
     }
 
 

@@ -389,11 +389,15 @@ class NumPyCodePrinter(NumPyPrinter):
         src = sp.Symbol(self._print(expr.expr))
         return self._ew(body.xreplace({x: src}), src, target)
 
+    def _term(self, e) -> str:
+        """An operand of a ufunc call or an in-place operator."""
+        return self._print(e)
+
     def _simple(self, e, src) -> bool:
         return e == src or e.is_Number or e.is_Symbol or (-e).is_Symbol
 
     def _ew(self, e: sp.Expr, src: sp.Symbol, T: str) -> list[str]:
-        p = self._print
+        p = self._term
         if self._simple(e, src):
             return [f"np.copyto({T}, {p(e)})"]
         if isinstance(e, sp.Piecewise):
@@ -423,7 +427,11 @@ class NumPyCodePrinter(NumPyPrinter):
             return lines
         if isinstance(e, sp.Pow):
             base, ex = e.args
-            call = {2: "np.square({}, out={})", -1: "np.reciprocal({}, out={})"}
+            call = {
+                2: "np.square({}, out={})",
+                -1: "np.reciprocal({}, out={})",
+                sp.S.Half: "np.sqrt({}, out={})",
+            }
             fmt = call.get(ex, f"np.power({{}}, {p(ex)}, out={{}})")
             if self._simple(base, src):
                 return [fmt.format(p(base), T)]
@@ -461,6 +469,105 @@ class NumPyCodePrinter(NumPyPrinter):
             return lines
         where = f"np.where({self._print(cond)}, {self._print(hi)}, {self._print(lo)})"
         return [f"np.copyto({T}, {where})"]
+
+
+class UpdatePrinter(NumPyCodePrinter):
+    """In-place element-wise updates of arrays from a rule table (symfnn.training): an
+    optimiser's steps, clipping. Symbols in `arrays` are NumPy arrays; every other symbol is
+    a Python scalar (a hyper-parameter, the step count t), and an expression of scalars only
+    is printed with `math` so that it stays a Python float (a NumPy float64 scalar would turn
+    float32 arithmetic into float64). `names` renames symbols in code (α -> lr)."""
+
+    def __init__(self, arrays, names: dict | None = None):
+        super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False})
+        self.arrays = frozenset(arrays)
+        self.names = dict(names or {})
+
+    def _print_Symbol(self, expr):
+        return self.names.get(expr, expr.name)
+
+    def scalar(self, expr: sp.Expr) -> str:
+        """A scalar expression as Python code (`math.sqrt`, `min`)."""
+        from sympy.printing.pycode import PythonCodePrinter
+
+        named = expr.replace(  # √(1/x) -> 1/√x: the x of a rule's root is positive
+            lambda e: e.is_Pow and e.base.is_Pow and e.base.exp == -1,
+            lambda e: sp.Pow(e.base.base, -e.exp),
+        )
+        named = named.xreplace({k: sp.Symbol(v) for k, v in self.names.items()})
+        return tidy(PythonCodePrinter({"standard": "python3"}).doprint(named))
+
+    def _is_scalar(self, e) -> bool:
+        return not (e.free_symbols & self.arrays)
+
+    def _term(self, e) -> str:
+        return self.scalar(e) if self._is_scalar(e) else self._print(e)
+
+    def _simple(self, e, src) -> bool:
+        return self._is_scalar(e) or e in self.arrays or -e in self.arrays
+
+    def assign(self, target: sp.Symbol, expr: sp.Expr, scratch: str | None = None) -> list[str]:
+        """Lines that set the array `target` to `expr` in place.
+
+        `expr` is a sum: a term c·target becomes `target *= c`; every other term c·P is
+        computed into `scratch` (an array the caller may overwrite; without one, NumPy
+        allocates) and added or subtracted. A single term that reads the target (clipping's
+        min(max(g, -c), c)) must be a chain of element-wise functions of it, computed in place.
+        """
+        T = self._print(target)
+        terms = sp.Add.make_args(expr)
+        if len(terms) == 1 and terms[0].has(target) and terms[0] != target:
+            coeff, rest = terms[0].as_independent(*self.arrays, as_Add=False)
+            if rest != target:
+                return [tidy(x) for x in self._ew(expr, target, T)]
+        lines, own, others = [], None, []
+        for term in terms:
+            coeff, rest = term.as_independent(*self.arrays, as_Add=False)
+            if rest == target:
+                own = coeff if own is None else own + coeff
+            elif term.has(target):
+                raise ValueError(f"cannot update {target} in place: {expr}")
+            else:
+                others.append((coeff, rest))
+        if own is None:  # the target is not read: the first term is computed into it
+            coeff, rest = others.pop(0)
+            lines += self._into(T, coeff, rest)
+        elif own != 1:
+            lines.append(f"{T} *= {self.scalar(own)}")
+        for coeff, rest in others:
+            op = "+="
+            if coeff.as_coeff_Mul()[0] < 0:
+                op, coeff = "-=", -coeff
+            if coeff == 1 and rest in self.arrays:
+                lines.append(f"{T} {op} {self._print(rest)}")
+            elif scratch is None:
+                lines.append(f"{T} {op} {self._print(coeff * rest)}")
+            else:
+                lines += [*self._into(scratch, coeff, rest), f"{T} {op} {scratch}"]
+        return [tidy(x) for x in lines]
+
+    def _into(self, T: str, coeff: sp.Expr, rest: sp.Expr) -> list[str]:
+        """coeff·rest into the array T (T not read by rest)."""
+        if rest in self.arrays:
+            if coeff == 1:
+                return [f"np.copyto({T}, {self._print(rest)})"]
+            if coeff == -1:
+                return [f"np.negative({self._print(rest)}, out={T})"]
+            return [f"np.multiply({self._print(rest)}, {self.scalar(coeff)}, out={T})"]
+        factors = sp.Mul.make_args(rest)
+        over = [f for f in factors if isinstance(f, sp.Pow) and f.exp == -1]
+        if (
+            len(factors) == 2
+            and len(over) == 1
+            and (x := factors[1 - factors.index(over[0])]) in self.arrays
+        ):
+            # x / B: B into T, then one division (not a reciprocal and a product)
+            lines = [*self._ew(over[0].base, rest, T), f"np.divide({self._print(x)}, {T}, out={T})"]
+        else:
+            lines = self._ew(rest, rest, T)
+        if coeff != 1:
+            lines.append(f"{T} *= {self.scalar(coeff)}")
+        return lines
 
 
 def printer() -> NumPyCodePrinter:

@@ -13,9 +13,10 @@ import math
 from dataclasses import dataclass
 
 from .errors import SpecError
+from .training import INITS, OPTIMIZERS
 
 # The initial learning rate of each optimizer when none is given (lr = None).
-OPTIMIZER_LR = {"sgd": 0.2, "momentum": 0.05, "adam": 0.003}
+OPTIMIZER_LR = {name: entry.lr for name, entry in OPTIMIZERS.items()}
 # Hidden activations for which He initialisation is the default (else Xavier).
 RELU_LIKE = ("relu", "leaky_relu", "elu")
 
@@ -38,7 +39,7 @@ TABLE = {
     "lr": Param(float, None, positive=True),
     "optimizer": Param(str, "adam", choices=tuple(OPTIMIZER_LR)),
     "patience": Param(int, 10, minimum=0),  # epochs without a better val error; 0: off
-    "init": Param(str, None, choices=("normal", "xavier", "he")),  # None: default_init
+    "init": Param(str, None, choices=tuple(INITS)),  # None: default_init
     "val_split": Param(float, 0.2, minimum=0, below=1),
     "clip_value": Param(float, None, positive=True),
     "clip_norm": Param(float, None, positive=True),

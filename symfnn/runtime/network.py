@@ -10,6 +10,7 @@ Included verbatim in every generated script (codegen.RUNTIME); NumPy and the sta
 only.
 """
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -48,7 +49,8 @@ class Network:
         backward_buffers: Callable,
         init_std: dict,
         optimizers: dict,
-        clip: Callable,
+        clip_by_value: Callable,
+        norm_scale: Callable,
     ):
         self.compact, self.widths, self.task, self.l1, self.l2 = (
             compact,
@@ -67,7 +69,8 @@ class Network:
         self.data_loss, self.penalty, self.risk = data_loss, penalty, risk
         self.forward_buffers, self.backward_buffers = forward_buffers, backward_buffers
         self.init_std = init_std
-        self.optimizers, self.clip = optimizers, clip
+        self.optimizers = optimizers
+        self.clip_by_value, self.norm_scale = clip_by_value, norm_scale
         self.init_schemes = tuple(init_std)
         self._workspaces = OrderedDict()
 
@@ -171,6 +174,19 @@ class Network:
         regression: the mean squared error per sample."""
         A, _, _ = self._forward(params, X, backward=False)
         return self.count_errors(A[-1], np.asarray(Y)) / len(A[-1])
+
+    def clip(self, grads: dict, squares: dict, clip_value, clip_norm) -> None:
+        """Clip every gradient in place: by value (clip_by_value), then by the global norm
+        sqrt(sum |g|^2) (times norm_scale); `squares` holds each |g|^2. None/0: off."""
+        if clip_value:
+            for g in grads.values():
+                self.clip_by_value(g, clip_value)
+            squares = {k: float(np.vdot(g, g)) for k, g in grads.items()}
+        if clip_norm:
+            scale = self.norm_scale(math.sqrt(sum(squares.values())), clip_norm)
+            if scale < 1:
+                for g in grads.values():
+                    g *= scale
 
     def optimizer(self, kind: str, params: dict, lr: float) -> Callable:
         """The update `step(params, grads)` of optimiser `kind`, its state (only its own)
