@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from . import __version__, fileio, hyper
+from . import __version__, fileio, hyper, training
 from . import pdf as latexpdf
 from .prose import fill
 from .render import render
@@ -172,10 +172,7 @@ class _Doc(Sections):
             "ls": ls,
             "ls_down": ls_down,
         }
-        updates = [
-            self.m(sp.Eq(st.matrix_lhs, st.matrix)).replace("=", r"\leftarrow", 1)
-            for st in d.update.values()
-        ]
+        updates, update_text = self.update_rule(hp["optimizer"])
         return {
             "caption": fill(s["algorithm_caption"], arch=arch),
             "intro": s["algorithm_intro"],
@@ -194,9 +191,39 @@ class _Doc(Sections):
                     "return",
                 )
             },
-            "update_text": s["alg_update"],
+            "update_text": update_text,
             "updates": updates,
         }
+
+    def update_steps(self, optimizer: str) -> tuple[sp.Basic, list[tuple], list[tuple]]:
+        """The update of `optimizer` from its entry in symfnn.training, the entry the
+        generated script's update is printed from: (θ, g) ∈ {(W, ∂R/∂W), (b, ∂R/∂b)}, the
+        assignments [(target, value), ...] (t ← t + 1 first when the rule reads t) and the
+        hyper-parameters [(symbol, value), ...]. Any printer (LaTeX, MathML) lays them out."""
+        entry = training.OPTIMIZERS[optimizer]
+        gl = layer_symbols("l")
+        W, b = sp.MatrixSymbol("W_l", gl.m, 1), sp.MatrixSymbol("b_l", gl.m, 1)
+        dW, db = sp.MatrixSymbol("dW_l", gl.m, 1), sp.MatrixSymbol("db_l", gl.m, 1)
+        pairs = sp.FiniteSet(sp.Tuple(W, dW), sp.Tuple(b, db))
+        each = sp.Contains(sp.Tuple(training.THETA, training.G), pairs, evaluate=False)
+        steps = [(training.T, sp.Add(training.T, 1, evaluate=False))] if entry.counts_steps else []
+        return each, steps + list(entry.steps), [(s, sp.Float(v, 3)) for s, v in entry.hyper]
+
+    def update_rule(self, optimizer: str) -> tuple[list[str], str]:
+        """update_steps in LaTeX: the lines `target ← value`, and the text before them with
+        the optimiser's hyper-parameters."""
+        each, steps, hyper_values = self.update_steps(optimizer)
+
+        def arrow(lhs, rhs) -> str:  # t + 1 as written (unevaluated), the rest tidied
+            order = "none" if lhs == training.T else None
+            return self.m(sp.Eq(lhs, rhs, evaluate=False), order=order).replace(
+                "=", r"\leftarrow", 1
+            )
+
+        lines = [self.m(each)] + [arrow(target, value) for target, value in steps]
+        values = [self.m(sp.Eq(sym, v)) for sym, v in hyper_values]
+        text = self.s["alg_update"] + (" " + self.s["sep"].join(values) if values else "")
+        return lines, text
 
     def verification(self) -> dict:
         from .verify import DIGITS, verify
