@@ -207,7 +207,7 @@ class _Doc(Sections):
         pairs = sp.FiniteSet(sp.Tuple(W, dW), sp.Tuple(b, db))
         each = sp.Contains(sp.Tuple(training.THETA, training.G), pairs, evaluate=False)
         steps = [(training.T, sp.Add(training.T, 1, evaluate=False))] if entry.counts_steps else []
-        return each, steps + list(entry.steps), [(s, sp.Float(v, 3)) for s, v in entry.hyper]
+        return each, steps + list(entry.steps), list(entry.hyper)
 
     def update_rule(self, optimizer: str) -> tuple[list[str], str]:
         """update_steps in LaTeX: the lines `target ← value`, and the text before them with
@@ -221,7 +221,7 @@ class _Doc(Sections):
             )
 
         lines = [self.m(each)] + [arrow(target, value) for target, value in steps]
-        values = [self.m(sp.Eq(sym, v)) for sym, v in hyper_values]
+        values = [self.m(sp.Eq(sym, sp.Float(v, 3))) for sym, v in hyper_values]
         text = self.s["alg_update"] + (" " + self.s["sep"].join(values) if values else "")
         return lines, text
 
