@@ -49,8 +49,10 @@ def show_path(path: object) -> str:
     return text if text.isprintable() else repr(text)
 
 
-def one_line(message: str) -> str:
-    """The last guard before stderr: control characters (newlines…) escaped, never printed."""
-    if message.isprintable():
-        return message
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+def one_line(message: str, limit: int = 400) -> str:
+    """The last guard before stderr: control characters escaped, a very long line shortened."""
+    if not message.isprintable():
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    if len(message) > limit:
+        message = f"{message[: limit - 30]}… ({len(message)} characters)"
+    return message

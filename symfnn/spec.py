@@ -32,9 +32,10 @@ MAX_TEXT = 100_000  # characters of a compact spec (1000 layers of long names fi
 _TOML_INT = 2**63  # TOML integers are 64-bit signed; larger ones are an error (TOML 1.0)
 
 # Unambiguous alternatives only (no nested or adjacent overlapping quantifiers): linear time.
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_MANTISSA = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-_WIDTH = re.compile(r"\+?\d+")
+# ASCII digits only: Python's \d and float() would also take '１２' or '٣'.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_MANTISSA = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
+_WIDTH = re.compile(r"\+?\d+", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,10 @@ def _layer(text: str, l: int) -> LayerSpec:
     if not colon or not act.strip():
         raise SpecError(f"layer {l}: {show(text)} has no activation; {how}")
     act = act.strip().lower()
+    if act not in activations.TABLE:  # before its parameter: the name is the first mistake
+        raise SpecError(
+            f"layer {l}: unknown activation {show(act)}" + _suggest(act, activations.names())
+        )
     param = None
     if eq:
         what = f"layer {l}: the parameter of {act}"
