@@ -34,7 +34,6 @@ class Activation:
     param: str | None = None  # name of its parameter, if any
     default: float | None = None
     output_only: bool = False  # softmax: needs the whole vector, so output layer only
-    doc: str = ""
 
     def definition(self, param: float | None = None) -> sp.Expr:
         """f(z) as one SymPy expression (Piecewise where it has pieces)."""
@@ -61,15 +60,8 @@ def register(act: Activation) -> Activation:
     return act
 
 
-register(Activation("identity", r"\operatorname{id}", ((z, sp.true, a),), doc="f(z) = z"))
-register(
-    Activation(
-        "sigmoid",
-        r"\sigma",
-        ((1 / (1 + sp.exp(-z)), sp.true, sp.log(a / (1 - a))),),
-        doc="logistic sigmoid",
-    )
-)
+register(Activation("identity", r"\operatorname{id}", ((z, sp.true, a),)))
+register(Activation("sigmoid", r"\sigma", ((1 / (1 + sp.exp(-z)), sp.true, sp.log(a / (1 - a))),)))
 register(Activation("tanh", r"\tanh", ((sp.tanh(z), sp.true, sp.atanh(a)),)))
 register(
     Activation("relu", r"\operatorname{ReLU}", ((z, z > 0, a), (sp.Integer(0), sp.true, None)))
@@ -121,11 +113,6 @@ class ActivationDerivation:
     fprime_of_a: sp.Expr | None  # the same in terms of a = f(z), or None
     proven: bool  # fprime_of_a(f(z)) == fprime(z) was shown symbolically
     elementwise: bool
-
-    @property
-    def uses_z(self) -> bool:
-        """True when the backward pass needs z itself (no form in terms of a)."""
-        return self.fprime_of_a is None
 
 
 def lookup(name: str) -> Activation:

@@ -61,7 +61,3 @@ def _fold_sum(body: sp.Expr, limits) -> sp.Expr:
         out += free * summed
     out = sp.factor_terms(out)
     return _fold_sum(out, outer) if outer else out
-
-
-def sums_of(e: sp.Expr) -> list[sp.Sum]:
-    return sorted(e.atoms(sp.Sum), key=sp.default_sort_key)

@@ -24,10 +24,6 @@ x = sp.Dummy("x", real=True)
 Shapes = dict[sp.IndexedBase, sp.MatrixSymbol]
 
 
-def _bases(e: sp.Basic) -> set[sp.IndexedBase]:
-    return {ix.base for ix in e.atoms(sp.Indexed)}
-
-
 def _depends(e: sp.Basic, idx: sp.Symbol) -> bool:
     return idx in e.free_symbols
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-STEMS = ("W", "b", "z", "a", "delta", "y")
 _GENERIC = {"l": "l", "lp1": "l+1", "lm1": "l-1", "L": "L", "Lm1": "L-1"}
 _NAME = re.compile(r"^(W|b|z|a|delta|y|Z|A|Delta|Y|dW|db)(\d+|_l|_lp1|_lm1|_L|_Lm1)?$")
 
