@@ -291,6 +291,10 @@ def write(
         written.append(fileio.write_atomic(tex, source, force))
     if pdf is not None:
         with fileio.work_folder("pdf") as work:  # one a kill -9 left goes on the next run
+            if flow:  # the chapter names its plots relative to the .tex: put them there
+                from .flow_report import place_plots
+
+                place_plots(flow, Path(work))
             built = latexpdf.compile(source, Path(work))
             written.append(fileio.move_atomic(built, pdf, force))
     assert len(written) == len(targets)

@@ -40,7 +40,15 @@ from .flow_experiments import (
     remedies,
     user_spec,
 )
-from .flow_report import JSON_NAME, PLOT_NAMES, REPORT_NAME, FlowResult, report, tex_chapter
+from .flow_report import (
+    JSON_NAME,
+    PLOT_NAMES,
+    REPORT_NAME,
+    FlowResult,
+    place_plots,
+    report,
+    tex_chapter,
+)
 from .spec import NetworkSpec, parse_compact
 
 __all__ = [
@@ -51,7 +59,9 @@ __all__ = [
     "FlowResult",
     "Settings",
     "analyze",
+    "document_chapter",
     "generated",
+    "place_plots",
     "tex_chapter",
 ]
 
@@ -90,8 +100,10 @@ def analyze(
     force: bool = False,
     progress: Callable[[str], object] = print,
     settings: Settings | None = None,
+    lang: str = "en",
 ) -> FlowResult:
-    """Derive the bounds, measure gradient flow on digits, write JSON, report and plots."""
+    """Derive the bounds, measure gradient flow on digits, write JSON, report and plots
+    (the plots' labels in `lang`, the language of the document that includes them)."""
     out = _prepare(out_dir, force)
     s = settings or (QUICK if quick else FULL)
     spec = spec or parse_compact(DEFAULT_SPEC)
@@ -114,7 +126,9 @@ def analyze(
         f"learning speed per layer: {s.speed_depth} hidden layers of {s.speed_width}, {s.epochs} epochs"
     )
     result["learning_speed"] = learning_speed(s, data, progress)
-    stage(f"remedy: clipping by norm ({s.clip_norm:g}) of an exploding ReLU N(0,1) run")
+    stage(
+        f"remedy: clipping by norm ({s.clip_norm:g}) of a ReLU He run exploding at lr {s.clip_lr:g}"
+    )
     result["clipping"] = clipping(s, data, progress)
     stage(f"remedy: L2 (λ2 = {s.l2:g}), weight norms over training")
     result["l2"] = l2_runs(s, data, progress)
@@ -124,14 +138,49 @@ def analyze(
     stage("plots (PNG and PDF)")
     from . import flow_plots
 
-    plots = flow_plots.draw_all(result, out)
+    plots, text = flow_plots.draw_all(result, out, lang)
     result["plots"] = [p.name for p in plots]
+    result["lang"] = lang
+    result["plot_text"] = text  # per plot: smallest text (points) at its size (inches)
+    if any(t["lang"] != lang for t in text.values()):
+        stage(
+            "no Chinese font for the plots: their labels are English (apt-get install fonts-noto-cjk)"
+        )
     result["seconds"] = round(time.perf_counter() - started, 2)
     clean = _clean(result)
     json_path = write_atomic(out / JSON_NAME, json.dumps(clean, indent=1) + "\n", force=True)
     report_path = write_atomic(out / REPORT_NAME, report(result), force=True)
     stage(f"done in {result['seconds']:.1f} s: {json_path}, {report_path}")
     return FlowResult(out, json_path, report_path, plots, clean)
+
+
+def document_chapter(
+    spec: NetworkSpec,
+    work: str | Path,
+    *,
+    tex: str | Path | None = None,
+    lang: str = "en",
+    force: bool = False,
+    progress: Callable[[str], object] = print,
+) -> dict:
+    """The `--flow` chapter of a document: the quick analysis, its plots labelled in `lang`.
+
+    With a .tex the analysis goes beside it (`doc-flow/` for `doc.tex`) and the chapter names
+    the plots relative to it, so the .tex compiles on its own; without one (a PDF only) it
+    goes into `work`, a folder the caller removes. `document.write` copies the plots next to
+    the .tex it compiles (`place_plots`).
+    """
+    from .derive import derive
+
+    if tex is not None:
+        out = Path(tex).parent / f"{Path(tex).stem}-flow"
+    else:
+        out = Path(work) / "flow"
+    result = analyze(spec, out, quick=True, force=force, progress=progress, lang=lang)
+    recurrence = derive(spec).general["delta"].label  # the main derivation's δ recurrence
+    return tex_chapter(
+        result, lang=lang, graphics_dir=out.name, recurrence_label=f"eq:{recurrence}"
+    )
 
 
 def _stages(progress, started):

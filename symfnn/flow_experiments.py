@@ -14,6 +14,7 @@ from functools import cache, lru_cache
 
 import numpy as np
 
+from .flow_bound import orders, product_value
 from .spec import NetworkSpec, parse_compact
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -34,11 +35,15 @@ class Settings:
     epochs: int = 30
     lr: float = 0.1
     batch: int = 32
-    clip_depth: int = 10  # ReLU with N(0,1) weights: the exploding run
-    clip_width: int = 50
-    clip_epochs: int = 5
-    clip_lr: float = 0.01
-    clip_norm: float = 1.0
+    # Clipping is shown where it matters: ReLU + He trains at lr 0.1 but explodes at lr 2
+    # (one step's gradient norm reaches ~1e12 and kills the ReLUs); clipped, it trains.
+    # (Clipping cannot rescue an N(0,1) ReLU net: its forward pass already saturates the
+    # softmax, so every bounded step is far too small.)
+    clip_depth: int = 4
+    clip_width: int = 30
+    clip_epochs: int = 6
+    clip_lr: float = 2.0
+    clip_norm: float = 0.5
     l2: float = 1e-2
     samples: int = 64  # per-sample δ for the user's spec
     seed: int = 0
@@ -51,9 +56,7 @@ QUICK = replace(
     width=32,
     probe=300,
     speed_depth=4,
-    epochs=8,
-    clip_depth=6,
-    clip_epochs=2,
+    epochs=15,
     samples=32,
 )
 
@@ -155,7 +158,7 @@ def at_init(s: Settings, data: Data, progress) -> dict:
                     **norms,
                     "first_over_last_delta": _ratio(d[0], d[-1]),
                     "first_over_last_W": _ratio(norms["W"][0], norms["W"][-1]),
-                    "spread_orders_W": _orders(norms["W"]),
+                    "spread_orders_W": orders(norms["W"]),  # flow_bound.orders_definition
                 }
             )
         progress(f"  at init: {act:<7} × {', '.join(SCHEMES)} ({spec.depth} layers)")
@@ -172,14 +175,6 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b if b and math.isfinite(a / b) else None
 
 
-def _orders(values: list[float]) -> float | None:
-    """log10(max/min): how many orders of magnitude the per-layer norms span."""
-    v = np.asarray(values)
-    if not np.all(np.isfinite(v)) or v.min() <= 0:
-        return None
-    return float(np.log10(v.max() / v.min()))
-
-
 def train(
     module,
     params: dict,
@@ -192,12 +187,14 @@ def train(
     seed: int,
     clip_norm: float | None = None,
     probe: int = 500,
+    count_dead: bool = False,
 ) -> dict:
     """Train with the generated script's own `train` (plain SGD); after every epoch record,
     on a fixed probe batch, the per-layer gradient norms, the weight norms and the accuracy.
     """
     Xp, Yp = data.X[:probe], data.Y[:probe]
-    hist = {"epoch": [], "delta": [], "W": [], "weight_norm": [], "loss": [], "val_accuracy": []}
+    keys = ("epoch", "delta", "W", "weight_norm", "loss", "val_accuracy", "dead_units")
+    hist = {k: [] for k in keys}
 
     def record(epoch: int, p: dict) -> bool:
         loss, grads = _gradients(module, p, Xp, Yp)
@@ -208,6 +205,8 @@ def train(
         hist["weight_norm"].append(per_layer(p, "W", depth))
         hist["loss"].append(loss)
         hist["val_accuracy"].append(_accuracy(module, p, data))
+        if count_dead:  # a forward pass more per epoch: only where ReLUs can die
+            hist["dead_units"].append(dead_units(module, p, Xp))
         return False  # never stop early
 
     record(0, params)
@@ -269,6 +268,7 @@ def learning_speed(s: Settings, data: Data, progress) -> dict:
     return {
         "hidden": s.speed_depth,
         "width": s.speed_width,
+        "chance": 1 / data.Y.shape[1],
         "epochs": s.epochs,
         "lr": s.lr,
         "batch": s.batch,
@@ -279,23 +279,36 @@ def learning_speed(s: Settings, data: Data, progress) -> dict:
 def _sgd_run(s: Settings, data: Data, module, depth: int, scheme: str) -> dict:
     """`train` from a fresh `scheme` init with the settings' SGD (epochs, lr, batch, seed)."""
     params = _params(module, scheme, s.seed)
-    return train(module, params, data, depth, epochs=s.epochs, lr=s.lr, batch=s.batch, seed=s.seed)
+    return train(
+        module,
+        params,
+        data,
+        depth,
+        epochs=s.epochs,
+        lr=s.lr,
+        batch=s.batch,
+        seed=s.seed,
+        probe=s.probe,
+    )
+
+
+CLIP_RUN = ("relu", "he")  # the set-up of the clipping experiment (see Settings)
 
 
 def clipping(s: Settings, data: Data, progress) -> dict:
-    """ReLU with N(0,1) weights explodes; the same run with gradient clipping by norm."""
-    spec = deep_spec("relu", s.clip_depth, s.clip_width)
+    """A run that explodes at a high learning rate, and the same run with clipping by norm."""
+    act, scheme = CLIP_RUN
+    spec = deep_spec(act, s.clip_depth, s.clip_width)
     module = generated(spec)
-    init = _params(module, "normal", s.seed)
+    init = _params(module, scheme, s.seed)
     X, Y = data.X[: s.probe], data.Y[: s.probe]
     _, grads = _gradients(module, init, X, Y)
     total = math.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
     # Clip a copy with the generated script's own clipping (by value off, then by norm).
     clipped = {k: g.copy() for k, g in grads.items()}
-    module._clip(clipped, {k: float(np.vdot(g, g)) for k, g in clipped.items()}, None, s.clip_norm)
+    squares = {k: float(np.vdot(g, g)) for k, g in clipped.items()}
+    _clip_of(module)(clipped, squares, None, s.clip_norm)
     after_total = math.sqrt(sum(float(np.sum(g * g)) for g in clipped.values()))
-    before = per_layer(grads, "W", spec.depth)
-    after = per_layer(clipped, "W", spec.depth)
     runs = {}
     for name, clip in (("unclipped", None), ("clipped", s.clip_norm)):
         params = {k: v.copy() for k, v in init.items()}
@@ -309,28 +322,49 @@ def clipping(s: Settings, data: Data, progress) -> dict:
             batch=s.batch,
             seed=s.seed,
             clip_norm=clip,
+            probe=s.probe,
+            count_dead=True,
         )
         r = runs[name]
+        peak = max((v for v in r["grad_norm"] if math.isfinite(v)), default=float("nan"))
         progress(
-            f"  clipping: {name:<9} final loss {r['loss'][-1]:.3g}, "
-            f"val accuracy {r['val_accuracy'][-1]:.3f}"
+            f"  clipping: {name:<9} largest mean gradient norm {peak:.3g}, "
+            f"val accuracy {r['val_accuracy'][-1]:.3f}, dead units {r['dead_units'][-1]:.0%}"
             + (f", diverged by epoch {r['diverged_at']}" if r["diverged"] else "")
         )
     return {
         "spec": spec.compact,
-        "init": "normal",
+        "activation": act,
+        "init": scheme,
+        "hidden": s.clip_depth,
+        "width": s.clip_width,
         "clip_norm": s.clip_norm,
+        "chance": 1 / data.Y.shape[1],
         "lr": s.clip_lr,
         "epochs": s.clip_epochs,
         "at_init": {
             "total_norm_before": total,
             "total_norm_after": after_total,
             "scale": after_total / total if total > 0 else 1.0,
-            "W_before": before,
-            "W_after": after,
+            "W_before": per_layer(grads, "W", spec.depth),
+            "W_after": per_layer(clipped, "W", spec.depth),
         },
         "runs": runs,
     }
+
+
+def _clip_of(module):
+    """The generated script's clipping, clip(grads, squares, clip_value, clip_norm)."""
+    net = getattr(module, "NET", None)
+    return net.clip if net is not None else module._clip
+
+
+def dead_units(module, params: dict, X: np.ndarray) -> float:
+    """The share of hidden units whose activation is 0 on every sample of X (dead ReLUs)."""
+    with np.errstate(all="ignore"):
+        acts = module.forward(params, X)[1:-1]
+    dead = sum(int(np.sum(np.all(~(a > 0), axis=0))) for a in acts)
+    return dead / max(1, sum(a.shape[1] for a in acts))
 
 
 def l2_runs(s: Settings, data: Data, progress) -> dict:
@@ -372,7 +406,10 @@ def user_spec(spec: NetworkSpec, symbolic: dict, s: Settings, data: Data, progre
             ratios[n] = np.asarray(norms) / norms[-1] if norms[-1] > 0 else np.nan
         spectral = [float(np.linalg.norm(params[f"W{l}"], 2)) for l in range(1, L + 1)]
         factors = [sup[_act_key(spec.layers[l - 1])] * spectral[l] for l in range(1, L)]
-        bound = [float(np.prod(factors[l - 1 :])) for l in range(1, L + 1)]
+        # the product bound (flow_bound.product, the one the chapter prints), layer by layer
+        slopes = {t: sup[_act_key(spec.layers[t - 1])] for t in range(1, L)}
+        norms = {t: spectral[t - 1] for t in range(2, L + 1)}
+        bound = [float(product_value(t, L, slopes, norms)) for t in range(1, L + 1)]
         with np.errstate(all="ignore"):
             measured_max = np.nanmax(ratios, axis=0)
             measured_mean = np.nanmean(ratios, axis=0)
@@ -419,7 +456,7 @@ def remedies(result: dict) -> list[dict]:
         )
     clip = result["clipping"]["runs"]
     for name, what in (
-        ("unclipped", "ReLU, N(0,1), no clipping"),
+        ("unclipped", "ReLU, He, high learning rate, no clipping"),
         ("clipped", "… with clipping by norm"),
     ):
         rows.append(

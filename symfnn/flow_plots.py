@@ -1,7 +1,10 @@
 """The gradient-flow plots, drawn with matplotlib's Agg backend, each as PNG and PDF.
 
-Every figure has labelled axes, a logarithmic scale where norms span orders of magnitude,
-and a legend; names follow `flow_report.PLOT_NAMES`. Imported only when plots are drawn.
+Every figure is drawn at the width the chapter includes it at (`WIDTH_IN`, scale 1), with
+no text below `MIN_POINTS`, so what is printed is legible; `draw_all` measures the smallest
+text of each figure and returns it with the paths. Labels come from `flow_prose` in the
+document's language (Chinese needs a CJK font; `cjk_font` finds one). Names follow
+`flow_report.PLOT_NAMES`. Imported only when plots are drawn.
 """
 
 from __future__ import annotations
@@ -13,20 +16,115 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import font_manager
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
+from .flow_prose import strings
+
+WIDTH_IN = 5.8  # the width the chapter includes every figure at (≈ 14.7 cm, inside A4 margins)
+MIN_POINTS = 8.0  # the smallest text allowed at that width
 INIT_STYLE = {
     "normal": ("N(0,1)", "tab:red", "o"),
     "xavier": ("Xavier", "tab:blue", "s"),
     "he": ("He", "tab:green", "^"),
 }
-plt.rcParams.update({"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "font.size": 9})
+STYLE = {
+    "figure.dpi": 120,
+    "savefig.dpi": 120,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "legend.title_fontsize": 8,
+    "figure.titlesize": 9,
+    "lines.markersize": 4,
+    "pdf.fonttype": 42,  # TrueType in the PDF: no Type 3 fonts
+}
+# Fonts with Chinese glyphs, best first; Debian: fonts-noto-cjk, latex-cjk-chinese-arphic-*.
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Serif CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "AR PL UMing CN",
+    "AR PL SungtiL GB",
+    "AR PL KaitiM GB",
+)
 
 
-def _save(fig, out: Path, name: str) -> list[Path]:
+# Their files, for a font cache built before they were installed.
+CJK_FILES = (
+    "NotoSansCJK",
+    "NotoSerifCJK",
+    "SourceHanSans",
+    "wqy-",
+    "uming",
+    "gbsn00lp",
+    "gkai00mp",
+)
+
+
+def cjk_font() -> str | None:
+    """The first installed font of CJK_FONTS, or None (TrueType/TTC files only: matplotlib
+    embeds them in the PDF as Type 42)."""
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    found = next((n for n in CJK_FONTS if n in names), None)
+    if found is None:
+        for path in font_manager.findSystemFonts():
+            if any(part in Path(path).name for part in CJK_FILES) and path.endswith(
+                (".ttf", ".ttc")
+            ):
+                font_manager.fontManager.addfont(path)
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        found = next((n for n in CJK_FONTS if n in names), None)
+    return found
+
+
+def _quiet_font_subsetting() -> None:
+    """fontTools warns about harmless table quirks of some CJK fonts while embedding them."""
+    import logging
+
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+
+
+def _style(lang: str) -> tuple[dict, str]:
+    """matplotlib's settings, and the language the labels can be drawn in (English when
+    no Chinese font is installed)."""
+    style = dict(STYLE)
+    if lang == "zh":
+        font = cjk_font()
+        if font is None:
+            return style, "en"
+        style["font.family"] = ["DejaVu Sans", font]  # Latin and math from DejaVu
+        _quiet_font_subsetting()
+        style["axes.unicode_minus"] = False
+    return style, lang
+
+
+def smallest_text(fig) -> float:
+    """The smallest font size (points) of any visible, non-empty text of the figure."""
+    sizes = [
+        t.get_fontsize()
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and t.get_figure() is fig
+    ]
+    return min(sizes) if sizes else float("inf")
+
+
+def _save(fig, out: Path, name: str, sizes: dict, rect=(0, 0, 1, 1)) -> list[Path]:
+    """Lay out (inside `rect`, leaving room for a figure legend), measure, write PNG and PDF."""
     for ax in fig.axes:  # layers and epochs are whole numbers
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.tight_layout()
+    fig.set_size_inches(WIDTH_IN, fig.get_size_inches()[1])
+    fig.tight_layout(rect=rect)
+    inches = [float(x) for x in fig.get_size_inches()]
+    sizes[name] = {"min_points": smallest_text(fig), "inches": inches}
     paths = []
     for ext in ("png", "pdf"):
         path = out / f"{name}.{ext}"
@@ -42,11 +140,15 @@ def _values(v):
     return np.array([np.nan if x is None else x for x in v], dtype=float)
 
 
-def grad_vs_layer(result: dict, out: Path) -> list[Path]:
+def _layer_colors(n: int):
+    return plt.cm.viridis(np.linspace(0, 0.9, n))
+
+
+def grad_vs_layer(result: dict, out: Path, w: dict, sizes: dict) -> list[Path]:
     """Per-layer ‖∂R/∂b‖ and ‖∂R/∂W‖ at init: one column per activation, a line per init."""
     init = result["at_init"]
     acts = list(dict.fromkeys(r["activation"] for r in init["runs"]))
-    fig, axes = plt.subplots(2, len(acts), figsize=(4 * len(acts), 6.4), sharex=True)
+    fig, axes = plt.subplots(2, len(acts), figsize=(WIDTH_IN, 4.2), sharex=True)
     for col, act in enumerate(acts):
         for r in (r for r in init["runs"] if r["activation"] == act):
             label, color, marker = INIT_STYLE[r["init"]]
@@ -55,108 +157,92 @@ def grad_vs_layer(result: dict, out: Path) -> list[Path]:
                 axes[row, col].semilogy(
                     layers, _values(r[key]), marker=marker, ms=3, color=color, label=label
                 )
-        axes[0, col].set_title(f"{act}: {init['hidden']} hidden layers of {init['width']}")
-        axes[0, col].set_ylabel(r"$\|\partial R/\partial b^{(l)}\|$ (batch-mean $\delta^{(l)}$)")
-        axes[1, col].set_ylabel(r"$\|\partial R/\partial W^{(l)}\|_F$")
-        axes[1, col].set_xlabel("layer $l$ (1 = first hidden, L = output)")
-        axes[0, col].legend(title="initialisation")
-    fig.suptitle(f"Gradient norm per layer at initialisation (digits, {init['probe']} samples)")
-    return _save(fig, out, "grad_vs_layer")
+        axes[0, col].set_title(act)
+        axes[1, col].set_xlabel(w["p_layer"])
+    axes[0, 0].set_ylabel(r"$\|\partial R/\partial b^{(l)}\|$")
+    axes[1, 0].set_ylabel(r"$\|\partial R/\partial W^{(l)}\|_F$")
+    axes[0, 0].legend(title=w["p_init"])
+    return _save(fig, out, "grad_vs_layer", sizes)
 
 
-def learning_speed(result: dict, out: Path) -> list[Path]:
+def learning_speed(result: dict, out: Path, w: dict, sizes: dict) -> list[Path]:
     """Nielsen's figure: per-layer ‖∂R/∂b^{(l)}‖ against epoch, one panel per set-up."""
-    speed = result["learning_speed"]
-    runs = speed["runs"]
-    fig, axes = plt.subplots(1, len(runs), figsize=(3.6 * len(runs), 3.8), sharey=True)
-    for ax, r in zip(np.atleast_1d(axes), runs):
+    runs = result["learning_speed"]["runs"]
+    cols = 2
+    rows = -(-len(runs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH_IN, 2.0 * rows + 0.6), sharex=True)
+    axes = np.atleast_1d(axes).ravel()
+    for ax, r in zip(axes, runs):
         d = np.array([_values(row) for row in r["delta"]])
-        colors = plt.cm.viridis(np.linspace(0, 0.9, d.shape[1]))
+        colors = _layer_colors(d.shape[1])
         for l in range(d.shape[1]):
-            ax.semilogy(r["epoch"], d[:, l], color=colors[l], label=f"layer {l + 1}")
+            ax.semilogy(r["epoch"], d[:, l], color=colors[l], label=f"{l + 1}")
         acc = r["val_accuracy"][-1]
-        ax.set_title(f"{r['activation']}, {INIT_STYLE[r['init']][0]} (val acc {acc:.2f})")
-        ax.set_xlabel("epoch")
-    np.atleast_1d(axes)[0].set_ylabel(r"$\|\partial R/\partial b^{(l)}\|$ (speed of learning)")
-    np.atleast_1d(axes)[-1].legend(fontsize=7, ncol=1 + d.shape[1] // 8, loc="best")
-    fig.suptitle(
-        f"Speed of learning per layer: {speed['hidden']} hidden layers of {speed['width']}, "
-        f"SGD lr {speed['lr']:g}, batch {speed['batch']}"
+        ax.set_title(f"{r['activation']}, {INIT_STYLE[r['init']][0]} ({w['p_acc']} {acc:.2f})")
+    for ax in axes[len(runs) :]:
+        ax.set_visible(False)
+    for ax in axes[-cols:]:
+        ax.set_xlabel(w["p_epoch"])
+    for ax in axes[::cols]:
+        ax.set_ylabel(r"$\|\partial R/\partial b^{(l)}\|$")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        title=w["p_layer"],
+        loc="lower center",
+        ncol=min(len(labels), 11),
+        frameon=False,
     )
-    return _save(fig, out, "learning_speed")
+    return _save(fig, out, "learning_speed", sizes, rect=(0, 0.12, 1, 1))
 
 
-def clipping(result: dict, out: Path) -> list[Path]:
-    """Left: per-layer gradient before/after clipping; right: the runs with and without it."""
+def clipping(result: dict, out: Path, w: dict, sizes: dict) -> list[Path]:
+    """Left: mean gradient norm per epoch (before clipping); right: validation accuracy."""
     c = result["clipping"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.9))
-    layers = np.arange(1, len(c["at_init"]["W_before"]) + 1)
-    left.semilogy(layers, c["at_init"]["W_before"], "o-", color="tab:red", label="before clipping")
-    left.semilogy(
-        layers,
-        c["at_init"]["W_after"],
-        "s-",
-        color="tab:blue",
-        label=f"after clipping to global norm {c['clip_norm']:g}",
-    )
-    left.set_xlabel("layer $l$")
-    left.set_ylabel(r"$\|\partial R/\partial W^{(l)}\|_F$ at initialisation")
-    left.set_title(f"ReLU, N(0,1): {c['spec'].count(':relu')} hidden layers")
-    left.legend()
-    for name, color in (("unclipped", "tab:red"), ("clipped", "tab:blue")):
+    fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH_IN, 2.6))
+    for name, color, marker in (("unclipped", "tab:red", "o"), ("clipped", "tab:blue", "s")):
         r = c["runs"][name]
-        loss = _values(r["loss"])
-        right.plot(
-            r["epoch"],
-            np.where(np.isfinite(loss), loss, np.nan),
-            "o-",
-            color=color,
-            label=name,
-            ms=9 if name == "unclipped" else 5,
-        )
-        if r["diverged"]:
-            right.axvline(
-                r["diverged_at"],
-                color=color,
-                ls=":",
-                label=f"{name}: loss non-finite at epoch {r['diverged_at']}, stopped",
-            )
-    right.set_xlabel("epoch")
-    right.set_ylabel("risk R on the probe batch")
-    right.set_title(f"Training with the generated train(), SGD lr {c['lr']:g}")
-    right.legend()
-    return _save(fig, out, "clipping")
+        norms = _values(r["grad_norm"])
+        epochs = np.arange(1, len(norms) + 1)
+        left.semilogy(epochs, np.where(norms > 0, norms, np.nan), marker=marker, color=color)
+        right.plot(r["epoch"], _values(r["val_accuracy"]), marker=marker, color=color)
+        right.plot([], [], marker=marker, color=color, label=w[f"p_{name}"])
+    left.axhline(c["clip_norm"], color="0.3", ls="--", lw=1, label=w["p_threshold"])
+    left.set_xlabel(w["p_epoch"])
+    left.set_ylabel(w["p_grad_mean"])
+    left.legend(loc="upper right")
+    right.axhline(c["chance"], color="0.3", ls=":", lw=1, label=w["p_chance"])
+    right.set_ylim(0, 1)
+    right.set_xlabel(w["p_epoch"])
+    right.set_ylabel(w["p_val_acc"])
+    right.legend(loc="center right")
+    return _save(fig, out, "clipping", sizes)
 
 
-def l2(result: dict, out: Path) -> list[Path]:
+def l2(result: dict, out: Path, w: dict, sizes: dict) -> list[Path]:
     """‖W^{(l)}‖_F per layer over training, without (solid) and with (dashed) L2."""
     r = result["l2"]
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.6))
     w0 = np.array(r["none"]["weight_norm"])
-    colors = plt.cm.viridis(np.linspace(0, 0.9, w0.shape[1]))
+    colors = _layer_colors(w0.shape[1])
     for name, ls in (("none", "-"), ("l2", "--")):
-        w = np.array(r[name]["weight_norm"])
-        for l in range(w.shape[1]):
-            ax.plot(
-                r[name]["epoch"],
-                w[:, l],
-                ls,
-                color=colors[l],
-                label=f"layer {l + 1}" if name == "none" else None,
-            )
+        norms = np.array(r[name]["weight_norm"])
+        for l in range(norms.shape[1]):
+            label = f"$W^{{({l + 1})}}$" if name == "none" else None
+            ax.plot(r[name]["epoch"], norms[:, l], ls, color=colors[l], label=label)
     ax.plot([], [], "k-", label=r"$\lambda_2 = 0$")
     ax.plot([], [], "k--", label=rf"$\lambda_2 = {r['l2']['lambda2']:g}$")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(r"$\|W^{(l)}\|_F$ (Frobenius norm)")
-    ax.set_title(f"L2 keeps the weights small ({r['activation']}, {INIT_STYLE[r['init']][0]} init)")
-    ax.legend(fontsize=7, ncol=2)
-    return _save(fig, out, "l2")
+    ax.set_xlabel(w["p_epoch"])
+    ax.set_ylabel(r"$\|W^{(l)}\|_F$")
+    ax.legend(ncol=1, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _save(fig, out, "l2", sizes)
 
 
-def spec_bound(result: dict, out: Path) -> list[Path]:
+def spec_bound(result: dict, out: Path, w: dict, sizes: dict) -> list[Path]:
     """The user's spec: per-sample ‖δ^{(l)}‖/‖δ^{(L)}‖ (max over samples) vs the bound."""
     s = result["spec"]
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.6))
     for scheme, row in s["schemes"].items():
         label, color, marker = INIT_STYLE[scheme]
         layers = np.arange(1, len(row["measured_max_ratio"]) + 1)
@@ -164,25 +250,34 @@ def spec_bound(result: dict, out: Path) -> list[Path]:
             layers,
             _values(row["measured_max_ratio"]),
             marker=marker,
+            ls="none",
             color=color,
-            label=f"{label}: measured (max over samples)",
+            label=f"{label}: {w['p_measured']}",
         )
         ax.semilogy(
             layers,
             _values(row["bound_delta_l_over_delta_L"]),
             "--",
             color=color,
-            label=rf"{label}: bound $\prod \max|f'|\,\|W\|_2$",
+            label=f"{label}: {w['p_bound']}",
         )
-    ax.set_xlabel("layer $l$")
-    ax.set_ylabel(r"$\|\delta^{(l)}\| / \|\delta^{(L)}\|$ per sample")
-    ax.set_title(f"{s['spec']}\n({s['samples']} samples, {s['data'].split(' (')[0]})", fontsize=8)
-    ax.legend(fontsize=7)
-    return _save(fig, out, "spec_bound")
+    ax.set_xlabel(w["p_layer"])
+    ax.set_ylabel(r"$\|\delta^{(l)}\| / \|\delta^{(L)}\|$")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _save(fig, out, "spec_bound", sizes)
 
 
-def draw_all(result: dict, out: Path) -> list[Path]:
-    paths = []
-    for draw in (grad_vs_layer, learning_speed, clipping, l2, spec_bound):
-        paths += draw(result, Path(out))
-    return paths
+DRAW = (grad_vs_layer, learning_speed, clipping, l2, spec_bound)
+
+
+def draw_all(result: dict, out: Path, lang: str = "en") -> tuple[list[Path], dict]:
+    """Every plot in `out`; returns the paths and, per plot, its smallest text, its size and
+    the language of its labels."""
+    style, drawn = _style(lang)
+    words, sizes, paths = strings(drawn), {}, []
+    with plt.rc_context(style):
+        for draw in DRAW:
+            paths += draw(result, Path(out), words, sizes)
+    for text in sizes.values():
+        text["lang"] = drawn
+    return paths, sizes

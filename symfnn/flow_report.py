@@ -31,9 +31,6 @@ class FlowResult:
             f"wrote {self.json_path}, {self.report_path} and {len(self.plots)} plot files"
         ]
 
-    def tex_context(self) -> dict:
-        return tex_chapter(self)
-
 
 def summary_lines(data: dict) -> list[str]:
     art = data["symbolic"]["article"]
@@ -42,8 +39,9 @@ def summary_lines(data: dict) -> list[str]:
         (
             f"σ' ≤ {art['sigmoid_prime_max']['exact']} (at z = {art['sigmoid_prime_argmax']['exact']}); "
             f"|w| < 1 ⇒ |∂C/∂b1| < |∂C/∂b3| · {art['vanishing']['ratio_bound']['exact']}; "
-            f"w = {ex['w']['exact']}, z = {ex['z']['exact']} ⇒ factor {ex['factor']['exact']}, growth {ex['growth_k']['exact']} "
-            f"= {ex['growth_depth']['exact']} for k = {art['depth']}; "
+            f"w = {ex['w']['exact']}, z = {ex['z']['exact']} ⇒ factor {ex['factor']['exact']}, "
+            f"∂C/∂b1 / ∂C/∂b{art['depth']} = {ex['first_last_power']['exact']} "
+            f"= {ex['grad_b1_over_grad_bk']['exact']}; "
             f"P(|w| < 1) = {art['p_abs_w_below_1']['float']:.4f}"
         ),
     ]
@@ -177,7 +175,8 @@ def report(data: dict) -> str:
         "",
         (
             f"{ai['hidden']} hidden layers of {ai['width']} + softmax output, digits ({ai['probe']} samples). "
-            "‖∂R/∂b^(l)‖ is the batch-mean δ^(l); rms ‖δ_n^(l)‖ is over the per-sample δ's."
+            "‖∂R/∂b^(l)‖ is the batch-mean δ^(l); rms ‖δ_n^(l)‖ is over the per-sample δ's. "
+            "O, the orders spanned, is log10(max_l ‖∂R/∂W^(l)‖ / min_l ‖∂R/∂W^(l)‖)."
         ),
         "",
     ]
@@ -188,7 +187,7 @@ def report(data: dict) -> str:
             "‖∂R/∂W^(1)‖",
             "‖∂R/∂W^(L)‖",
             "first/last",
-            "orders spanned",
+            "orders spanned O",
             "‖∂R/∂b^(1)‖",
             "‖∂R/∂b^(L)‖",
             "rms ‖δ_n^(1)‖",
@@ -241,19 +240,21 @@ def report(data: dict) -> str:
         "## Remedy: gradient clipping by norm",
         "",
         (
-            f"{c['spec']}, N(0,1) weights, SGD lr {c['lr']:g}, clip to global norm {c['clip_norm']:g}. "
+            f"{c['spec']}, {SCHEME_NAMES[c['init']]} weights, SGD at the high lr {c['lr']:g}, "
+            f"clip to global norm {c['clip_norm']:g}. "
             f"At init the global gradient norm is {_e(c['at_init']['total_norm_before'])}, "
             f"scaled by {_e(c['at_init']['scale'])} to {_e(c['at_init']['total_norm_after'])}."
         ),
         "",
     ]
     md += _table(
-        ["run", "loss per epoch", "val accuracy", "diverged"],
+        ["run", "mean ‖∇R‖ per epoch (before clipping)", "val accuracy", "dead units", "diverged"],
         [
             [
                 name,
-                ", ".join(_fmt(v) for v in r["loss"]),
+                ", ".join(_fmt(v) for v in r["grad_norm"]),
                 _fmt(r["val_accuracy"][-1]),
+                f"{r['dead_units'][-1]:.0%}" if r.get("dead_units") else "n/a",
                 f"epoch {r['diverged_at']}" if r["diverged"] else "no",
             ]
             for name, r in c["runs"].items()
@@ -289,15 +290,24 @@ def report(data: dict) -> str:
     return "\n".join(md) + "\n"
 
 
-def tex_chapter(result_or_json_path: FlowResult | str | Path) -> dict:
+def tex_chapter(
+    result_or_json_path: FlowResult | str | Path,
+    *,
+    lang: str | None = None,
+    graphics_dir: str | None = None,
+    recurrence_label: str = "eq:delta",
+) -> dict:
     """The `--flow` chapter for `symfnn derive --pdf --flow`, as a dict for the document.
 
-    Keys: `title`; `latex`, the chapter body rendered from `templates/flow.tex.jinja`
-    (a `\\section` onwards, no preamble; needs amsmath, graphicx, booktabs); `m`, inline
-    formulas ($…$) and `eq`, display equations, all printed by SymPy; `maxima`; `plots`, a list of {`path` (absolute PDF path),
-    `caption`}; `json_path`.
+    Keys: `title`; `latex`, the chapter body rendered from `templates/flow.tex.jinja` (a
+    `\\section` onwards, no preamble; needs amsmath, graphicx, booktabs); `sections`, its
+    blocks; `figures`, the figure labels, each referenced in the text; `plots`, the figure
+    files as {`path` (as the .tex names it), `file` (where it is)}. `graphics_dir` is how the
+    .tex names the folder of the plots: relative to the .tex (e.g. `doc-flow`) so that the
+    .tex recompiles on its own; default, the folder's absolute path. `lang` defaults to the
+    plots' language; `recurrence_label` is the main derivation's δ recurrence (eq:delta).
     """
-    from .render import render
+    from .flow_chapter import chapter
 
     if isinstance(result_or_json_path, FlowResult):
         data, path = result_or_json_path.data, result_or_json_path.json_path
@@ -305,70 +315,28 @@ def tex_chapter(result_or_json_path: FlowResult | str | Path) -> dict:
         path = Path(result_or_json_path)
         data = json.loads(path.read_text(encoding="utf-8"))
     folder = Path(path).resolve().parent
-    art = data["symbolic"]["article"]
-    ex, va = art["exploding"], art["vanishing"]
-    notation = art["notation"]
-    # Inline formulas ($…$) and display equations, every one printed by SymPy.
-    inline = {name: _inline(v) for name, v in notation.items()}
-    inline |= {
-        "sigmoid_max": _inline(art["sigmoid_prime_max"]),
-        "ratio_bound": _inline(va["ratio_bound"]),
-        "p_within": _inline(art["p_abs_w_below_1"]),
-        "growth_k": _inline(ex["growth_k"]),
-        "growth_depth": _inline(ex["growth_depth"]),
-    }
-    display = {name: notation[name]["latex"] for name in ("grad_b1", "ratio")}
-    maxima = [
-        (name, _inline(m["fprime"]), _inline(m["sup"]))
-        for name, m in data["symbolic"]["activation_maxima"].items()
-    ]
-    captions = {
-        "grad_vs_layer": "Gradient norm per layer at initialisation, per activation and initialisation.",
-        "learning_speed": f"Speed of learning per layer: {inline['grad_b_l']} against epoch.",
-        "clipping": "Gradient clipping by norm: per-layer norms before and after, and training with and without it.",
-        "l2": "Weight norms over training without and with L2 regularisation.",
-        "spec_bound": f"The specification's per-sample {inline['delta_ratio']} against the derived bound.",
-    }
-    plots = [
-        {"path": str(folder / f"{name}.pdf"), "caption": captions[name]}
+    graphics_dir = graphics_dir if graphics_dir is not None else folder.as_posix()
+    context = chapter(
+        data,
+        lang=lang or data.get("lang", "en"),
+        graphics_dir=graphics_dir,
+        recurrence_label=recurrence_label,
+    )
+    context["plots"] = [
+        {"path": f"{graphics_dir}/{name}.pdf", "file": str(folder / f"{name}.pdf")}
         for name in PLOT_NAMES
-        if (folder / f"{name}.pdf").is_file()
     ]
-    rows = [
-        (
-            r["activation"],
-            SCHEME_NAMES[r["init"]],
-            _tex_num(r["W"][0]),
-            _tex_num(r["W"][-1]),
-            _fmt(r["spread_orders_W"]),
-        )
-        for r in data["at_init"]["runs"]
-    ]
-    context = {
-        "title": TITLE,
-        "m": inline,
-        "eq": display,
-        "maxima": maxima,
-        "p_within_float": f"{art['p_abs_w_below_1']['float']:.4f}",
-        "plots": plots,
-        "init_rows": rows,
-        "depth": data["at_init"]["depth"],
-        "width": data["at_init"]["width"],
-        "json_path": str(Path(path).resolve()),
-    }
-    context["latex"] = render("latex", "flow.tex.jinja", **context)
+    context["json_path"] = str(Path(path).resolve())
     return context
 
 
-def _inline(entry: dict) -> str:
-    """A formula from the JSON (printed by SymPy's `latex`) in inline math."""
-    return f"${entry['latex']}$"
+def place_plots(flow: dict | None, folder: Path) -> None:
+    """Copy the chapter's plots to where a .tex compiled in `folder` looks for them."""
+    import shutil
 
-
-def _tex_num(v) -> str:
-    """A measured number, two significant digits, printed by SymPy."""
-    if _missing(v):
-        return "--"
-    import sympy as sp
-
-    return _inline({"latex": sp.latex(sp.Float(v, 2))})
+    for plot in (flow or {}).get("plots", []):
+        target = Path(folder) / plot["path"]
+        if Path(plot["path"]).is_absolute() or target.resolve() == Path(plot["file"]).resolve():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(plot["file"], target)

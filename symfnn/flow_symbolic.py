@@ -18,6 +18,7 @@ from functools import cache
 
 import sympy as sp
 
+from . import training
 from .activations import derive_activation
 from .activations import z as Z
 from .spec import NetworkSpec
@@ -50,6 +51,14 @@ class Partial(sp.Function):
     def _latex(self, printer):
         f, x = (printer._print(a) for a in self.args)
         return rf"\frac{{\partial {f}}}{{\partial {x}}}"
+
+
+class Quotient(sp.Function):
+    """a / b written on one line, a \\Big/ b: no fraction of fractions."""
+
+    def _latex(self, printer):
+        a, b = (printer._print(x) for x in self.args)
+        return rf"{a} \Big/ {b}"
 
 
 class Norm(sp.Function):
@@ -286,10 +295,23 @@ def article(k: int = 4) -> dict:
     chain_k = chain(k)
     big = {wj: w_big for wj in chain_k.w} | {zj: z0 for zj in chain_k.z}
     growth = sp.simplify(chain_k.input_gain.subs(big).replace(sigma_prime, at_big[sigma_prime]))
-    first_over_last = chain_k.grad_b[0] / chain_k.grad_b[-1]
+    # ∂C/∂b_1 / ∂C/∂b_k: the quotient the chapter prints, and its value at w_j = 100, z_j = 0
+    quotient_first_last = sp.simplify(chain_k.grad_b[0] / chain_k.grad_b[-1])
     first_over_last = sp.simplify(
-        sp.simplify(first_over_last).subs(big).replace(sigma_prime, at_big[sigma_prime])
+        quotient_first_last.subs(big).replace(sigma_prime, at_big[sigma_prime])
     )
+    # One layer fewer: the same quotient of chain(k - 1), to show what one layer multiplies by
+    shorter = chain(k - 1) if k > 1 else None
+    if shorter is not None:
+        small = {wj: w_big for wj in shorter.w} | {zj: z0 for zj in shorter.z}
+        q = sp.simplify(shorter.grad_b[0] / shorter.grad_b[-1])
+        per_layer = sp.simplify(
+            first_over_last / q.subs(small).replace(sigma_prime, at_big[sigma_prime])
+        )
+    else:
+        per_layer = sp.nan
+    exponent = sp.simplify(sp.log(first_over_last) / sp.log(big_factor))
+    as_power = sp.Pow(big_factor, exponent, evaluate=False)
     kk = sp.Symbol("k", positive=True, integer=True)
     article_ratio = sp.Mul(*(ch.w[j] * sigma_prime(ch.z[j]) for j in (1, 2)))
     ratio_left = sp.simplify(ch.ratio / article_ratio)
@@ -302,16 +324,24 @@ def article(k: int = 4) -> dict:
     cost, R = sp.Symbol("C"), sp.Symbol("R")
     W_first, W_last = sp.Symbol("W^{(1)}"), sp.Symbol("W^{(L)}")
     delta_l, delta_L = sp.Symbol("delta^(l)"), sp.Symbol("delta^(L)")
-    ratio_lhs = Partial(cost, ch.b[0]) / Partial(cost, ch.b[2])
+    ratio_lhs = Quotient(Partial(cost, ch.b[0]), Partial(cost, ch.b[2]))
     factored = sp.Mul(article_ratio, ratio_left, evaluate=False)
+    first_last_lhs = Quotient(Partial(cost, chain_k.b[0]), Partial(cost, chain_k.b[-1]))
     notation = {
         "k": sp.Eq(kk, k),
+        "first_last": sp.Eq(first_last_lhs, quotient_first_last, evaluate=False),
+        "first_last_value": sp.Eq(
+            first_last_lhs, sp.Eq(as_power, first_over_last, evaluate=False), evaluate=False
+        ),
+        "b_1": chain_k.b[0],
+        "b_k": chain_k.b[-1],
+        "w_all": sp.Eq(wj, w_big, evaluate=False),
         "z_j": sp.Eq(zj, wj * a_prev + bj),
         "a_j": sp.Eq(aj, sigma(zj)),
         "cost": C(chain_k.a[-1]),
         "grad_b1": sp.Eq(Partial(cost, chain_k.b[0]), chain_k.grad_b[0], evaluate=False),
         "ratio": sp.Eq(ratio_lhs, sp.Eq(ch.ratio, factored, evaluate=False), evaluate=False),
-        "sigmoid_prime": sp.Eq(sigma_prime(Z), fprime, evaluate=False),
+        "sigmoid_prime": sp.Eq(sigma_prime(Z), fprime_display("sigmoid"), evaluate=False),
         "argmax": sp.Eq(Z, smax.at, evaluate=False),
         "w_small": sp.Lt(sp.Abs(wj), 1),
         "factor_bound": sp.Lt(sp.Abs(wj * sigma_prime(zj)), factor_bound),
@@ -323,6 +353,7 @@ def article(k: int = 4) -> dict:
         "abs_fprime": sp.Abs(f_prime(Z)),
         "grad_W_first": Norm(Partial(R, W_first)),
         "grad_W_last": Norm(Partial(R, W_last)),
+        "grad_W_ratio": Quotient(Norm(Partial(R, W_first)), Norm(Partial(R, W_last))),
         "grad_b_l": Norm(Partial(R, sp.Symbol("b^{(l)}"))),
         "delta_ratio": Norm(delta_l) / Norm(delta_L),
     }
@@ -348,6 +379,7 @@ def article(k: int = 4) -> dict:
         "sigmoid_prime_argmax": exact(smax.at),
         "vanishing": {
             "factor_bound": exact(factor_bound),  # |w σ'(z)| < 1/4 when |w| < 1
+            "shrink_per_layer": exact(1 / factor_bound),  # at least 4 times smaller per layer
             "ratio_bound": exact(bound),  # |∂C/∂b_1| < |∂C/∂b_3| / 16
         },
         "exploding": {
@@ -358,6 +390,10 @@ def article(k: int = 4) -> dict:
             "growth_k": exact(big_factor**kk),
             "growth_depth": exact(growth),  # ∂C/∂x / ∂C/∂a_k = 25^k
             "grad_b1_over_grad_bk": exact(first_over_last),  # 25^(k-1)
+            "quotient_first_last": exact(quotient_first_last),
+            "first_last_power": exact(as_power),
+            "first_last_exponent": exact(exponent),
+            "per_layer_growth": exact(per_layer),  # quotient(k) / quotient(k - 1)
         },
         "p_abs_w_below_1": exact(p_within),
     }
@@ -376,16 +412,12 @@ def probability_within_one() -> sp.Expr:
 
 
 def init_std(scheme: str, fan_in: sp.Expr, fan_out: sp.Expr) -> sp.Expr:
-    """The standard deviation of a weight under each initialisation scheme (symfnn.codegen)."""
-    table = {
-        "normal": sp.Integer(1),
-        "xavier": sp.sqrt(sp.Integer(2) / (fan_in + fan_out)),
-        "he": sp.sqrt(sp.Integer(2) / fan_in),
-    }
-    return table[scheme]
+    """The standard deviation of a weight under each initialisation scheme: the table the
+    generated script and the document print from (symfnn.training.INITS)."""
+    return training.init_std(scheme, fan_in, fan_out)
 
 
-SCHEMES = ("normal", "xavier", "he")
+SCHEMES = tuple(training.INITS)
 
 
 def spec_bounds(spec: NetworkSpec, schemes: tuple[str, ...] = SCHEMES) -> dict:
@@ -447,6 +479,28 @@ def spec_bounds(spec: NetworkSpec, schemes: tuple[str, ...] = SCHEMES) -> dict:
     return out
 
 
+@cache
+def fprime_display(name: str) -> sp.Expr:
+    """f'(z) as a textbook writes it, in terms of f itself (σ(z)(1 − σ(z)), 1 − tanh²(z)),
+    proven equal to the derivative; f'(z) as derived where f has no such name (ReLU)."""
+    act = derive_activation(name)
+    form = act.fprime_of_a
+    named = act.latex.startswith("\\") and "{" not in act.latex  # \sigma, \tanh
+    if form is None or form.has(sp.Piecewise) or not named:
+        return act.fprime
+    f = sp.Function(act.latex[1:])(Z)
+    shown = form.subs(activation_output(), f)
+    if sp.simplify(shown.subs(f, act.f) - act.fprime) != 0:
+        return act.fprime
+    return shown
+
+
+def activation_output() -> sp.Symbol:
+    from .activations import a
+
+    return a
+
+
 def analyse(spec: NetworkSpec | None = None, k: int = 4) -> dict:
     """Everything symbolic for the JSON: the article's chain and bounds, the spec's bounds."""
     maxima = {}
@@ -454,6 +508,7 @@ def analyse(spec: NetworkSpec | None = None, k: int = 4) -> dict:
         m = derivative_max(name)
         maxima[name] = {
             "fprime": exact(m.fprime),
+            "fprime_display": exact(fprime_display(name)),
             "sup": exact(m.sup),
             "at": exact(m.at) if m.at is not None else None,
             "attained": m.attained,

@@ -9,6 +9,8 @@ generated gradients are checked against.
 from __future__ import annotations
 
 import json
+import math
+import re
 import types
 from dataclasses import replace
 from fractions import Fraction
@@ -18,7 +20,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symfnn import flow, flow_symbolic
+from symfnn import flow, flow_symbolic, training
 from symfnn.errors import RenderError
 from symfnn.spec import parse_compact
 
@@ -32,9 +34,7 @@ SMALL = replace(
     speed_depth=3,
     speed_width=16,
     epochs=2,
-    clip_depth=6,
-    clip_width=32,
-    clip_epochs=1,
+    clip_epochs=3,  # enough for the clipped run to leave chance (0.71 measured at epoch 3)
     samples=8,
 )
 
@@ -121,18 +121,25 @@ def test_relu_he_keeps_norms_within_an_order(run):
     assert r["spread_orders_W"] <= 1.0
 
 
-def test_clipping_keeps_the_exploding_run_finite(run):
+def test_clipping_rescues_the_exploding_run(run):
     _, data, _ = run
     c = data["clipping"]
-    assert c["at_init"]["total_norm_before"] > 1e3
     at = c["at_init"]
     # measured after the generated `_clip`: the global norm lands on the threshold and every
     # layer shrinks by the same factor clip_norm / total_norm_before
+    assert at["total_norm_before"] > c["clip_norm"]
     assert at["total_norm_after"] == pytest.approx(c["clip_norm"], rel=1e-6)
     factor = c["clip_norm"] / at["total_norm_before"]
     np.testing.assert_allclose(at["W_after"], np.array(at["W_before"]) * factor, rtol=1e-6)
-    assert c["runs"]["unclipped"]["diverged"]
-    assert not c["runs"]["clipped"]["diverged"]
+    unclipped, clipped = c["runs"]["unclipped"], c["runs"]["clipped"]
+    # without clipping the gradient explodes and the run ends at chance, its ReLUs dead
+    assert max(v for v in unclipped["grad_norm"] if v is not None) > 1e6
+    assert unclipped["val_accuracy"][-1] < c["chance"] + 0.05
+    assert unclipped["dead_units"][-1] > 0.5
+    # with clipping the same run learns
+    assert not clipped["diverged"]
+    assert max(clipped["grad_norm"]) < 1e3
+    assert clipped["val_accuracy"][-1] > 0.5
 
 
 def test_outputs_and_progress(run):
@@ -185,6 +192,144 @@ def test_out_dir_overwrite_rule(run, tmp_path):
         flow.analyze(None, tmp_path / "file", settings=SMALL, progress=lambda line: None)
 
 
+# -- the chapter: an argument whose numbers are its equations' ------------------------------
+
+
+@pytest.fixture(scope="module")
+def chapters(run):
+    result, _, _ = run
+    return {lang: flow.tex_chapter(result, lang=lang, graphics_dir="doc-flow") for lang in LANGS}
+
+
+LANGS = ("en", "zh")
+
+
+def test_exploding_quotient_is_the_printed_equation(run, chapters):
+    """∂C/∂b1 / ∂C/∂bk: the printed quotient, evaluated at w = 100, z = 0, is the quoted number."""
+    _, data, _ = run
+    ex = data["symbolic"]["article"]["exploding"]
+    quotient = sp.sympify(ex["quotient_first_last"]["exact"].replace("sigma'", "sp_"))
+    at = {s: 100 for s in quotient.free_symbols if s.name.startswith("w_")}
+    at |= {s: 0 for s in quotient.free_symbols if s.name.startswith("z_")}
+    value = quotient.replace(sp.Function("sp_"), sp.Lambda(sp.Symbol("x"), sp.Rational(1, 4)))
+    assert value.subs(at) == 25 ** (K - 1) == int(ex["grad_b1_over_grad_bk"]["exact"])
+    assert ex["first_last_power"]["exact"] == f"25**{K - 1}"
+    latex = chapters["en"]["latex"]
+    assert rf"25^{{{K - 1}}} = {25 ** (K - 1)}" in latex
+    assert str(25**K) not in latex  # the input gain ∂C/∂x is not what the equation shows
+
+
+def test_bound_is_the_unrolled_recurrence():
+    from symfnn import flow_bound as fb
+
+    rb = fb.recurrence_bound()
+    assert rb["checked_depths"][-1] >= 5
+    # the product the chapter prints, evaluated: every slope 1/4, every norm 2 → (1/2)^(L-l)
+    slopes, norms = {t: sp.Rational(1, 4) for t in range(1, 5)}, {t: 2 for t in range(2, 6)}
+    assert fb.product_value(1, 5, slopes, norms) == sp.Rational(1, 16)
+    assert fb.product_value(5, 5, slopes, norms) == 1
+    # a wrong unrolling (one layer's factor dropped) is not the product
+    wrong = fb.unrolled(1, 4).xreplace({fb.SupSlope(2): 1})
+    closed = fb.product().subs({fb.l: 1, fb.L: 4}).doit() * fb.Norm(fb.delta(4))
+    assert sp.simplify(wrong - closed) != 0
+    assert sp.simplify(fb.unrolled(1, 4) - closed) == 0
+
+
+def test_orders_spanned_is_defined_and_computed_as_defined(run, chapters):
+    from symfnn import flow_bound as fb
+
+    _, data, _ = run
+    for r in data["at_init"]["runs"]:
+        if r["spread_orders_W"] is not None:
+            expected = math.log10(max(r["W"]) / min(r["W"]))
+            assert r["spread_orders_W"] == pytest.approx(expected)
+    assert fb.orders_definition() in chapters["en"]["latex"]
+    assert r"\log_{10}" in fb.orders_definition()
+
+
+def test_chapter_links_back_to_the_delta_recurrence(chapters):
+    for lang, ch in chapters.items():
+        assert r"\eqref{eq:delta}" in ch["latex"], lang
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_figure_is_referenced_and_interpreted(chapters, lang):
+    latex = chapters[lang]["latex"]
+    labels = re.findall(r"\\label\{(fig:[^}]*)\}", latex)
+    assert len(labels) == len(flow.PLOT_NAMES)
+    for label in labels:
+        refs = [m.start() for m in re.finditer(rf"\\ref\{{{re.escape(label)}\}}", latex)]
+        assert refs, f"{label} has no \\ref in the chapter"
+    assert set(re.findall(r"\\ref\{(fig:[^}]*)\}", latex)) <= set(labels)
+
+
+def test_clipping_numbers_in_the_text_come_from_the_run(run, chapters):
+    _, data, _ = run
+    c = data["clipping"]["runs"]
+    latex = chapters["en"]["latex"]
+    for name in ("unclipped", "clipped"):
+        acc = sp.latex(sp.Float(c[name]["val_accuracy"][-1], 3))
+        assert f"${acc}$" in latex, name
+
+
+def test_plot_paths_are_relative_to_the_tex(chapters, run):
+    result, _, _ = run
+    latex = chapters["en"]["latex"]
+    paths = re.findall(r"\\includegraphics\[width=([0-9.]+)in\]\{([^}]*)\}", latex)
+    assert len(paths) == len(flow.PLOT_NAMES)
+    for width, path in paths:
+        assert path.startswith("doc-flow/") and (result.out_dir / Path(path).name).is_file()
+        # included at the width it was drawn at: the 8 pt text stays 8 pt on paper
+        assert float(width) == pytest.approx(result.data["plot_text"][Path(path).stem]["inches"][0])
+
+
+def test_figures_are_legible_at_print_size(run):
+    from symfnn import flow_plots
+
+    result, _, _ = run
+    for name, text in result.data["plot_text"].items():
+        assert text["min_points"] >= 8, name
+        assert text["inches"][0] == pytest.approx(flow_plots.WIDTH_IN), name
+
+
+def test_place_plots_copies_next_to_the_compiled_tex(chapters, tmp_path):
+    flow.place_plots(chapters["en"], tmp_path)
+    for plot in chapters["en"]["plots"]:
+        assert (tmp_path / plot["path"]).stat().st_size > 1000
+
+
+# words the Chinese chapter may keep in Latin letters: names, code, units of the figures
+LATIN_OK = {"SymPy", "Nielsen", "Xavier", "He", "ReLU", "relu", "tanh", "sigmoid", "softmax"}
+LATIN_OK |= {"digits", "Hadamard", "L2", "N"}
+
+
+def test_chinese_chapter_is_chinese(chapters):
+    from symfnn.flow_prose import EN
+
+    latex = chapters["zh"]["latex"]
+    for term in ("梯度消失", "梯度爆炸", "梯度截断", "正则化", "误差项", "图"):
+        assert term in latex, term
+    for key in ("title", "h_chain", "h_bound", "h_init", "h_clip", "h_l2", "cap_clipping"):
+        assert EN[key] not in latex, key
+    # no English words outside math, commands and code
+    prose = re.sub(r"\\begin\{(equation|align\*)\}.*?\\end\{\1\}", " ", latex, flags=re.DOTALL)
+    prose = re.sub(r"\$[^$]*\$", " ", prose)
+    # arguments that are names, not words; then every command's name (headings stay)
+    names = r"ref|eqref|label|includegraphics|texttt|renewcommand|begin|end"
+    prose = re.sub(rf"\\({names})(\[[^]]*\])?\{{[^}}]*\}}(\{{[lrc]+\}}|\[[a-z!]+\])?", " ", prose)
+    prose = re.sub(r"\\[a-zA-Z]+\*?", " ", prose)
+    words = set(re.findall(r"[A-Za-z][A-Za-z']+", prose)) - LATIN_OK
+    assert not words, sorted(words)
+
+
+def test_prose_tables_match():
+    from symfnn import flow_prose
+
+    assert flow_prose.EN.keys() == flow_prose.ZH.keys()
+    for key, text in flow_prose.EN.items():
+        assert flow_prose.placeholders(text) == flow_prose.placeholders(flow_prose.ZH[key]), key
+
+
 # -- the stand-in (same contract as the generated script, symfnn/codegen.py) -------------
 
 
@@ -216,9 +361,7 @@ def _standin_load(derivation) -> types.ModuleType:
         out = {}
         for l in range(1, L + 1):
             m_in, m_out = widths[l - 1], widths[l]
-            std = {"normal": 1.0, "xavier": np.sqrt(2 / (m_in + m_out)), "he": np.sqrt(2 / m_in)}[
-                scheme
-            ]
+            std = float(training.init_std(scheme, m_in, m_out))  # the one init table
             out[f"W{l}"] = (rng.normal(size=(m_out, m_in)) * std).astype(dtype)
             out[f"b{l}"] = np.zeros(m_out, dtype)
         return out
