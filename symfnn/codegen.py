@@ -489,6 +489,24 @@ def script(derivation: Derivation) -> str:
     return render("python", "train.py.jinja", **context(derivation))
 
 
+_PART = re.compile(r"^# == (\d)\. (.*?) =*$")
+
+
+def parts(text: str) -> dict[str, int]:
+    """Lines per part of a script's text, by the template's section rules (`# == 1. ...`):
+    "header" (docstring, imports, the spec's constants SPEC ... TRAINING), "printed",
+    "runtime/NAME.py" for each included module, "binding"; together every line."""
+    counts: dict[str, int] = {"header": 0}
+    part = "header"
+    for line in text.splitlines():
+        if m := _PART.match(line):
+            number, title = m.groups()
+            part = {"1": "printed", "3": "binding"}.get(number, title.split("symfnn/")[-1])
+            counts.setdefault(part, 0)
+        counts[part] += 1
+    return counts
+
+
 def write(derivation: Derivation, path: str | os.PathLike, *, force: bool = False) -> Path:
     """Write the script atomically; refuses an existing file without `force` (RenderError)."""
     return write_atomic(path, script(derivation), force=force)

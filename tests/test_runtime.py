@@ -203,3 +203,13 @@ def test_read_params_checks_every_shape(tmp_path):
     assert rdata.read_params(path, shapes, np.float32)["W1"].dtype == np.float32
     with pytest.raises(rdata.DataError, match="b1 missing or not of shape"):
         rdata.read_params(path, {"W1": (2, 3), "b1": (3,)}, np.float32)
+
+
+def test_every_line_of_a_script_is_header_printed_runtime_or_binding():
+    text = codegen.script(derive(parse("64-32:sigmoid-10:softmax", l2=0.0001)))
+    counts = codegen.parts(text)
+    assert sum(counts.values()) == len(text.splitlines())
+    assert list(counts)[:2] == ["header", "printed"] and list(counts)[-1] == "binding"
+    for module in codegen.runtime():  # the module's body, its rule line and 4 blank lines
+        lines = len(module.body.rstrip("\n").splitlines())
+        assert counts[f"runtime/{module.name}.py"] == lines + 5, module.name
