@@ -1,14 +1,20 @@
-"""Derivation -> one self-contained HTML page: the PDF's sections, equations and tables.
+"""Derivation -> one self-contained HTML page: the PDF's sections, equations and figures.
 
-The page is built from the very section data the LaTeX document is built from: `_HtmlDoc`
-is document.py's `_Doc` with its printer swapped, so every formula it meets is printed by
-htmlmath (presentation MathML, from the same SymPy objects) instead of latexprint. Formulas
-are kept aside as placeholders while the prose's little LaTeX markup (`\\paragraph{…}`,
-`\\ref{…}`, `\\texttt{…}`, `~`) is turned into HTML; markup this module does not know is an
-error, never raw LaTeX on the page. Nothing is fetched from elsewhere: CSS is inline, the
-math is MathML, which current browsers lay out themselves.
+The page is made from the very context the LaTeX document is rendered from (document.py),
+so it cannot show other sections, equations or figures than the PDF:
 
-    Derivation ─_HtmlDoc.context()─▶ dict (placeholders) ─to_html─▶ template ─▶ .html
+- every formula is the LaTeX that symfnn's printer (latexprint, after its tidying stage)
+  made from the Derivation's SymPy objects, turned into presentation MathML by
+  latex2mathml; browsers lay MathML out natively. Converting the printer's output, rather
+  than printing the objects a second time, keeps one place that decides how a formula reads;
+- the prose's bit of LaTeX markup (`\\paragraph{…}`, `\\ref{…}`, `\\cite{…}`, `\\texttt{…}`,
+  `~`) becomes HTML; markup this module does not know is an error, never raw LaTeX on the page;
+- the TikZ figures are the PDF's drawings, compiled once and embedded as SVG (htmlfigures).
+
+Equations are numbered as LaTeX numbers them, and \\ref / \\eqref / \\cite resolve to links.
+Nothing is fetched from elsewhere: the style is inline, the images are data: URIs.
+
+    Derivation ─document._Doc.context()─▶ dict (LaTeX) ─page()─▶ dict (HTML) ─template─▶ .html
 """
 
 from __future__ import annotations
@@ -18,222 +24,255 @@ import re
 from pathlib import Path
 
 import jinja2
-import sympy as sp
 
-from . import fileio
+from . import fileio, htmlfigures
 from .document import _Doc
 from .errors import RenderError
-from .htmlmath import math, mathml
-from .latexprint import matrix_lhs
-from .render import template_dir
+from .latexprint import latex, matrix_lhs
+from .render import render, template_dir
 
 _HOLE = "\ue000{}\ue001"  # a formula's placeholder in prose (private-use characters)
 _HOLE_RE = re.compile("\ue000(\\d+)\ue001")
-_RELATIONS = {"=": "=", r"\leftarrow": "←", r"\approx": "≈", r"\le": "≤", r"\ge": "≥"}
+_BOLD_DIGIT = re.compile(r'(?<=<mn) mathvariant="bold">(\d)(?=</mn>)')
+_FUNCTION = re.compile(r"<m[io]>([A-Za-z]{2,})</m[io]>")
+_LABEL = re.compile(r"\\label\{([^}]*)\}")
+_TAG = re.compile(r"\\tag\*?\{([^}]*)\}")
 # algpseudocode's English keywords; the Chinese ones come from the prose table's alg_setup
 _KEYWORDS = {"repeat": "repeat", "until": "until", "for": "for", "do": "do", "return": "return"}
-# inline LaTeX that is not a printed formula: rule-table names (\sigma, \operatorname{ReLU})
-# and the layer table's shapes (5 \times 4)
-_TEX_TOKENS = {
-    r"\times": ("mo", "×"),
-    r"\sigma": ("mi", "σ"),
-    r"\tanh": ("mi", "tanh"),
-    r"\exp": ("mi", "exp"),
-    r"\log": ("mi", "log"),
-    r"\ldots": ("mi", "…"),
+# names LaTeX itself supplies (article class; ctex for Chinese), unless the prose table has them
+_LATEX_NAMES = {
+    "en": {"figure_name": "Figure", "bibliography_name": "References"},
+    "zh": {"figure_name": "图", "bibliography_name": "参考文献"},
 }
+_WORDS = (
+    "table_name", "algorithm_name", "require", "ensure", "sec_algorithm", "sec_verify",
+    "col_layer", "col_width", "col_activation", "col_W", "col_b", "col_params", "total",
+    "table_caption", "figure_name", "bibliography_name",
+)  # fmt: skip
+# LaTeX-only layout in the context: space kept before a page break, a table's columns
+_LAYOUT_KEYS = {"need", "columns", "end"}
+# text-mode LaTeX -> HTML, applied after the formulas are set aside
+_TEXT = (
+    (r"\allowbreak{}", "<wbr>"),
+    (r"\allowbreak", "<wbr>"),
+    (r"\nopagebreak", ""),
+    (r"\_", "_"),
+    (r"\%", "%"),
+    (r"\&", "&amp;"),
+    ("``", "“"),
+    ("''", "”"),
+    (r"\qquad", "\u2003\u2003"),
+    (r"\quad", "\u2003"),
+    (r"\ldots", "…"),
+    (r"\dots", "…"),
+    ("\\\\", "<br>"),
+    (r"\,", "\u2009"),
+    ("~", "\u00a0"),
+    ("---", "—"),
+    ("--", "–"),
+)
 
 
-class _HtmlDoc(_Doc):
-    """document.py's context, with every formula printed as MathML and prose made HTML."""
+def mathml(tex: str, *, display: bool = False) -> str:
+    """A <math> element for one formula printed as LaTeX (`display`: full-size fractions)."""
+    from latex2mathml.converter import convert
+
+    tex = tex.strip()
+    if not tex:
+        return ""
+    try:  # "block": sums with limits above and below, full-size fractions
+        converted = convert(tex, display="block" if display else "inline")
+    except Exception as e:  # noqa: BLE001 -- the converter raises many kinds
+        raise RenderError(f"HTML: no MathML for the LaTeX {tex!r}: {e}") from None
+    if "<merror" in converted:
+        raise RenderError(f"HTML: no MathML for the LaTeX {tex!r}")
+    # MathML Core has no mathvariant but "normal": bold digits as Unicode's bold digits
+    converted = _BOLD_DIGIT.sub(lambda m: ">" + chr(0x1D7CE + int(m.group(1))), converted)
+    # a named function (log, diag, softmax) is an identifier set upright with a thin space
+    converted = _FUNCTION.sub(r'<mi>\1</mi><mspace width="0.1667em"/>', converted)
+    # displayed, but in the flow of a table cell: display style without a block of its own
+    return re.sub(
+        r' display="(inline|block)"', ' displaystyle="true"' if display else "", converted, 1
+    )
+
+
+class _HtmlDoc:
+    """The LaTeX document's context, converted to HTML: math, markup, numbers, figures."""
 
     def __init__(self, d, lang: str, report=None):
-        super().__init__(d, lang, report, None)
+        self.doc = _Doc(d, lang, report, None)
+        self.lang = lang
         self.maths: list[str] = []
-        self.tags: dict[str, str] = {}  # eq:label -> its number or name, for \eqref
-        self.numbers: dict[str, str] = {}  # sec:label -> its number, for \ref
-        self._count = 0
-        self.otherwise = re.sub(r"\\text\{(.*)\}", r"\1", self.s["otherwise"])
+        self.refs: dict[str, str] = {}  # sec:…, fig:…, eq:… -> the number LaTeX shows
+        self.cites: dict[str, str] = {}  # bibliography key -> its number
 
-    # -- formulas: printed once, kept as placeholders ---------------------------------------
-    def keep(self, inner: str, display: bool = False) -> str:
-        self.maths.append(math(inner, display=display))
-        return _HOLE.format(len(self.maths) - 1)
-
-    def mathml(self, expr, order: str | None = None) -> str:
-        return mathml(expr, otherwise=self.otherwise, order=order)
-
-    def m(self, expr, **kw) -> str:
-        return self.keep(self.mathml(expr, kw.get("order")))
-
-    def tex(self, expr, **kw) -> str:
-        return self.keep(self.mathml(expr, kw.get("order")), display=True)
-
-    def in_reals(self, ms: sp.MatrixSymbol) -> str:
-        r, c = ms.shape
-        dims = self.mathml(r) if c == 1 else f"{self.mathml(r)}<mo>×</mo>{self.mathml(c)}"
-        reals = f"<msup><mi>ℝ</mi><mrow>{dims}</mrow></msup>"
-        return self.keep(f"<mrow>{self.mathml(ms)}<mo>∈</mo>{reals}</mrow>")
-
-    def eq(self, *lines, named: bool = False) -> dict:
-        """Equation rows: lhs, relation, rhs and the tag LaTeX would show (a number, or
-        the label itself when `named`); a str line is prose set between the rows."""
-        out = []
-        for line in lines:
-            if isinstance(line, str):
-                out.append({"intertext": line})
-                continue
-            lhs, rel, rhs, label = line
-            tag = ""
-            if label:
-                if not named:
-                    self._count += 1
-                tag = label if named else str(self._count)
-                self.tags[f"eq:{label}"] = tag
-            if rel not in _RELATIONS:
-                raise RenderError(f"HTML: no MathML for the relation {rel!r}")
-            out.append(
-                {
-                    "intertext": "",
-                    "lhs": lhs if isinstance(lhs, str) else self.tex(lhs),
-                    "rel": self.keep(f"<mo>{_RELATIONS[rel]}</mo>", display=True),
-                    "rhs": rhs if isinstance(rhs, str) else self.tex(rhs),
-                    "tag": tag,
-                    "id": f"eq:{label}" if label else "",
-                }
-            )
-        return {"kind": "equations", "lines": out}
-
-    def algorithm(self, arch: str) -> dict:
-        """The algorithm box; its update lines as W ← W − α ∂R/∂W, from the same steps."""
-        box = super().algorithm(arch)
-        box["updates"] = [
-            self.keep(
-                f"<mrow>{self.mathml(st.matrix_lhs)}<mo>←</mo>{self.mathml(st.matrix)}</mrow>"
-            )
-            for st in self.d.update.values()
-        ]
-        words = dict(_KEYWORDS)
-        for key, word in re.findall(
-            r"\\algorithmic(\w+)\{\\textbf\{([^{}]*)\}\}", self.s["alg_setup"]
-        ):
-            words[key] = word
-        box["words"] = words
-        return box
-
-    # -- the page ---------------------------------------------------------------------------
     def page(self) -> dict:
-        ctx = self.context()
-        labels = [sec["label"] for sec in ctx["sections"]] + ["sec:algorithm", "sec:verify"]
-        self.numbers = {label: str(n) for n, label in enumerate(labels, 1)}
-        for n, sec in enumerate(ctx["sections"], 1):
-            sec["number"] = str(n)
-        s = self.s
-        words = {
-            key: s[key]
-            for key in (
-                "table_name", "algorithm_name", "require", "ensure", "sec_algorithm",
-                "sec_verify", "col_layer", "col_width", "col_activation", "col_W", "col_b",
-                "col_params", "total", "table_caption",
-            )
-        }  # fmt: skip
+        ctx = self.doc.context()
+        self.source = render("latex", "derivation.tex.jinja", **ctx)  # for the figures
+        s = _LATEX_NAMES.get(self.lang, _LATEX_NAMES["en"]) | self.doc.s
+        sections, closing = ctx["sections"], ctx.get("closing", [])
+        bibliography = ctx.get("bibliography", [])
+        # numbers, in the template's order: sections, algorithm, verification, closing notes
+        labels = [x["label"] for x in sections] + ["sec:algorithm", "sec:verify"]
+        labels += [x["label"] for x in closing]
+        self.refs |= {label: str(n) for n, label in enumerate(labels, 1)}
+        for section in sections + closing:
+            section["number"] = self.refs[section["label"]]
+        self.cites = {entry["key"]: str(n) for n, entry in enumerate(bibliography, 1)}
+        self._equations([ctx.get("network"), sections, closing])
+        self._figures([ctx.get("network"), sections, closing])
+        algorithm = ctx["algorithm"]
+        words = dict(_KEYWORDS)
+        setup = s.get("alg_setup", "")
+        for key, word in re.findall(r"\\algorithmic(\w+)\{\\textbf\{([^{}]*)\}\}", setup):
+            words[key] = word
+        algorithm["words"] = words
         out = {
             "lang": self.lang,
-            "s": words,
+            "s": {key: s[key] for key in _WORDS},
             "title": ctx["title"],
             "author": ctx["author"],
             "intro": ctx["intro"],
             "table": ctx["table"],
-            "sections": ctx["sections"],
-            "algorithm": ctx["algorithm"],
+            "network": ctx.get("network"),
+            "sections": sections,
+            "closing": closing,
+            "bibliography": bibliography,
+            "algorithm": algorithm,
             "verification": ctx["verification"],
-            "numbers": {
-                "algorithm": self.numbers["sec:algorithm"],
-                "verify": self.numbers["sec:verify"],
-            },
+            "numbers": {"algorithm": self.refs["sec:algorithm"], "verify": self.refs["sec:verify"]},
         }
-        converted = _walk(out, self.prose)
-        converted["plain_title"] = _html.escape(self._plain(ctx["title"]))
+        converted = self._walk(out)
+        converted["plain_title"] = _html.escape(_plain(ctx["title"]))
         return converted
 
+    # -- numbering -------------------------------------------------------------------------
+    def _equations(self, parts) -> None:
+        """Number equation lines as `align` does: each line with a \\label, unless \\tag'd."""
+        count = 0
+        for block in _blocks(parts, "equations"):
+            for line in block["lines"]:
+                tag = line.pop("tag", "") or ""
+                label, named = _LABEL.search(tag), _TAG.search(tag)
+                line["id"] = label.group(1) if label else ""
+                if named:
+                    line["number"] = named.group(1)
+                elif label:
+                    count += 1
+                    line["number"] = str(count)
+                else:
+                    line["number"] = ""
+                if label:
+                    self.refs[label.group(1)] = line["number"]
+
+    def _figures(self, parts) -> None:
+        """Each figure gets its number and the PDF's drawing, as an SVG data: URI."""
+        figures = list(_blocks(parts, "figure"))
+        for n, figure in enumerate(figures, 1):
+            self.refs[figure["label"]] = str(n)
+            figure["number"] = str(n)
+        if not figures:
+            return
+        missing = ""
+        try:
+            images = htmlfigures.svgs([f["tikz"] for f in figures], self._preamble())
+        except RenderError as e:  # no TeX here: the page says so where the figures would be
+            images, missing = [""] * len(figures), f"(not drawn: {e})"
+        for figure, image in zip(figures, images, strict=True):
+            del figure["tikz"]
+            figure |= {"image": image, "missing": missing}
+
+    def _preamble(self) -> str:
+        """The LaTeX document's preamble: the figures are drawn with its packages."""
+        return self.source.split(r"\begin{document}", 1)[0]
+
+    # -- conversion ------------------------------------------------------------------------
+    def _walk(self, obj, key: str = ""):
+        """Every string of the context to HTML: an equation's sides and relation are
+        formulas, every other string is prose."""
+        if isinstance(obj, dict):
+            return {k: self._walk(v, k) for k, v in obj.items() if k not in _LAYOUT_KEYS}
+        if isinstance(obj, (list, tuple)):
+            return [self._walk(v, key) for v in obj]
+        if not isinstance(obj, str):
+            return obj
+        if key in ("lhs", "rel", "rhs"):
+            return mathml(obj, display=True)
+        if key in ("id", "label", "kind", "image", "number", "lang"):
+            return obj
+        return self.prose(obj)
+
     def prose(self, text: str) -> str:
-        """Prose with LaTeX markup and formula placeholders -> HTML."""
-        out = _html.escape(text, quote=False)
-        out = re.sub(r"\$([^$]*)\$", lambda mt: self.keep(_inline_tex(mt.group(1))), out)
-        out = out.replace(r"\allowbreak{}", "<wbr>").replace(r"\_", "_")
+        """Prose with LaTeX markup and inline formulas ($…$) -> HTML."""
+        out = re.sub(r"\$([^$]*)\$", lambda m: self._keep(mathml(m.group(1))), text)
+        out = _html.escape(out, quote=False)
+        for tex, html in _TEXT:
+            out = out.replace(tex, html)
         previous = None
         while previous != out:  # innermost commands first: \textbf{\texttt{…}}
             previous = out
             out = re.sub(r"\\([a-z]+)\{([^{}\\]*)\}", self._command, out)
-        out = out.replace("\\\\", "<br>").replace(r"\,", "\u2009").replace("~", "\u00a0")
-        out = out.replace("--", "–")
+            out = re.sub(r"(?<![A-Za-z\\])\{([^{}\\]*)\}", r"\1", out)  # a TeX group
         if "\\" in out or "{" in out or "}" in out:
             raise RenderError(f"HTML: LaTeX markup not converted in {text!r}")
-        return _HOLE_RE.sub(lambda mt: self.maths[int(mt.group(1))], out)
+        return _HOLE_RE.sub(lambda m: self.maths[int(m.group(1))], out)
 
-    def _command(self, mt: re.Match) -> str:
-        name, arg = mt.groups()
-        if name == "paragraph":
-            return f'<strong class="run-in">{arg}</strong>'
-        if name == "textbf":
-            return f"<strong>{arg}</strong>"
-        if name == "texttt":
-            return f"<code>{arg}</code>"
-        if name in ("emph", "textit"):
-            return f"<em>{arg}</em>"
-        if name == "text":
-            return arg
+    def _keep(self, math: str) -> str:
+        self.maths.append(math)
+        return _HOLE.format(len(self.maths) - 1)
+
+    def _command(self, m: re.Match) -> str:
+        name, arg = m.groups()
+        simple = {
+            "paragraph": '<strong class="run-in">{}</strong>',
+            "textbf": "<strong>{}</strong>",
+            "texttt": "<code>{}</code>",
+            "emph": "<em>{}</em>",
+            "textit": "<em>{}</em>",
+            "text": "{}",
+            "mbox": "{}",
+        }
+        if name in simple:
+            return simple[name].format(arg)
         if name == "ref":
-            return f'<a href="#{arg}">{self._lookup(self.numbers, arg)}</a>'
+            return f'<a href="#{arg}">{_lookup(self.refs, arg)}</a>'
         if name == "eqref":
-            return f'(<a href="#{arg}">{self._lookup(self.tags, arg)}</a>)'
-        return mt.group(0)  # left for the check in prose(): unknown markup is an error
-
-    @staticmethod
-    def _lookup(table: dict, label: str) -> str:
-        if label not in table:
-            raise RenderError(f"HTML: reference to an unknown label {label}")
-        return table[label]
-
-    def _plain(self, text: str) -> str:
-        """The title as plain text, for <title>."""
-        text = re.sub(r"\\[a-z]+\{([^{}]*)\}", r"\1", text.replace(r"\allowbreak{}", ""))
-        return text.replace("\\\\", " ").replace(r"\_", "_").strip()
+            return f'(<a href="#{arg}">{_lookup(self.refs, arg)}</a>)'
+        if name == "cite":
+            return f'[<a href="#bib:{arg}">{_lookup(self.cites, arg)}</a>]'
+        return m.group(0)  # left for the check in prose(): unknown markup is an error
 
 
-def _walk(obj, convert):
-    """Convert every string of a nested context (dicts, lists) with `convert`."""
+def _lookup(table: dict, label: str) -> str:
+    if label not in table:
+        raise RenderError(f"HTML: reference to an unknown label {label}")
+    return table[label]
+
+
+def _blocks(obj, kind: str):
+    """Every block of `kind` in a nested context, in document order."""
     if isinstance(obj, dict):
-        return {k: _walk(v, convert) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_walk(v, convert) for v in obj]
-    if isinstance(obj, str):
-        return convert(obj)
-    return obj
+        if obj.get("kind") == kind:
+            yield obj
+        for value in obj.values():
+            yield from _blocks(value, kind)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            yield from _blocks(value, kind)
 
 
-def _inline_tex(tex: str) -> str:
-    """MathML for the few LaTeX names and shapes typed outside the printer (see _TEX_TOKENS)."""
-    out = []
-    for tok in re.findall(r"\\operatorname\{\w+\}|\\[A-Za-z]+|\d+|[A-Za-z]+|\S", tex):
-        if tok.startswith(r"\operatorname"):
-            out.append(f"<mi>{tok[14:-1]}</mi>")
-        elif tok in _TEX_TOKENS:
-            tag, text = _TEX_TOKENS[tok]
-            out.append(f"<{tag}>{text}</{tag}>")
-        elif tok.isdigit():
-            out.append(f"<mn>{tok}</mn>")
-        elif tok.isalpha():
-            out.append(f"<mi>{tok}</mi>")
-        elif tok in "+-=(),":
-            out.append(f"<mo>{tok}</mo>")
-        else:
-            raise RenderError(f"HTML: no MathML for the LaTeX {tex!r}")
-    return out[0] if len(out) == 1 else "<mrow>" + "".join(out) + "</mrow>"
+def _plain(text: str) -> str:
+    """The title as plain text, for <title>."""
+    text = text.replace(r"\allowbreak{}", "").replace(r"\allowbreak", "")
+    previous = None
+    while previous != text:
+        previous = text
+        text = re.sub(r"\\[a-z]+\{([^{}]*)\}", r"\1", text)
+    return " ".join(text.replace("\\\\", " ").replace(r"\_", "_").split())
 
 
 def _environment() -> jinja2.Environment:
-    # The context is HTML already (escaped prose, printed MathML): no autoescape.
+    # The context is HTML already (escaped prose, converted MathML): no autoescape.
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
         undefined=jinja2.StrictUndefined,
@@ -268,10 +307,10 @@ def summary_html(derivation) -> str:
         rows.append((layer.delta.matrix_lhs, layer.delta.matrix))
         rows += [(matrix_lhs(st), st.matrix) for st in (layer.grad_W, layer.grad_b)]
     cells = "".join(
-        f'<mtr><mtd style="text-align: right">{mathml(lhs)}</mtd>'
-        f'<mtd style="text-align: left"><mrow><mo>=</mo>{mathml(rhs)}</mrow></mtd></mtr>'
+        f'<tr><td style="text-align: right">{mathml(latex(lhs), display=True)}</td>'
+        f"<td>{mathml('=')}</td>"
+        f'<td style="text-align: left">{mathml(latex(rhs), display=True)}</td></tr>'
         for lhs, rhs in rows
     )
     title = _html.escape(derivation.spec.describe())
-    table = math(f"<mtable>{cells}</mtable>", block=True)
-    return f'<div class="symfnn"><p><strong>{title}</strong></p>{table}</div>'
+    return f'<div class="symfnn"><p><strong>{title}</strong></p><table>{cells}</table></div>'

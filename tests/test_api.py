@@ -132,7 +132,7 @@ def test_to_pdf_writes_a_pdf(d, report, tmp_path):
 
 def test_notebook_display_shows_forward_pass_and_gradients(d):
     shown = html.unescape(d._repr_html_())
-    assert shown.count("<mtr>") == 5 * len(d.layers)  # z, a, δ, ∂R/∂W, ∂R/∂b per layer
+    assert shown.count("<tr>") == 5 * len(d.layers)  # z, a, δ, ∂R/∂W, ∂R/∂b per layer
     assert "⊙" in shown and "∂" in shown
     latex = d._repr_latex_()
     assert latex.startswith("$$") and r"\odot" in latex

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
@@ -15,7 +16,7 @@ import pytest
 import sympy as sp
 from browser import Browser, chromium
 
-from symfnn import document, htmlmath
+from symfnn import document
 from symfnn import html as htmldoc
 from symfnn.derive import derive
 from symfnn.errors import RenderError
@@ -24,6 +25,7 @@ from symfnn.spec import parse
 from symfnn.verify import verify
 
 SPEC = "4-5:sigmoid-5:tanh-3:softmax"
+HAVE_TEX = shutil.which("latexmk") is not None and shutil.which("pdftocairo") is not None
 needs_chromium = pytest.mark.skipif(chromium() is None, reason="chromium is not installed")
 
 
@@ -47,44 +49,46 @@ def pages(derived, tmp_path_factory):
 
 def _tokens(mathml: str) -> str:
     """The characters of the token elements in reading order: what a reader sees."""
-    root = ET.fromstring(f'<math xmlns="http://www.w3.org/1998/Math/MathML">{mathml}</math>')
-    return "".join(e.text or "" for e in root.iter()).replace("\u2062", "")
+    root = ET.fromstring(mathml)
+    return "".join(e.text or "" for e in root.iter()).replace("\u2062", "").replace(" ", "")
 
 
-# -- the printer ------------------------------------------------------------------------
+def _row(page: str, label: str) -> str:
+    """An equation row of the page, as the text of its formulas."""
+    row = re.search(rf'<tr id="{label}">(.*?)</tr>', page).group(1)
+    return "".join(_tokens(m) for m in re.findall(r"<math\b.*?</math>", row))
 
 
-def test_mathml_names_and_matrix_forms_read_as_the_math(derived):
-    d, _ = derived
-    first, second = d.layers[0], d.layers[1]
-    assert _tokens(htmlmath.mathml(first.forward_z.matrix)) == "W(1)a(0)+b(1)"
-    assert _tokens(htmlmath.mathml(first.delta.matrix)) == "a(1)⊙(1−a(1))⊙((W(2))⊤δ(2))"
-    assert _tokens(htmlmath.mathml(second.delta.matrix)) == "(1−(a(2))⊙2)⊙((W(3))⊤δ(3))"
-    assert _tokens(htmlmath.mathml(first.grad_W.batch)) == "1N(Δ(1))⊤A(0)+λ2W(1)"
-    assert _tokens(htmlmath.mathml(first.grad_W.index)).endswith("δp(1)")
-    assert _tokens(htmlmath.mathml(d.update["W"].matrix)) == "W(l)−α∂R∂W(l)"
-    x = sp.Dummy("x")
-    iverson = sp.matrices.expressions.applyfunc.ElementwiseApplyFunction(
-        sp.Lambda(x, sp.Piecewise((1, x > 0), (0, True))), sp.MatrixSymbol("a2", 3, 1)
-    )
-    assert _tokens(htmlmath.mathml(iverson)) == "[a(2)>0]"
+# -- formulas ---------------------------------------------------------------------------
 
 
-def test_mathml_follows_the_derivation_not_a_copy(derived):
+def test_mathml_from_latex_reads_as_the_math():
+    assert _tokens(htmldoc.mathml(r"\mathbf{1}_{N}")) == "𝟏N"  # bold as Unicode, not mathvariant
+    sums = htmldoc.mathml(r"\sum_{i=1}^{m} x_{i}", display=True)
+    assert "<munderover>" in sums and 'displaystyle="true"' in sums and "display=" not in sums
+    assert "<msubsup>" in htmldoc.mathml(r"\sum_{i=1}^{m} x_{i}")  # inline: limits aside
+    assert "<mi>diag</mi>" in htmldoc.mathml(r"\operatorname{diag}(x)")
+    with pytest.raises(RenderError, match="no MathML"):
+        htmldoc.mathml(r"\frac{1}{")
+
+
+def test_page_equations_are_the_derivations(pages):
+    page = pages["en"].read_text(encoding="utf-8")
+    delta = _row(page, "eq:delta-1")
+    assert delta.startswith("δ(1)=") and "⊙" in delta and "⊤" in delta and "W(2)" in delta
+    assert _row(page, "eq:delta-out-3").startswith("δ(3)=a(3)−y")
+
+
+def test_page_follows_the_derivation_not_a_copy(derived):
     """Corrupt one step as a bug in the derivation would: the page's row must show it."""
     d, report = derived
     layer = d.layers[0]
     (W2,) = (m for m in layer.delta.matrix.atoms(sp.MatrixSymbol) if m.name == "W2")
     wrong = layer.delta.matrix.xreplace({W2: sp.MatrixSymbol("W9", *W2.shape)})
-    assert wrong != layer.delta.matrix
     bad_layer = replace(layer, delta=replace(layer.delta, matrix=wrong))
     bad = replace(d, layers=(bad_layer, *d.layers[1:]))
-
-    def row(page: str) -> str:
-        return re.search(r'<tr id="eq:delta-1">(.*?)</tr>', page).group(1)
-
-    assert "<mn>9</mn>" not in row(htmldoc.html_source(d, report=report))
-    assert "<mn>9</mn>" in row(htmldoc.html_source(bad, report=report))
+    assert "W(9)" not in _row(htmldoc.html_source(d, report=report), "eq:delta-1")
+    assert "W(9)" in _row(htmldoc.html_source(bad, report=report), "eq:delta-1")
 
 
 # -- the page ---------------------------------------------------------------------------
@@ -104,12 +108,17 @@ def test_page_has_the_documents_sections_and_equations(derived, pages, lang):
         r'<h2><span class="number">\d+</span>([^<]*)</h2>', page
     )
     assert f'<html lang="{lang}">' in page
+    # the PDF's drawings, as SVG images (where TeX is installed), or a note where they would be
+    pictures = tex.count(r"\begin{tikzpicture}")
+    drawn = page.count('<img src="data:image/svg+xml;base64,')
+    assert drawn == (pictures if HAVE_TEX else 0)
+    assert page.count("<figure ") == pictures
 
 
 @pytest.mark.parametrize("lang", list(LANGUAGES))
 def test_page_is_self_contained_and_free_of_latex(pages, lang):
     page = pages[lang].read_text(encoding="utf-8")
-    assert not re.search(r"""(src|href)=["'](?!#)""", page), "a link or source outside the page"
+    assert not re.search(r"""(src|href)=["'](?!#|data:)""", page), "a link outside the page"
     assert "<script" not in page and "<link" not in page and "@import" not in page
     text = re.sub(r"<[^>]+>", "", page)
     assert "\\" not in text and "$" not in text, "LaTeX left on the page"
@@ -152,6 +161,7 @@ _LAYOUT = """(() => {
     fractions: fracs.length,
     stacked: fracs.filter(Boolean).length,
     tall: boxes.filter(b => b.height > 30).length,
+    images: Array.from(document.images).map(i => i.complete && i.naturalWidth > 0),
     text: document.body.innerText,
   };
 })()"""
@@ -180,7 +190,9 @@ def test_every_equation_is_laid_out_in_chromium(pages):
             assert layout["fractions"] > 20 and layout["stacked"] == layout["fractions"]
             assert layout["tall"] > 20  # sums and fractions at display size
             assert browser.errors() == []
-            assert browser.requests() == [path.resolve().as_uri()]  # nothing else fetched
+            assert all(layout["images"])  # every figure decoded
+            fetched = [url for url in browser.requests() if not url.startswith("data:")]
+            assert fetched == [path.resolve().as_uri()]  # nothing fetched from elsewhere
             if lang == "zh":
                 assert "反向传播" in layout["text"]
             shot = browser.screenshot()
@@ -195,5 +207,7 @@ def test_page_prints(pages):
         browser.call("Emulation.setEmulatedMedia", media="print")
         layout = browser.evaluate(_LAYOUT)
         assert layout["empty"] == 0 and layout["stacked"] == layout["fractions"]
-        pdf = browser.call("Page.printToPDF", paperWidth=8.27, paperHeight=11.69)["data"]
+        pdf = browser.call("Page.printToPDF", paperWidth=8.27, paperHeight=11.69, pageRanges="1-2")[
+            "data"
+        ]
         assert len(pdf) > 10_000
