@@ -56,7 +56,7 @@ TRAINING = {
 }
 
 
-# == 1. Printed from the derivation =======================================================
+# == 1. Printed from the derivation and the rule tables ====================================
 
 
 def _forward_buffers(n, dtype):
@@ -159,7 +159,7 @@ def _backward(params, A, Z, Y, ws, l1, l2):
 
 
 def _data_loss(Z2, A2, Y):
-    """The sum over the batch of the loss L(y, a) = sum_i ell(a_i, y_i)."""
+    """The loss summed over the batch and the output units, as printed below."""
     # ell(a, y) = -y * np.log(a), summed in the logits
     m = Z2.max(axis=1, keepdims=True)
     lse = m + np.log(np.exp(Z2 - m).sum(axis=1, keepdims=True))
@@ -167,7 +167,7 @@ def _data_loss(Z2, A2, Y):
 
 
 def _penalty(params, l1, l2):
-    """The regulariser Omega summed over every weight matrix (biases are not penalised)."""
+    """The regulariser Omega of every weight matrix (the regulariser table)."""
     W1, W2 = params["W1"], params["W2"]
     omega = 0.0
     omega += np.sum(1 / 2 * W1**2 * l2)
@@ -176,7 +176,7 @@ def _penalty(params, l1, l2):
 
 
 def _risk(data_loss, N, penalty):
-    """R = (1/N) sum_n L(y_n, a_n) + Omega  (eq:risk)."""
+    """The regularised risk R of a batch of N samples  (eq:risk)."""
     return penalty + data_loss / N
 
 

@@ -56,7 +56,7 @@ TRAINING = {
 }
 
 
-# == 1. Printed from the derivation =======================================================
+# == 1. Printed from the derivation and the rule tables ====================================
 
 
 def _forward_buffers(n, dtype):
@@ -218,7 +218,7 @@ def _backward(params, A, Z, Y, ws, l1, l2):
 
 
 def _data_loss(Z4, A4, Y):
-    """The sum over the batch of the loss L(y, a) = sum_i ell(a_i, y_i)."""
+    """The loss summed over the batch and the output units, as printed below."""
     # ell(a, y) = -y * np.log(a), summed in the logits
     m = Z4.max(axis=1, keepdims=True)
     lse = m + np.log(np.exp(Z4 - m).sum(axis=1, keepdims=True))
@@ -226,12 +226,12 @@ def _data_loss(Z4, A4, Y):
 
 
 def _penalty(params, l1, l2):
-    """The regulariser Omega summed over every weight matrix (biases are not penalised)."""
+    """The regulariser Omega of every weight matrix (the regulariser table)."""
     return 0.0
 
 
 def _risk(data_loss, N, penalty):
-    """R = (1/N) sum_n L(y_n, a_n) + Omega  (eq:risk)."""
+    """The regularised risk R of a batch of N samples  (eq:risk)."""
     return data_loss / N
 
 

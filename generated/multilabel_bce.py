@@ -56,7 +56,7 @@ TRAINING = {
 }
 
 
-# == 1. Printed from the derivation =======================================================
+# == 1. Printed from the derivation and the rule tables ====================================
 
 
 def _forward_buffers(n, dtype):
@@ -157,13 +157,13 @@ def _backward(params, A, Z, Y, ws, l1, l2):
 
 
 def _data_loss(Z2, A2, Y):
-    """The sum over the batch of the loss L(y, a) = sum_i ell(a_i, y_i)."""
+    """The loss summed over the batch and the output units, as printed below."""
     # ell(a, y) = -y * np.log(a) - (1 - y) * np.log(1 - a), summed in the logits
     return float(np.sum(-Y * Z2 + np.log1p(np.exp(-np.abs(Z2))) + np.maximum(0, Z2)))
 
 
 def _penalty(params, l1, l2):
-    """The regulariser Omega summed over every weight matrix (biases are not penalised)."""
+    """The regulariser Omega of every weight matrix (the regulariser table)."""
     W1, W2 = params["W1"], params["W2"]
     omega = 0.0
     omega += np.sum(l1 * np.abs(W1))
@@ -172,7 +172,7 @@ def _penalty(params, l1, l2):
 
 
 def _risk(data_loss, N, penalty):
-    """R = (1/N) sum_n L(y_n, a_n) + Omega  (eq:risk)."""
+    """The regularised risk R of a batch of N samples  (eq:risk)."""
     return penalty + data_loss / N
 
 

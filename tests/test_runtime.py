@@ -213,3 +213,15 @@ def test_every_line_of_a_script_is_header_printed_runtime_or_binding():
     for module in codegen.runtime():  # the module's body, its rule line and 4 blank lines
         lines = len(module.body.rstrip("\n").splitlines())
         assert counts[f"runtime/{module.name}.py"] == lines + 5, module.name
+
+
+def test_no_top_level_name_of_a_script_is_defined_twice():
+    """Printed part, runtime and binding share one namespace: a clash would silently rebind."""
+    tree = ast.parse(codegen.script(derive(parse("5-4:relu-3:softmax", l1=0.01))))
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+    assert len(names) == len(set(names)), sorted(n for n in set(names) if names.count(n) > 1)
