@@ -1,140 +1,198 @@
-"""`symfnn check`: a generated script's gradients against two independent references.
+"""`symfnn check`: a generated script's loss and gradients against references that know
+nothing of the script.
 
-In float64 on a small random batch: (a) the script's `gradients`, (b) central finite
-differences of the script's own `loss` (step scaled to float64's ε^(1/3)), and (c) for
-small networks, SymPy's derivatives of the brute-force loss from the proof's machinery
-(`verify.brute_force_risk`), which knows nothing of the recurrence. Small networks are
-checked at every coordinate; large ones at a random subset per parameter, along random
-directions, and by a Taylor-remainder test: |R(θ + h v) - R(θ) - h ∇R·v| must shrink like
-h² (slope ≈ 2 on a log-log scale) — a test that cannot pass by accident.
+In float64, at two batch sizes (neither a layer width, so no hard-coded N passes):
+(a) the script's `loss` against the risk R evaluated from the spec's definitions
+    (`reference.risk`: the rule tables' SymPy definitions through `lambdify`, a plain forward
+    pass);
+(b) the script's `gradients` against central differences of that reference risk — the
+    comparison core of `runtime/gradcheck.py`, which the script's own `--gradcheck` runs too:
+    every coordinate of a small network; for a large one a random subset per parameter,
+    random directional derivatives and a Taylor-remainder test, |R(θ + h v) - R(θ) - h ∇R·v|
+    shrinking like h² (slope ≈ 2), which cannot pass by accident;
+(c) at the smaller batch (at least 2 samples) and on a sample of coordinates, SymPy's
+    derivative of the risk written out from the definitions (`verify.brute_force_risk`),
+    one coordinate a symbol and every other parameter a 30-digit number, so the cost is a
+    forward pass per coordinate at any network size. Its risk is compared with (a)'s too.
 
-Coordinates whose ±h perturbation moves some pre-activation of a kinked layer (ReLU-like)
-across 0, or an L1-penalised weight across 0, are reported and skipped.
+A script whose loss and gradients are wrong together (doubled, L2 counted twice, a sum for
+a mean, W used transposed) fails (a) and (b). The bands of the relative error follow from
+the step h = ε^(1/3): a right float64 gradient agrees to ~1e-10, "good" ends at 100·(h² + ε/h)
+≈ 7e-9, "acceptable" at 1e4·(h² + ε/h) ≈ 7e-7; anything worse fails.
+
+Coordinates whose ±h step moves some pre-activation of a kinked layer (ReLU-like) across 0,
+or an L1-penalised weight across 0, are reported and skipped.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from . import reference
 from .errors import CheckError, ScriptError, SymfnnError
+from .runtime import gradcheck as core
 
-FULL_LIMIT = 400  # parameters: every coordinate below this, a subset above
+FULL_LIMIT = 200  # parameters: every coordinate up to this, a subset (and directions) above
 SUBSET = 24  # coordinates per parameter for large networks
 DIRECTIONS = 6
-BRUTE_LIMIT = 60  # parameters: SymPy brute force (on one sample) up to this
-SAMPLES = 3
-H = np.finfo(np.float64).eps ** (1 / 3)  # central differences: error O(h²) + O(ε/h)
-
-# relative error bands (CS231n's usual ones); doubtful and wrong fail the check
-BANDS = ((1e-7, "good"), (1e-4, "acceptable"), (1e-2, "doubtful"), (math.inf, "wrong"))
-FAILING = ("doubtful", "wrong")
+BRUTE_SAMPLE = 2  # coordinates per parameter for SymPy (each costs a forward pass in SymPy)
+BRUTE_BATCH = 2  # samples of the first batch SymPy writes out (at least 2: the mean matters)
+DIGITS = 30  # SymPy's Floats: the float64 point exactly, and room to spare
+DTYPE = np.float64
+H = core.fd_step(DTYPE)
 
 
 def verdict(rel: float) -> str:
-    return next(name for bound, name in BANDS if rel < bound)
-
-
-def relative(a: np.ndarray, b: np.ndarray) -> float:
-    """max |a - b| / max(|a| + |b|), guarded for all-zero gradients."""
-    if a.size == 0:
-        return 0.0
-    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a) + np.abs(b))), 1e-12))
+    return core.fd_verdict(rel, DTYPE)
 
 
 @dataclass
 class Row:
-    """One parameter's comparison."""
+    """One parameter's comparison at one batch size."""
 
     name: str
     shape: tuple
+    batch: int
     checked: int
     skipped: int
     max_abs: float
-    rel: float
-    brute_rel: float | None = None  # vs SymPy's brute force on the batch's first sample
+    rel: float  # vs central differences of the reference risk
+    brute_rel: float | None = None  # vs SymPy's brute force (sampled coordinates)
+    brute_checked: int = 0
 
     @property
     def verdict(self) -> str:
-        worst = max(self.rel, self.brute_rel or 0.0)
-        return verdict(worst)
+        return verdict(max(self.rel, self.brute_rel or 0.0))
+
+
+@dataclass
+class LossRow:
+    """The script's risk against the reference's at one batch size."""
+
+    batch: int
+    script: float
+    reference: float
+
+    @property
+    def rel(self) -> float:
+        return core.relative_error([self.script], [self.reference])
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.rel)
 
 
 @dataclass
 class Result:
-    """The table, the Taylor test and the verdict of `run`."""
+    """The tables, the Taylor tests and the verdict of `run`."""
 
     title: str
     rows: list[Row]
+    losses: list[LossRow]
+    batches: list[int]
     notes: list[str] = field(default_factory=list)
-    taylor: list[tuple[float, float]] = field(default_factory=list)  # (h, remainder)
-    directional: float | None = None
+    directional: dict[int, float] = field(default_factory=dict)  # batch -> rel err
+    taylor: dict[int, list[tuple[float, float]]] = field(default_factory=dict)  # batch -> (h, r)
+    sympy_risk: tuple[float, float] | None = None  # SymPy's data term, the reference's rel err
 
     @property
-    def slope(self) -> float | None:
-        if len(self.taylor) < 2:
-            return None
-        hs, es = zip(*self.taylor)
-        if min(es) <= 0:
-            return None
-        return float(np.polyfit(np.log(hs), np.log(es), 1)[0])
+    def slopes(self) -> dict[int, float | None]:
+        return {n: core.taylor_slope(t) for n, t in self.taylor.items()}
 
     @property
     def ok(self) -> bool:
-        if any(r.verdict in FAILING for r in self.rows):
+        rels = [r.verdict for r in self.rows] + [x.verdict for x in self.losses]
+        rels += [verdict(d) for d in self.directional.values()]
+        if self.sympy_risk is not None:
+            rels.append(verdict(self.sympy_risk[1]))
+        if any(v in core.FAILING for v in rels):
             return False
-        if self.directional is not None and verdict(self.directional) in FAILING:
-            return False
-        return not self.taylor or (self.slope is not None and 1.8 < self.slope < 2.5)
+        low, high = core.TAYLOR_SLOPE
+        return all(s is not None and low < s < high for s in self.slopes.values())
 
     def lines(self) -> list[str]:
+        out = [self.title, *self.notes[:1]]
+        out.append(
+            f"{'risk R':6} {'N':>3} {'script':>22} {'reference':>22} {'rel err':>10}  verdict"
+        )
+        for x in self.losses:
+            out.append(
+                f"{'':6} {x.batch:3d} {x.script:22.15e} {x.reference:22.15e} {x.rel:10.3e}"
+                f"  {x.verdict}"
+            )
         brute = any(r.brute_rel is not None for r in self.rows)
-        head = f"{'param':6} {'shape':>10} {'checked':>8} {'kinks':>6} {'max abs err':>12} {'rel err':>10}"
+        head = (
+            f"{'param':6} {'N':>3} {'shape':>9} {'checked':>8} {'kinks':>6} {'max abs err':>12}"
+            f" {'rel err':>10}"
+        )
         head += f" {'vs SymPy':>10}" if brute else ""
-        out = [self.title, head + f"  {'verdict'}"]
+        out.append(head + "  verdict")
         for r in self.rows:
             line = (
-                f"{r.name:6} {'x'.join(map(str, r.shape)):>10} {r.checked:8d} {r.skipped:6d} "
-                f"{r.max_abs:12.3e} {r.rel:10.3e}"
+                f"{r.name:6} {r.batch:3d} {'x'.join(map(str, r.shape)):>9} {r.checked:8d}"
+                f" {r.skipped:6d} {r.max_abs:12.3e} {r.rel:10.3e}"
             )
             if brute:
                 line += f" {r.brute_rel:10.3e}" if r.brute_rel is not None else f" {'-':>10}"
             out.append(f"{line}  {r.verdict}")
-        if self.directional is not None:
+        for n, d in self.directional.items():
+            out.append(f"directional derivatives ({DIRECTIONS} random, N={n}): rel err {d:.3e}")
+        for n, remainders in self.taylor.items():
+            rem = ", ".join(f"h={h:.1e}: {e:.2e}" for h, e in remainders)
+            slope = self.slopes[n]
+            tail = f"; slope {slope:.2f} (want ~2)" if slope is not None else ""
+            out.append(f"Taylor remainder (N={n}) {rem}{tail}")
+        if self.sympy_risk is not None:
+            value, rel = self.sympy_risk
             out.append(
-                f"directional derivatives ({DIRECTIONS} random): rel err {self.directional:.3e}"
+                f"SymPy's data term of R = {value:.15e} (the reference's rel err {rel:.1e},"
+                f" {verdict(rel)})"
             )
-        if self.taylor:
-            rem = ", ".join(f"h={h:.1e}: {e:.2e}" for h, e in self.taylor)
-            slope = self.slope
-            out.append(
-                f"Taylor remainder {rem}; slope {slope:.2f} (want ~2)"
-                if slope
-                else f"Taylor remainder {rem}"
-            )
-        out += self.notes
-        out.append("bands: rel < 1e-7 good, < 1e-4 acceptable, < 1e-2 doubtful, else wrong")
+        out += self.notes[1:]
+        bands = core.fd_bands(DTYPE)
+        out.append(
+            f"bands (float64, from h): rel < {bands[0][0]:.1e} good, < {bands[1][0]:.1e}"
+            f" acceptable, < {bands[2][0]:.0e} doubtful, else wrong"
+        )
         out.append(f"verdict: {'PASSED' if self.ok else 'FAILED'}")
         return out
 
 
 def _spec_of(module, path) -> object:
+    """The spec a script was generated from, re-derived from its SPEC (and checked against
+    SPEC's own lists, so a compact text that does not round-trip is caught)."""
     from .spec import parse
 
     try:
         info = module.SPEC
-        return parse(info["compact"], loss=info["loss"], l1=info["l1"], l2=info["l2"])
+        spec = parse(info["compact"], loss=info["loss"], l1=info["l1"], l2=info["l2"])
     except SymfnnError:
         raise
     except Exception as e:  # noqa: BLE001 -- anything in SPEC may be wrong
         raise ScriptError(f"{path}: not a symfnn training script (SPEC: {e})") from None
+    stated = {k: info[k] for k in ("widths", "activations", "params") if k in info}
+    derived = {
+        "widths": list(spec.widths),
+        "activations": [layer.activation for layer in spec.layers],
+        "params": [layer.param for layer in spec.layers],
+    }
+    for key, value in stated.items():
+        if list(value) != derived[key]:
+            raise ScriptError(
+                f"{path}: SPEC's compact text {info['compact']!r} gives {key} {derived[key]},"
+                f" SPEC says {list(value)}"
+            )
+    return spec
 
 
-def run(*, spec=None, script: str | Path | None = None, seed: int = 0) -> Result:
-    """Check a spec's freshly generated script, or a script file (possibly user-edited)."""
+def run(
+    *, spec=None, script: str | Path | None = None, seed: int = 0, sympy: bool = True
+) -> Result:
+    """Check a spec's freshly generated script, or a script file (possibly user-edited);
+    `sympy=False` leaves out (c), SymPy's brute force (seconds on a large network)."""
     from . import codegen
 
     if (spec is None) == (script is None):
@@ -151,29 +209,47 @@ def run(*, spec=None, script: str | Path | None = None, seed: int = 0) -> Result
 
         module = codegen.load(derive(spec))
         title = f"gradient check of the generated script for {spec.describe()}"
-    for name in ("init_params", "gradients", "loss", "forward", "WIDTHS"):
-        if not hasattr(module, name):
+    for name in ("gradients", "loss"):
+        if not callable(getattr(module, name, None)):
             raise ScriptError(f"the script has no {name}; is it a symfnn training script?")
-    return _check(module, spec, seed, title)
+    return check(module, spec, seed=seed, title=title, sympy=sympy)
 
 
-def _problem(module, spec, rng):
-    """float64 parameters (biases non-zero), a batch, and the λ's to check with."""
-    params = module.init_params(seed=int(rng.integers(1 << 31)), scheme="xavier", dtype=np.float64)
-    for k, p in params.items():
-        p += rng.normal(0.0, 0.3 if k.startswith("b") else 0.2, p.shape)
-    X = rng.normal(0.0, 1.0, (SAMPLES, spec.widths[0]))
+def _parameters(spec, rng) -> dict[str, np.ndarray]:
+    """Random float64 parameters of the spec's shapes, biases non-zero, z of a few units.
+
+    Drawn here, not by the script's init_params: the point is the checker's."""
+    params = {}
+    for l in range(1, spec.depth + 1):
+        fan_in, fan_out = spec.widths[l - 1], spec.widths[l]
+        params[f"W{l}"] = rng.normal(0.0, 1.0 / np.sqrt(fan_in), (fan_out, fan_in)) + rng.normal(
+            0.0, 0.2, (fan_out, fan_in)
+        )
+        params[f"b{l}"] = rng.normal(0.0, 0.3, fan_out)
+    return params
+
+
+def _batch(spec, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """n inputs and targets of the loss's kind (one-hot, 0/1 labels or real)."""
+    X = rng.normal(0.0, 1.0, (n, spec.widths[0]))
     m = spec.widths[-1]
     if spec.layers[-1].activation == "softmax":
-        Y = np.eye(m)[rng.integers(0, m, SAMPLES)]
+        Y = np.eye(m)[rng.integers(0, m, n)]
     elif spec.loss == "binary_cross_entropy":
-        Y = rng.integers(0, 2, (SAMPLES, m)).astype(np.float64)
+        Y = rng.integers(0, 2, (n, m)).astype(np.float64)
     else:
-        Y = rng.normal(0.0, 1.0, (SAMPLES, m))
+        Y = rng.normal(0.0, 1.0, (n, m))
+    return X, Y
+
+
+def _problem(spec, rng):
+    """Parameters, one batch per batch size, and the λ's to check with."""
+    params = _parameters(spec, rng)
+    batches = [_batch(spec, n, rng) for n in core.batch_sizes(spec.widths)]
     # a penalty too small to see would go unchecked: use at least 0.01
     l1 = max(spec.l1, 0.01) if spec.l1 else None
     l2 = max(spec.l2, 0.01) if spec.l2 else None
-    return params, X, Y, l1, l2
+    return params, batches, l1, l2
 
 
 def _kinked(spec) -> list[int]:
@@ -186,153 +262,175 @@ def _kinked(spec) -> list[int]:
     ]
 
 
-def _check(module, spec, seed: int, title: str) -> Result:
+def check(
+    module, spec, *, seed: int = 0, title: str = "gradient check", sympy: bool = True
+) -> Result:
+    """(a), (b) and (c) of the module docstring for a loaded script `module` of `spec`."""
     rng = np.random.default_rng(seed)
-    params, X, Y, l1, l2 = _problem(module, spec, rng)
-    try:
-        _, grads = module.gradients(params, X, Y, l1, l2)
-        R = lambda: float(module.loss(params, X, Y, l1, l2))
-        R()
-    except Exception as e:  # noqa: BLE001 -- an edited script may fail in any way
-        raise CheckError(f"the script's gradients/loss failed: {type(e).__name__}: {e}") from None
+    params, batches, l1, l2 = _problem(spec, rng)
     kinked = _kinked(spec)
 
-    def pattern():
-        A = module.forward(params, X)
-        return [A[l] > 0 for l in kinked]
+    def script_gradients(p, X, Y):
+        try:
+            _, grads = module.gradients(p, X, Y, l1, l2)
+            grads = {k: np.asarray(grads[k], np.float64) for k in p}
+        except Exception as e:  # noqa: BLE001 -- an edited script may fail in any way
+            raise CheckError(f"the script's gradients failed: {type(e).__name__}: {e}") from None
+        for k, g in grads.items():
+            if g.shape != p[k].shape:
+                raise CheckError(f"the script's gradient {k} is {g.shape}, not {p[k].shape}")
+        return grads
 
-    def crosses(key, i, h) -> bool:
-        p = params[key]
-        if l1 and key.startswith("W") and abs(p.flat[i]) <= h:
-            return True
-        if not kinked:
-            return False
-        up, down = _plus_minus(p, i, h, pattern)
-        return any((u != d).any() for u, d in zip(up, down))
+    def script_loss(p, X, Y):
+        try:
+            return float(module.loss(p, X, Y, l1, l2))
+        except Exception as e:  # noqa: BLE001 -- an edited script may fail in any way
+            raise CheckError(f"the script's loss failed: {type(e).__name__}: {e}") from None
+
+    def risk(p, X, Y):  # the reference: the spec's definitions, not the script
+        return reference.risk(spec, p, X, Y, l1 or 0.0, l2 or 0.0)
+
+    def pattern(p, X):
+        Z, _ = reference.forward(spec, p, X)
+        return [Z[l - 1] > 0 for l in kinked]
 
     total = sum(p.size for p in params.values())
     full = total <= FULL_LIMIT
-    brute = None
-    if total <= BRUTE_LIMIT:  # on one sample: SymPy's diff of the written-out loss is slow
-        brute = _brute_force(spec, params, X[:1], Y[:1], l1, l2)
-        _, one = module.gradients(params, X[:1], Y[:1], l1, l2)
-    rows, notes = [], []
-    for key, p in params.items():
-        idx = np.arange(p.size) if full else rng.choice(p.size, min(SUBSET, p.size), replace=False)
-        num, ana, ref, skipped = [], [], [], 0
-        for i in idx:
-            h = H * max(1.0, abs(float(p.flat[i])))
-            if crosses(key, i, h):
-                skipped += 1
-                notes.append(
-                    f"skipped {key}{np.unravel_index(i, p.shape)}: the step crosses a kink"
+    sizes = [len(X) for X, _ in batches]
+    result = Result(title, [], [], sizes)
+    sweeps = []
+    for X, Y in batches:
+        result.losses.append(LossRow(len(X), script_loss(params, X, Y), risk(params, X, Y)))
+        sweep = core.fd_compare(
+            risk,
+            script_gradients,
+            params,
+            X,
+            Y,
+            coords=None if full else SUBSET,
+            pattern=pattern if kinked else None,
+            l1=bool(l1),
+            rng=rng,
+            directions=0 if full else DIRECTIONS,
+        )
+        sweeps.append(sweep)
+        for r in sweep["rows"]:
+            result.rows.append(
+                Row(
+                    r["name"],
+                    r["shape"],
+                    len(X),
+                    r["checked"],
+                    r["skipped"],
+                    r["max_abs"],
+                    r["rel"],
                 )
-                continue
-            up, down = _plus_minus(p, i, h, R)
-            num.append((up - down) / (2 * h))
-            ana.append(grads[key].flat[i])
-            if brute is not None:
-                ref.append(brute[key].flat[i] - one[key].flat[i])
-        num, ana = np.array(num), np.array(ana)
-        max_abs = float(np.max(np.abs(num - ana))) if num.size else 0.0
-        brute_rel = None
-        if brute is not None:  # script vs SymPy on the first sample
-            diff = np.array(ref)
-            scale = max(float(np.max(np.abs(one[key]))), 1e-12)
-            brute_rel = float(np.max(np.abs(diff)) / scale) if diff.size else 0.0
-        rows.append(Row(key, p.shape, num.size, skipped, max_abs, relative(num, ana), brute_rel))
-    result = Result(
-        title, rows, notes[:10] + ([f"... {len(notes) - 10} more"] if len(notes) > 10 else [])
-    )
+            )
+        if sweep["directional"] is not None:
+            result.directional[len(X)] = sweep["directional"]
+            result.taylor[len(X)] = sweep["taylor"]
+    notes = [
+        f"{key}{np.unravel_index(i, params[key].shape)} (N={s['N']})"
+        for s in sweeps
+        for r in s["rows"]
+        for key, i in ((r["name"], i) for i in r["skipped_at"])
+    ]
+    if sympy:
+        _brute(result, spec, params, batches[0], sweeps[0], l1, l2, script_gradients, rng, total)
     result.notes.insert(
         0,
-        f"batch of {SAMPLES} samples, float64, step h = {H:.1e}·max(1, |θ|)"
+        f"float64, batches of {' and '.join(map(str, sizes))} samples, reference R from the"
+        f" spec's definitions, step h = {H:.1e}·max(1, |θ|)"
         + (f", l1 = {l1}" if l1 else "")
         + (f", l2 = {l2}" if l2 else ""),
     )
-    if brute is None:
-        result.notes.insert(
-            1, f"SymPy brute force skipped: {total} parameters (limit {BRUTE_LIMIT})"
-        )
-    if not full:
-        result.directional = _directional(params, grads, R, rng)
-        result.taylor = _taylor(params, grads, R, rng)
+    if notes:
+        shown = ", ".join(notes[:8]) + (f", ... {len(notes) - 8} more" if len(notes) > 8 else "")
+        result.notes.append(f"skipped (the step crosses a kink): {shown}")
     return result
 
 
-def _direction(params, rng) -> dict:
-    v = {k: rng.normal(size=p.shape) for k, p in params.items()}
-    norm = math.sqrt(sum(float(np.vdot(x, x)) for x in v.values()))
-    return {k: x / norm for k, x in v.items()}
+def _brute(result, spec, params, batch, sweep, l1, l2, script_gradients, rng, total) -> None:
+    """(c): the script's gradients against SymPy's at sampled coordinates, on the first
+    BRUTE_BATCH samples of the first batch (away from kinks: the coordinates come from
+    those its finite differences compared)."""
+    X, Y = batch[0][:BRUTE_BATCH], batch[1][:BRUTE_BATCH]
+    coords = {}
+    for r in sweep["rows"]:
+        at = r["at"]
+        if len(at) > BRUTE_SAMPLE:
+            at = sorted(rng.choice(at, BRUTE_SAMPLE, replace=False).tolist())
+        coords[r["name"]] = at
+    partials, value = brute_force(spec, params, X, Y, l1, l2, coords)
+    grads = script_gradients(params, X, Y)
+    rows = {r.name: r for r in result.rows if r.batch == len(batch[0])}
+    for key, at in coords.items():
+        got = grads[key].flat[at]
+        # relative to the whole gradient's size: a sampled coordinate may be ~0
+        scale = max(
+            float(np.max(np.abs(grads[key]))), float(np.max(np.abs(partials[key]), initial=0))
+        )
+        diff = float(np.max(np.abs(got - partials[key]), initial=0.0))
+        rows[key].brute_rel = min(diff / max(scale, 1e-12), 1.0)
+        rows[key].brute_checked = len(at)
+    ref = reference.risk(spec, params, X, Y)  # the data term: λ = 0
+    result.sympy_risk = (value, core.relative_error([value], [ref]))
+    count = sum(map(len, coords.values()))
+    result.notes.append(
+        f"vs SymPy: ∂R/∂θ of verify.brute_force_risk at {count} of {total} coordinates"
+        f" ({BRUTE_SAMPLE} sampled per parameter), on the batch's first {len(X)} samples,"
+        f" {DIGITS}-digit arithmetic"
+    )
 
 
-def _shift(params, v, h):
-    for k, p in params.items():
-        p += h * v[k]
+def brute_force(
+    spec, params: dict, X: np.ndarray, Y: np.ndarray, l1, l2, coords: dict[str, list[int]]
+) -> tuple[dict[str, np.ndarray], float]:
+    """SymPy's ∂R/∂θ_i at `coords` ({"W1": [flat indices], ...}), and R's data term.
 
-
-def _directional(params, grads, R, rng) -> float:
-    num, ana = [], []
-    for _ in range(DIRECTIONS):
-        v = _direction(params, rng)
-        _shift(params, v, H)
-        up = R()
-        _shift(params, v, -2 * H)
-        down = R()
-        _shift(params, v, H)
-        num.append((up - down) / (2 * H))
-        ana.append(sum(float(np.vdot(grads[k], v[k])) for k in params))
-    return relative(np.array(num), np.array(ana))
-
-
-def _taylor(params, grads, R, rng) -> list[tuple[float, float]]:
-    v = _direction(params, rng)
-    slope = sum(float(np.vdot(grads[k], v[k])) for k in params)
-    base = R()
-    out = []
-    for h in (2e-3, 1e-3, 5e-4, 2.5e-4):  # small: a ReLU net has kinks nearby
-        _shift(params, v, h)
-        out.append((h, abs(R() - base - h * slope)))
-        _shift(params, v, -h)
-    return out
-
-
-def _brute_force(spec, params, X, Y, l1, l2) -> dict | None:
-    """∂R/∂θ from SymPy's diff of the whole loss written out (verify.brute_force_risk)."""
+    The data term (1/N) Σ_n L(y_n, a_n) is written out by `verify.brute_force_risk` from the
+    definitions, once per coordinate, with that coordinate a symbol t and every other
+    parameter and datum a number (so the expression is a forward pass's size at any network
+    size), differentiated by t and evaluated at θ_i. The penalty Ω = Σ Ω(w) is a sum over
+    the weights one by one, so its part of ∂R/∂w is `diff` of the table's Ω(w) at w alone
+    (written out over every weight it would cost more than the whole forward pass).
+    One coordinate at a time is cheaper than all at once: SymPy's `diff` and `xreplace`
+    rebuild every sub-expression that holds a symbol.
+    """
     import sympy as sp
 
-    from .verify import _instance, brute_force_risk
+    from . import losses
+    from .verify import _Instance, brute_force_risk
 
-    inst_spec = replace(spec, l1=l1 or 0.0, l2=l2 or 0.0)
-    inst = _instance(inst_spec, len(X))
-    point = {}
-    for n in range(len(X)):
-        for j in range(X.shape[1]):
-            point[inst.X[n, j]] = sp.Float(float(X[n, j]), 30)
-        for j in range(Y.shape[1]):
-            point[inst.Y[n, j]] = sp.Float(float(Y[n, j]), 30)
-    for l in range(1, spec.depth + 1):
-        W, b = params[f"W{l}"], params[f"b{l}"]
-        for (i, j), s in np.ndenumerate(np.empty(W.shape)):
-            point[inst.W[l - 1][i, j]] = sp.Float(float(W[i, j]), 30)
-        for i in range(b.size):
-            point[inst.b[l - 1][i, 0]] = sp.Float(float(b[i]), 30)
-    risk = brute_force_risk(inst, region=point)
-    values = {s: float(sp.diff(risk, s).xreplace(point)) for s in inst.parameters}
-    out = {}
-    for l in range(1, spec.depth + 1):
-        for stem, mat in (("W", inst.W[l - 1]), ("b", inst.b[l - 1])):
-            shape = params[f"{stem}{l}"].shape
-            out[f"{stem}{l}"] = np.array([values[s] for s in mat]).reshape(shape)
-    return out
+    F = lambda v: sp.Float(float(v), DIGITS)  # the float64 value, exactly
+    data = [sp.ImmutableMatrix(*M.shape, [F(v) for v in M.flat]) for M in (X, Y)]
+    numbers = {key: [F(v) for v in p.flat] for key, p in params.items()}
+    unregularised = replace(spec, l1=0.0, l2=0.0)
+    t = sp.Symbol("t")  # no assumptions: SymPy would ask the sign of every sum it builds
+    dOmega = sum(
+        sp.diff(losses.REGULARISERS[name].omega.subs(losses.lam, sp.nsimplify(lam)), losses.W)
+        for name, lam in (("l1", l1), ("l2", l2))
+        if lam
+    )
 
+    def instance(key: str | None = None, i: int = 0) -> _Instance:
+        mats = {}
+        for k, p in params.items():
+            entries = numbers[k] if k != key else [*numbers[k][:i], t, *numbers[k][i + 1 :]]
+            mats[k] = sp.ImmutableMatrix(p.shape[0], p.size // p.shape[0], entries)
+        layers = range(1, spec.depth + 1)
+        W, b = [mats[f"W{l}"] for l in layers], [mats[f"b{l}"] for l in layers]
+        return _Instance(unregularised, *data, W, b)
 
-def _plus_minus(p: np.ndarray, i: int, h: float, f):
-    """f() with entry i of p moved by +h and by -h; p is left as it was."""
-    old = p.flat[i]
-    p.flat[i] = old + h
-    up = f()
-    p.flat[i] = old - h
-    down = f()
-    p.flat[i] = old
-    return up, down
+    partials = {}
+    for key, at in coords.items():
+        values = []
+        for i in at:
+            point = {t: numbers[key][i]}
+            risk = brute_force_risk(instance(key, i), region=point)
+            value = sp.diff(risk, t).xreplace(point)
+            if key.startswith("W") and dOmega:  # biases are not penalised
+                value += sp.sympify(dOmega).xreplace({losses.W: point[t]})
+            values.append(float(value))
+        partials[key] = np.array(values)
+    return partials, float(brute_force_risk(instance(), region={}))
