@@ -339,13 +339,16 @@ class Chapter:
         ]
         best = None
         for r in sp_["runs"]:
-            setup = f"{r['activation']}, {init_name(r['init'])}"
+            setup = self.t("setup", act=r["activation"], init=init_name(r["init"]))
             acc = r["val_accuracy"][-1]
             first, last = r["delta"][0], r["delta"][-1]
-            if acc < sp_["chance"] + 0.05:  # at chance: say why, from the bound
-                d0 = first
-                hidden = len(d0) - 1
-                measured = (d0[0] / d0[-1]) ** (1 / hidden) if d0[-1] and d0[0] else None
+            at_chance = acc < sp_["chance"] + 0.05
+            if at_chance and (r["activation"], r["init"]) == ("sigmoid", "xavier"):
+                # say why, from the bound: the measured shrinking per layer against its factor
+                hidden = len(first) - 1
+                measured = (
+                    (first[0] / first[-1]) ** (1 / hidden) if first[-1] and first[0] else None
+                )
                 _, factor = self._xavier_factor(sp_["width"])
                 sentences.append(
                     self.t(
@@ -356,6 +359,12 @@ class Chapter:
                         measured=num(measured),
                         factor=factor,
                     )
+                )
+                continue
+            if at_chance:
+                chance = num(sp_["chance"], 2)
+                sentences.append(
+                    self.t("speed_at_chance", setup=setup, acc=num(acc, 3), chance=chance)
                 )
                 continue
             sentences.append(
@@ -474,8 +483,10 @@ class Chapter:
                 data=strings(self.lang)["data_digits" if us["data"] == "digits" else "data_random"],
                 eqref=rf"\eqref{{{BOUND_LABEL}}}",
             ),
-            "; ".join(per) + ".",
-            self.t("spec_fails", inits=", ".join(failed)) if failed else self.t("spec_holds"),
+            self.t("list_sep").join(per) + self.t("sentence_end"),
+            self.t("spec_fails", inits=self.t("name_sep").join(failed))
+            if failed
+            else self.t("spec_holds"),
         ]
         self.section(
             "h_spec", [self.text(*sentences), self.figure("spec_bound", delta_ratio=delta_ratio)]

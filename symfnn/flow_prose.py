@@ -15,6 +15,10 @@ EN = {
     "figure": "Figure",
     "eq_comma": ",",  # after a display that a sentence continues past
     "eq_period": ".",
+    "list_sep": "; ",
+    "name_sep": ", ",
+    "sentence_end": ".",
+    "setup": "{act}, {init}",
     "intro": (
         "Backpropagation computes the error term of layer {l} from that of layer {lp1} "
         "with the recurrence {eqref}: each layer multiplies the error by the slopes of its "
@@ -131,6 +135,7 @@ EN = {
         "the hidden layers barely learn. The article recommends Xavier initialisation for the "
         "sigmoid as well; these runs do not support it, for the reason the bound gives."
     ),
+    "speed_at_chance": "{setup} stays at chance ({acc}; chance is {chance}).",
     "speed_best": "The fastest learner here is {setup} ({acc}).",
     "h_clip": "Remedy: gradient clipping",
     "clip_setup": (
@@ -221,6 +226,10 @@ ZH = {
     "figure": "图",
     "eq_comma": "",  # Chinese texts leave displays unpunctuated
     "eq_period": "",
+    "list_sep": "；",
+    "name_sep": "、",
+    "sentence_end": "。",
+    "setup": "{act}（{init}）",
     "intro": (
         "反向传播用递推式{eqref}由第{lp1}层的误差项计算第{l}层的误差项：每经过一层，误差项都要乘以"
         "该层激活函数的导数和一个权重矩阵。本章沿用原文第三部分的思路：先在 Nielsen 的单神经元链上，"
@@ -305,7 +314,8 @@ ZH = {
         "接近上界的因子{factor}，因此隐藏层几乎学不到东西。原文也建议 sigmoid 使用 Xavier 初始化；"
         "这些运行并不支持这一建议，原因正是上界所给出的。"
     ),
-    "speed_best": "这里学得最快的是{setup}（{acc}）。",
+    "speed_at_chance": "{setup}停留在随机水平（{acc}；随机猜测为{chance}）。",
+    "speed_best": "这里学得最快的是{setup}，验证准确率为{acc}。",
     "h_clip": "对策：梯度截断",
     "clip_setup": (
         "按范数的梯度截断在全部参数的梯度范数超过{c}时，把它整体缩放到范数{c}；方向不变，步长有界。"
