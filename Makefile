@@ -10,9 +10,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 OUT := out
 DEMO_SPEC := 64-32:sigmoid-10:softmax --l2 0.0001
-# the Chinese document: XeLaTeX + ctex with the Fandol fonts (texlive-lang-chinese)
+# the Chinese document: XeLaTeX + ctex with the Fandol fonts (texlive-lang-chinese);
+# the Chinese labels of the gradient-flow plots: a TrueType CJK font (fonts-arphic-gbsn00lp)
 TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-science lmodern latexmk \
-	texlive-pictures poppler-utils texlive-xetex texlive-lang-chinese
+	texlive-pictures poppler-utils texlive-xetex texlive-lang-chinese \
+	fonts-arphic-gbsn00lp
 
 .PHONY: demo test tex browser venv clean
 

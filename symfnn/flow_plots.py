@@ -71,8 +71,8 @@ CJK_FILES = (
 
 
 def cjk_font() -> str | None:
-    """The first installed font of CJK_FONTS, or None (TrueType/TTC files only: matplotlib
-    embeds them in the PDF as Type 42)."""
+    """The first installed font of CJK_FONTS (TrueType: matplotlib embeds it cleanly as
+    Type 42), else TeX Live's Fandol, else None."""
     names = {f.name for f in font_manager.fontManager.ttflist}
     found = next((n for n in CJK_FONTS if n in names), None)
     if found is None:
@@ -83,7 +83,23 @@ def cjk_font() -> str | None:
                 font_manager.fontManager.addfont(path)
         names = {f.name for f in font_manager.fontManager.ttflist}
         found = next((n for n in CJK_FONTS if n in names), None)
-    return found
+    return found or _fandol()
+
+
+def _fandol() -> str | None:
+    """The Chinese document's own font (TeX Live's Fandol, OpenType CFF): the last resort."""
+    import shutil
+    import subprocess
+
+    if shutil.which("kpsewhich") is None:
+        return None
+    found = subprocess.run(
+        ["kpsewhich", "FandolSong-Regular.otf"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if not found:
+        return None
+    font_manager.fontManager.addfont(found)
+    return font_manager.FontProperties(fname=found).get_name()
 
 
 def _quiet_font_subsetting() -> None:

@@ -298,6 +298,25 @@ def test_place_plots_copies_next_to_the_compiled_tex(chapters, tmp_path):
         assert (tmp_path / plot["path"]).stat().st_size > 1000
 
 
+def test_document_chapter_puts_the_analysis_beside_the_tex(run, tmp_path, monkeypatch):
+    """derive --tex doc.tex --flow: plots in doc-flow/, named relative to doc.tex."""
+    result, _, _ = run
+    seen = {}
+
+    def fake_analyze(spec, out, **options):
+        seen.update(options, out=Path(out))
+        return result
+
+    monkeypatch.setattr(flow, "analyze", fake_analyze)
+    spec = parse_compact("64-8:sigmoid-10:softmax")
+    ch = flow.document_chapter(spec, tmp_path / "work", tex=tmp_path / "doc.tex", lang="zh")
+    assert seen["out"] == tmp_path / "doc-flow" and seen["lang"] == "zh" and seen["quick"]
+    assert all(p["path"].startswith("doc-flow/") for p in ch["plots"])
+    assert r"\eqref{eq:delta}" in ch["latex"] and "梯度消失" in ch["latex"]
+    flow.document_chapter(spec, tmp_path / "work", lang="en")  # a PDF only: the work folder
+    assert seen["out"] == tmp_path / "work" / "flow"
+
+
 # words the Chinese chapter may keep in Latin letters: names, code, units of the figures
 LATIN_OK = {"SymPy", "Nielsen", "Xavier", "He", "ReLU", "relu", "tanh", "sigmoid", "softmax"}
 LATIN_OK |= {"digits", "Hadamard", "L2", "N"}
