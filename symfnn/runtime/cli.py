@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import DataError, read_params
-from .fdcheck import check_gradients
+from .gradcheck import check_gradients
 from .loop import fit
 
 

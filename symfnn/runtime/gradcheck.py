@@ -67,7 +67,8 @@ def relative_error(a, b):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.size == 0:
         return 0.0
-    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a) + np.abs(b))), 1e-12))
+    scale = max(float(np.max(np.abs(a) + np.abs(b))), 1e-12)
+    return float(np.max(np.abs(a - b))) / scale
 
 
 def plus_minus(p, i, h, f):
@@ -289,6 +290,6 @@ def check_gradients(net, params=None, X=None, Y=None, seed=0, coords=8):
             l1=bool(l1),
             rng=rng,
         )
-        for n in [n for n in sizes if n <= len(X)] or [len(X)]  # a tiny data set: all of it
-    ]
+        for n in [n for n in sizes if n <= len(X)] or [len(X)]
+    ]  # a tiny data set: all of it
     return fd_report(results)
