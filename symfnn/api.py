@@ -65,26 +65,29 @@ class Derivation(engine.Derivation):
     ) -> str:
         """The LaTeX document; written to `path` when given. `flow`: a `symfnn.analyze`
         result whose chapter (and plots) the document includes."""
-        text = document.tex_source(self, lang=lang, report=self.verify(), flow=_chapter(flow))
+        chapter = _chapter(flow, lang)
+        text = document.tex_source(self, lang=lang, report=self.verify(), flow=chapter)
         if path is not None:
             fileio.write_atomic(path, text, force)
         return text
 
     def to_pdf(self, path: PathLike, lang: str = "en", force: bool = False, flow=None) -> Path:
         """Compile the document to `path` (needs latexmk); `flow` as in `to_tex`."""
-        chapter = _chapter(flow)
+        chapter = _chapter(flow, lang)
         (written,) = document.write(
             self, pdf=path, lang=lang, force=force, report=self.verify(), flow=chapter
         )
         return written
 
     def to_html(
-        self, path: PathLike | None = None, lang: str = "en", *, force: bool = False
+        self, path: PathLike | None = None, lang: str = "en", flow=None, *, force: bool = False
     ) -> str:
-        """The self-contained HTML page (MathML); written to `path` when given."""
+        """The self-contained HTML page (MathML); written to `path` when given; `flow` as
+        in `to_tex`."""
         from . import html
 
-        text = html.html_source(self, lang=lang, report=self.verify())
+        chapter = _chapter(flow, lang)
+        text = html.html_source(self, lang=lang, report=self.verify(), flow=chapter)
         if path is not None:
             fileio.write_atomic(path, text, force)
         return text
@@ -115,13 +118,13 @@ class Derivation(engine.Derivation):
         return summary_html(self)
 
 
-def _chapter(flow) -> dict | None:
+def _chapter(flow, lang: str) -> dict | None:
     """A FlowResult (or an already built chapter) -> the document's flow chapter."""
     if flow is None or isinstance(flow, dict):
         return flow
     from .flow import tex_chapter
 
-    return tex_chapter(flow)
+    return tex_chapter(flow, lang=lang)
 
 
 # -- the stages ------------------------------------------------------------------------------

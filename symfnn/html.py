@@ -34,7 +34,11 @@ from .render import render, template_dir
 _HOLE = "\ue000{}\ue001"  # a formula's placeholder in prose (private-use characters)
 _HOLE_RE = re.compile("\ue000(\\d+)\ue001")
 _BOLD_DIGIT = re.compile(r'(?<=<mn) mathvariant="bold">(\d)(?=</mn>)')
-_FUNCTION = re.compile(r"<m[io]>([A-Za-z]{2,})</m[io]>")
+# (not the base of a script: sup_z is a 2-child msub, a space would make it 3)
+_FUNCTION = re.compile(
+    r"(?<!<msub>)(?<!<msup>)(?<!<msubsup>)(?<!<munder>)(?<!<munderover>)"
+    r"<m[io]>([A-Za-z]{2,})</m[io]>"
+)
 _LABEL = re.compile(r"\\label\{([^}]*)\}")
 _TAG = re.compile(r"\\tag\*?\{([^}]*)\}")
 # algpseudocode's English keywords; the Chinese ones come from the prose table's alg_setup
@@ -99,9 +103,9 @@ def mathml(tex: str, *, display: bool = False) -> str:
 class _HtmlDoc:
     """The LaTeX document's context, converted to HTML: math, markup, numbers, figures."""
 
-    def __init__(self, d, lang: str, report=None):
+    def __init__(self, d, lang: str, report=None, flow: dict | None = None):
         self.doc = _Doc(d, lang, report, None)
-        self.lang = lang
+        self.lang, self.flow = lang, flow  # flow: flow.tex_chapter(…), the --flow chapter
         self.maths: list[str] = []
         self.refs: dict[str, str] = {}  # sec:…, fig:…, eq:… -> the number LaTeX shows
         self.cites: dict[str, str] = {}  # bibliography key -> its number
@@ -112,15 +116,24 @@ class _HtmlDoc:
         s = _LATEX_NAMES.get(self.lang, _LATEX_NAMES["en"]) | self.doc.s
         sections, closing = ctx["sections"], ctx.get("closing", [])
         bibliography = ctx.get("bibliography", [])
-        # numbers, in the template's order: sections, algorithm, verification, closing notes
-        labels = [x["label"] for x in sections] + ["sec:algorithm", "sec:verify"]
-        labels += [x["label"] for x in closing]
+        flow = _flow_chapter(self.flow) if self.flow else None
+        # numbers, in the template's order: sections, algorithm, flow, verification, notes
+        labels = [x["label"] for x in sections] + ["sec:algorithm"]
+        labels += [flow["label"]] if flow else []
+        labels += ["sec:verify"] + [x["label"] for x in closing]
         self.refs |= {label: str(n) for n, label in enumerate(labels, 1)}
-        for section in sections + closing:
+        for section in [*sections, *closing, *([flow] if flow else [])]:
             section["number"] = self.refs[section["label"]]
         self.cites = {entry["key"]: str(n) for n, entry in enumerate(bibliography, 1)}
-        self._equations([ctx.get("network"), sections, closing])
-        self._figures([ctx.get("network"), sections, closing])
+        parts = [ctx.get("network"), sections, flow, closing]  # in document order
+        self._equations(parts)
+        self._figures(parts)
+        for block in _blocks(parts, "numbers"):  # LaTeX table rows: cells split at &
+            block |= {
+                "kind": "grid",
+                "header": block["header"].split("&"),
+                "rows": [row.split("&") for row in block["rows"]],
+            }
         algorithm = ctx["algorithm"]
         words = dict(_KEYWORDS)
         setup = s.get("alg_setup", "")
@@ -136,6 +149,7 @@ class _HtmlDoc:
             "table": ctx["table"],
             "network": ctx.get("network"),
             "sections": sections,
+            "flow": flow,
             "closing": closing,
             "bibliography": bibliography,
             "algorithm": algorithm,
@@ -166,21 +180,22 @@ class _HtmlDoc:
                     self.refs[label.group(1)] = line["number"]
 
     def _figures(self, parts) -> None:
-        """Each figure gets its number and the PDF's drawing, as an SVG data: URI."""
+        """Each figure gets its number and the PDF's image: a TikZ drawing as SVG, a plot
+        of the flow chapter as its PNG, both as data: URIs."""
         figures = list(_blocks(parts, "figure"))
         for n, figure in enumerate(figures, 1):
             self.refs[figure["label"]] = str(n)
-            figure["number"] = str(n)
-        if not figures:
-            return
-        missing = ""
-        try:
-            images = htmlfigures.svgs([f["tikz"] for f in figures], self._preamble())
-        except RenderError as e:  # no TeX here: the page says so where the figures would be
-            images, missing = [""] * len(figures), f"(not drawn: {e})"
-        for figure, image in zip(figures, images, strict=True):
-            del figure["tikz"]
-            figure |= {"image": image, "missing": missing}
+            figure |= {"number": str(n), "missing": ""}
+        drawn = [f for f in figures if "tikz" in f]
+        if drawn:
+            try:
+                images = htmlfigures.svgs([f.pop("tikz") for f in drawn], self._preamble())
+            except RenderError as e:  # no TeX here: the page says so where they would be
+                images = [""] * len(drawn)
+                for f in drawn:
+                    f["missing"] = f"(not drawn: {e})"
+            for figure, image in zip(drawn, images, strict=True):
+                figure["image"] = image
 
     def _preamble(self) -> str:
         """The LaTeX document's preamble: the figures are drawn with its packages."""
@@ -243,6 +258,53 @@ class _HtmlDoc:
         return m.group(0)  # left for the check in prose(): unknown markup is an error
 
 
+def _flow_chapter(chapter: dict) -> dict:
+    """The --flow chapter's blocks (symfnn.flow_chapter) as this page's blocks."""
+    plots = {p["path"]: Path(p["file"]).with_suffix(".png") for p in chapter.get("plots", [])}
+
+    def block(b: dict) -> dict:
+        kind = b["kind"]
+        if kind == "equation":
+            tag = rf"\label{{{b['label']}}}" if b.get("label") else ""
+            rhs = b["tex"] + (b.get("punct") or "")
+            line = {"intertext": "", "lhs": "", "rel": "", "rhs": rhs, "tag": tag}
+            return {"kind": "equations", "lines": [line]}
+        if kind == "align":
+            lines = [
+                {"intertext": "", "lhs": lhs, "rel": rel, "rhs": rhs, "tag": ""}
+                for lhs, rel, rhs in b["lines"]
+            ]
+            lines[-1]["rhs"] += b.get("punct") or ""
+            return {"kind": "equations", "lines": lines}
+        if kind == "table":
+            return {
+                "kind": "grid",
+                "header": list(b["header"]),
+                "rows": [list(r) for r in b["rows"]],
+            }
+        if kind == "figure":
+            png = plots.get(b["path"])
+            image = _data_uri(png, "image/png") if png is not None and png.is_file() else ""
+            return {"kind": "figure", "caption": b["caption"], "label": b["label"], "image": image}
+        return {"kind": "text", "text": b["text"]}
+
+    return {
+        "title": chapter["title"],
+        "label": chapter["label"],
+        "intro": chapter["intro"],
+        "sections": [
+            {"title": sec["title"], "blocks": [block(b) for b in sec["blocks"]]}
+            for sec in chapter["sections"]
+        ],
+    }
+
+
+def _data_uri(path: Path, mime: str) -> str:
+    import base64
+
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
 def _lookup(table: dict, label: str) -> str:
     if label not in table:
         raise RenderError(f"HTML: reference to an unknown label {label}")
@@ -283,19 +345,22 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def html_source(derivation, *, lang: str = "en", report=None) -> str:
-    """The whole page (deterministic: no dates, no paths)."""
-    context = _HtmlDoc(derivation, lang, report).page()
+def html_source(derivation, *, lang: str = "en", report=None, flow: dict | None = None) -> str:
+    """The whole page (deterministic: no dates, no paths); `flow`: flow.tex_chapter(…)."""
+    context = _HtmlDoc(derivation, lang, report, flow).page()
     try:
         return _environment().get_template("derivation.html.jinja").render(**context)
     except jinja2.TemplateError as e:
         raise RenderError(f"template derivation.html.jinja: {e}") from None
 
 
-def write(derivation, path, *, lang: str = "en", force: bool = False, report=None) -> Path:
+def write(
+    derivation, path, *, lang: str = "en", force: bool = False, report=None, flow=None
+) -> Path:
     """Write the page atomically; refuses an existing file without `force`."""
     fileio.check_writable(path, force)
-    return fileio.write_atomic(path, html_source(derivation, lang=lang, report=report), force)
+    page = html_source(derivation, lang=lang, report=report, flow=flow)
+    return fileio.write_atomic(path, page, force)
 
 
 def summary_html(derivation) -> str:

@@ -127,6 +127,39 @@ def test_page_is_self_contained_and_free_of_latex(pages, lang):
         ET.fromstring(fragment)
 
 
+def test_flow_chapter_joins_the_page(derived, tmp_path):
+    """--flow: the analysis chapter's blocks (flow_chapter) as sections, numbers, a plot."""
+    from PIL import Image
+
+    d, report = derived
+    Image.new("RGB", (40, 30), "red").save(tmp_path / "plot.png")
+    figure = {"kind": "figure", "path": "f/plot.pdf", "width": "5in", "caption": "A plot"}
+    blocks = [
+        {"kind": "text", "text": r"See Figure~\ref{fig:flow-plot} and $x^{2}$.", "par": True},
+        {"kind": "equation", "tex": r"\|\delta\| \leq 1", "label": "eq:flow-bound", "punct": ""},
+        {"kind": "align", "lines": [("a", "=", "b"), ("", r"\leq", "c")], "punct": r"\,."},
+        {"kind": "table", "columns": "ll", "header": ["h", "$h_2$"], "rows": [["1", "$2$"]]},
+        figure | {"label": "fig:flow-plot"},
+    ]
+    chapter = {
+        "title": "Gradient flow",
+        "label": "sec:flow",
+        "intro": r"The bound \eqref{eq:flow-bound} follows.",
+        "sections": [{"title": "Bound", "blocks": blocks}],
+        "plots": [{"path": "f/plot.pdf", "file": str(tmp_path / "plot.pdf")}],
+    }
+    page = htmldoc.html_source(d, report=report, flow=chapter)
+
+    def number(label: str) -> int:
+        found = re.search(rf'<section id="{label}">\s*<h2><span class="number">(\d+)', page)
+        return int(found.group(1))
+
+    assert number("sec:flow") == number("sec:algorithm") + 1  # where the PDF has it
+    bound = re.search(r'<tr id="eq:flow-bound">.*?\((\d+)\)</td></tr>', page).group(1)
+    assert f'<a href="#eq:flow-bound">{bound}</a>' in page
+    assert page.count("data:image/png;base64,") == 1 and '<a href="#fig:flow-plot">' in page
+
+
 def test_unknown_latex_markup_is_an_error_not_raw_text(derived, monkeypatch):
     d, report = derived
     monkeypatch.setitem(LANGUAGES["en"], "forward_layers", r"\unknowncommand{x} layer by layer:")
