@@ -113,6 +113,7 @@ def report(data: dict) -> str:
             f"- w = {ex['w']['exact']}, z = {ex['z']['exact']} (e.g. b_2 = {ex['bias_for_z']['exact']}) ⇒ "
             f"w σ'(z) = {ex['factor']['exact']}; ∂C/∂x / ∂C/∂a_k = {ex['growth_k']['exact']} "
             f"= {ex['growth_depth']['exact']} for k = {k}; ∂C/∂b_1 / ∂C/∂b_k = "
+            f"`{ex['quotient_first_last']['exact']}` = {ex['first_last_power']['exact']} = "
             f"{ex['grad_b1_over_grad_bk']['exact']}"
         ),
         (
