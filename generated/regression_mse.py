@@ -708,20 +708,26 @@ def _epoch(net, params, X, Y, batch_size, step, l1, l2, clip_value, clip_norm):
     its update (no extra pass over X). R is inf or nan as soon as the loss is."""
     n = len(X)
     total, norm_sum, norms, steps, wrong = 0.0, 0.0, {k: 0.0 for k in params}, 0, 0
+    # per step, every lookup counts on a small net: fetch the functions and buffers once
+    forward, backward = net.forward_pass, net.backward_pass
+    data_loss, count_errors = net.data_loss, net.count_errors
+    clipping = bool(clip_value or clip_norm)
+    full = net.workspace(min(batch_size, n), X.dtype)
     for lo in range(0, n, batch_size):
         xb, yb = X[lo : lo + batch_size], Y[lo : lo + batch_size]
-        ws = net.workspace(len(xb), xb.dtype)
-        A, Z = net.forward_pass(params, xb, ws)
-        grads, _ = net.backward_pass(params, A, Z, yb, ws, l1, l2)
-        total += net.data_loss(Z[-1], A[-1], yb)
-        wrong += net.count_errors(A[-1], yb)
+        ws = full if len(xb) == batch_size else net.workspace(len(xb), X.dtype)
+        A, Z = forward(params, xb, ws)
+        grads, _ = backward(params, A, Z, yb, ws, l1, l2)
+        total += data_loss(Z[-1], A[-1], yb)
+        wrong += count_errors(A[-1], yb)
         if not math.isfinite(total):  # diverged: stop at once
             return total, wrong, math.nan, norms
         squares = {k: float(np.vdot(g, g)) for k, g in grads.items()}
         for k, s in squares.items():
             norms[k] += math.sqrt(s)
         norm_sum += math.sqrt(sum(squares.values()))
-        net.clip(grads, squares, clip_value, clip_norm)
+        if clipping:
+            net.clip(grads, squares, clip_value, clip_norm)
         step(params, grads)
         steps += 1
     R = net.risk(total, n, net.penalty(params, l1, l2))
