@@ -67,10 +67,9 @@ def _stages(spec):
 
 
 def _require_tex(lang: str) -> None:
-    from . import pdf
+    from .pdf import require_toolchain
 
-    engine = "xelatex" if lang == "zh" and "xelatex" in getattr(pdf, "ENGINES", {}) else None
-    pdf.require_toolchain(*([engine] if engine else []))
+    require_toolchain("xelatex" if lang == "zh" else "pdflatex")  # the engine each language uses
 
 
 def _require_analysis() -> None:
