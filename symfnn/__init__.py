@@ -18,7 +18,8 @@ __version__ = "0.1.0"
 # name -> module of symfnn that defines it
 _PUBLIC = {
     "analyze": "api",
-    "check_script": "api",
+    "check": "api",
+    "data": "api",
     "pipeline": "api",
     "load_spec": "api",
     "Config": "api",
@@ -33,7 +34,8 @@ __all__ = [  # noqa: RUF022 -- in the order of the pipeline
     "__version__",
     "derive",
     "analyze",
-    "check_script",
+    "check",
+    "data",
     "pipeline",
     "load_spec",
     "Config",

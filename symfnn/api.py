@@ -177,24 +177,39 @@ def analyze(
     loss: str | None = None,
     l1: float = 0.0,
     l2: float = 0.0,
-    quick: bool = False,
-    force: bool = False,
-    progress: Callable[[str], object] = print,
+    **options,
 ):
     """The gradient-flow analysis (bounds, measurements, plots) into `out_dir`: a FlowResult.
-    `spec` None analyses the article's deep sigmoid network."""
+    `spec` None analyses the article's deep sigmoid network; `options` go to
+    `symfnn.flow.analyze` (quick, force, progress, lang)."""
     from . import flow
 
     network = None if spec is None else load_spec(spec, loss=loss, l1=l1, l2=l2)
-    return flow.analyze(network, out_dir, quick=quick, force=force, progress=progress)
+    return flow.analyze(network, out_dir, **options)
 
 
-def check_script(path: PathLike, seed: int = 0) -> gradcheck.Result:
-    """Check a generated (possibly edited) training script's gradients."""
-    return gradcheck.run(script=path, seed=seed)
+def check(
+    spec: str | PathLike | NetworkSpec | None = None,
+    *,
+    script: PathLike | None = None,
+    seed: int = 0,
+) -> gradcheck.Result:
+    """The gradient check of a spec's generated script, or of a script file (maybe edited)."""
+    return gradcheck.run(spec=None if spec is None else load_spec(spec), script=script, seed=seed)
+
+
+def data(name: str, path: PathLike, *, seed: int = 0, force: bool = False) -> dict:
+    """Export a bundled data set (digits, fashion-mnist, spirals, …) to .npz: a summary."""
+    from .datasets import export
+
+    return export(name, path, seed=seed, force=force)
 
 
 # -- the pipeline ----------------------------------------------------------------------------
+
+
+def _quiet(line: str) -> None:
+    """No progress lines."""
 
 
 @dataclass(frozen=True)
@@ -221,7 +236,7 @@ class Config:
     """Where to write the LaTeX document."""
 
     pdf: PathLike | None = None
-    """Where to write the compiled document (needs latexmk)."""
+    """Where to write the compiled document (needs latexmk; XeLaTeX for Chinese)."""
 
     html: PathLike | None = None
     """Where to write the self-contained HTML page."""
@@ -232,18 +247,29 @@ class Config:
     check: bool = False
     """Check the generated script's gradients against finite differences and SymPy."""
 
+    seed: int = 0
+    """Seed of the gradient check's random weights and data."""
+
     flow: bool = False
-    """Run the quick gradient-flow analysis and add its chapter to the .tex / .pdf."""
+    """Run the quick gradient-flow analysis and add its chapter to the documents (with a
+    .tex, its plots go beside it, in <name>-flow/)."""
 
     force: bool = False
     """Overwrite existing files (never without it)."""
 
+    stage: Callable[[str], object] = _quiet
+    """Told the name of each stage as it starts (the command line shows them for deep nets)."""
+
     progress: Callable[[str], object] = print
-    """Where the flow analysis reports its stages."""
+    """Where the flow analysis reports its steps."""
 
     @property
     def targets(self) -> list[PathLike]:
         return [p for p in (self.tex, self.pdf, self.html, self.script) if p is not None]
+
+    @property
+    def documents(self) -> bool:
+        return self.tex is not None or self.pdf is not None or self.html is not None
 
 
 @dataclass
@@ -254,8 +280,8 @@ class Stages:
     spec: NetworkSpec
     derivation: Derivation
     report: ProofReport | None = None
-    flow: object | None = None  # symfnn.flow.FlowResult
-    tex: str | None = None  # the LaTeX document
+    flow: dict | None = None  # the --flow chapter (symfnn.flow.document_chapter)
+    tex: str | None = None  # the LaTeX document, when written to a .tex
     html: str | None = None  # the HTML page
     script: str | None = None  # train.py
     check: gradcheck.Result | None = None
@@ -267,32 +293,56 @@ class Stages:
         return (self.report is None or self.report.ok) and (self.check is None or self.check.ok)
 
 
+def check_targets(paths: list[PathLike], force: bool) -> None:
+    """Every output checked before any work; two outputs naming one file are refused."""
+    seen: dict[str, PathLike] = {}
+    for path in paths:
+        key = os.path.realpath(path)
+        if key in seen:
+            raise SpecError(f"{seen[key]} and {path} are the same file")
+        seen[key] = path
+        fileio.check_writable(path, force)
+
+
 def pipeline(spec: str | PathLike | NetworkSpec, config: Config | None = None) -> Stages:
     """spec -> derivation -> proof -> documents -> script -> check, each stage kept."""
     c = config or Config()
-    for path in c.targets:  # refuse before minutes of work, not after
-        fileio.check_writable(path, c.force)
+    check_targets(c.targets, c.force)  # refuse before minutes of work, not after
     network = load_spec(spec, loss=c.loss, l1=c.l1, l2=c.l2)  # text | path -> NetworkSpec
-    d = derive(network)  # NetworkSpec -> Derivation
-    out = Stages(c, network, d)
-    documents = c.tex is not None or c.pdf is not None or c.html is not None
-    if c.verify or documents:
+    c.stage(f"deriving {network.depth} layers")
+    out = Stages(c, network, derive(network))  # NetworkSpec -> Derivation
+    d = out.derivation
+    if c.verify or c.documents:
+        c.stage("proving by brute force")
         out.report = d.verify()  # Derivation -> ProofReport
-    if c.tex is not None or c.pdf is not None:
-        with tempfile.TemporaryDirectory(prefix="symfnn-flow-") as folder:  # plots live until
-            if c.flow:  # the PDF is built
-                out.flow = analyze(network, folder, quick=True, progress=c.progress)
-            out.tex = d.to_tex(c.tex, c.lang, out.flow, force=c.force)  # -> LaTeX
-            if c.tex is not None:
-                out.written.append(Path(c.tex))
-            if c.pdf is not None:
-                out.written.append(d.to_pdf(c.pdf, c.lang, c.force, out.flow))  # LaTeX -> PDF
-    if c.html is not None:
-        out.html = d.to_html(c.html, c.lang, force=c.force)  # Derivation -> HTML
-        out.written.append(Path(c.html))
+    if c.documents:
+        from . import document, html
+        from .fileio import work_folder
+
+        with work_folder("flow") as folder:  # a PDF's plots live until it is built
+            if c.flow:  # NetworkSpec -> the analysis chapter
+                from .flow import document_chapter
+
+                out.flow = document_chapter(
+                    network, folder, tex=c.tex, lang=c.lang, force=c.force, progress=c.progress
+                )
+            if c.tex is not None or c.pdf is not None:
+                c.stage("writing the document")
+                out.written += document.write(  # Derivation -> .tex, .pdf
+                    d, tex=c.tex, pdf=c.pdf, lang=c.lang, force=c.force, report=out.report,
+                    flow=out.flow,
+                )  # fmt: skip
+                if c.tex is not None:
+                    out.tex = Path(c.tex).read_text(encoding="utf-8")
+            if c.html is not None:
+                c.stage("writing the page")
+                out.html = html.html_source(d, lang=c.lang, report=out.report, flow=out.flow)
+                out.written.append(fileio.write_atomic(c.html, out.html, c.force))  # -> .html
     if c.script is not None:
+        c.stage("printing the script")
         out.script = d.script()  # Derivation -> train.py
         out.written.append(fileio.write_atomic(c.script, out.script, c.force))
     if c.check:
-        out.check = d.check()  # train.py -> gradient check
+        c.stage("checking the script's gradients")
+        out.check = d.check(c.seed)  # train.py -> gradient check
     return out

@@ -115,11 +115,12 @@ def test_to_tex_returns_the_text_and_writes_it(d, report, tmp_path):
 
 
 def test_to_html_returns_the_page_and_writes_it(d, report, tmp_path):
-    page = d.to_html()
-    assert page.startswith("<!DOCTYPE html>") and page.count("<math") > 100
     target = tmp_path / "d.html"
-    assert d.to_html(target, lang="zh") == target.read_text(encoding="utf-8")
-    assert '<html lang="zh">' in target.read_text(encoding="utf-8")
+    page = d.to_html(target)
+    assert page.startswith("<!DOCTYPE html>") and page.count("<math") > 100
+    assert page == target.read_text(encoding="utf-8")
+    with pytest.raises(RenderError, match="exists"):
+        d.to_html(target, lang="zh")
 
 
 @pytest.mark.skipif(not HAVE_TEX, reason="latexmk not installed")
@@ -188,6 +189,12 @@ def test_pipeline_refuses_before_any_work(tmp_path, monkeypatch):
     with pytest.raises(RenderError, match="exists"):
         api.pipeline(SPEC, api.Config(html=taken))
     assert taken.read_text() == "mine"
+
+
+def test_pipeline_refuses_two_outputs_naming_one_file(tmp_path):
+    same = tmp_path / "d.out"
+    with pytest.raises(SpecError, match="same file"):
+        api.pipeline(SPEC, api.Config(tex=same, html=tmp_path / "." / "d.out"))
 
 
 def test_analyze_passes_the_spec_to_the_flow_analysis(monkeypatch, tmp_path):
