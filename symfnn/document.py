@@ -193,7 +193,15 @@ class _Doc(Sections):
             },
             "update_text": update_text,
             "updates": updates,
-        }
+        } | {"init": fill(s["alg_init"], **fields) + s["sep"] + self.init_rule(hp["init"])}
+
+    def init_rule(self, scheme: str) -> str:
+        """std W(l) = the scheme's std in m(l-1), m(l), from symfnn.training.INITS (the table
+        the script's INIT_STD is printed from)."""
+        prev, cur = layer_symbols("l-1"), layer_symbols("l")
+        std = training.init_std(scheme, prev.m, cur.m)
+        W = sp.MatrixSymbol("W_l", cur.m, prev.m)
+        return self.m(sp.Eq(sp.Function("std")(W), std, evaluate=False)) + f" ({tt(scheme)})"
 
     def update_steps(self, optimizer: str) -> tuple[sp.Basic, list[tuple], list[tuple]]:
         """The update of `optimizer` from its entry in symfnn.training, the entry the

@@ -160,8 +160,8 @@ def test_clip_by_value_then_by_norm(script):
     assert math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())) == pytest.approx(0.5)
 
 
-def _box(tmp_path, optimizer: str) -> str:
-    path = toml(tmp_path, f'optimizer = "{optimizer}"')
+def _box(tmp_path, optimizer: str, init: str = "he") -> str:
+    path = toml(tmp_path, f'optimizer = "{optimizer}"\ninit = "{init}"')
     tex = document.tex_source(derive(parse(str(path))), report=_report())
     start = tex.index(r"\begin{algorithm}")
     return tex[start : tex.index(r"\end{algorithm}", start)]
@@ -210,3 +210,17 @@ def test_algorithm_box_and_printed_update_are_the_same_rule(script, kind):
         step(params, {k: v.copy() for k, v in g.items()})
     for k in params:
         np.testing.assert_allclose(params[k], by_box[k], rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "scheme, shown",
+    [
+        ("normal", r"\operatorname{std}(W^{(l)}) = 1$"),
+        ("xavier", r"\frac{\sqrt{2}}{\sqrt{m^{(l)} + m^{(l-1)}}}"),
+        ("he", r"\frac{\sqrt{2}}{\sqrt{m^{(l-1)}}}"),  # fan_in = m(l-1), never m(l)
+    ],
+)
+def test_algorithm_box_shows_the_init_scheme_of_the_spec(tmp_path, scheme, shown):
+    box = _box(tmp_path, "sgd", init=scheme)
+    line = next(x for x in box.splitlines() if r"\operatorname{std}" in x)
+    assert shown in line and scheme in line
