@@ -167,6 +167,22 @@ def test_zh_headings_and_captions_are_chinese(sources):
         assert re.search(r"[\u4e00-\u9fff]", title), title
 
 
+def test_zh_punctuation_is_full_width(sources):
+    """Next to Chinese text, punctuation is full-width (，：；（）), as in a Chinese textbook.
+
+    Math, equation numbers such as (grad-W-3), figures and the references (GB/T 7714
+    writes them half-width) are left out.
+    """
+    body = sources["article-zh"].split("\\begin{document}", 1)[1]
+    body = body.split("\\begin{thebibliography}")[0]
+    envs = r"\\begin\{(align|equation|tikzpicture)\*?\}.*?\\end\{\1\*?\}"
+    body = re.sub(envs, " ", body, flags=re.DOTALL)
+    body = re.sub(r"\$[^$]*\$|\([\w-]+\)", "M", body)
+    body = re.sub(r"\\[a-zA-Z]+|[{}~]", " ", body)  # command names, braces, ties
+    cjk = "[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
+    assert not re.findall(rf"{cjk} ?[,;:()!?]|[,;:()!?] ?{cjk}", body)
+
+
 @needs_xetex
 def test_zh_pdf_copies_as_chinese_with_embedded_fonts(built, sources):
     """Latin letters and digits copy out as themselves, terms are searchable, no English."""
