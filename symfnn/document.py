@@ -16,12 +16,16 @@ from pathlib import Path
 
 import sympy as sp
 
-from . import __version__, fileio, hyper, training
+from . import __version__, figures, fileio, hyper, training
 from . import pdf as latexpdf
+from .article_notes import chain, in_chain_order
+from .latexprint import latex
 from .prose import fill
 from .render import render
 from .sections import Sections
 from .symbols import N, i, layer_symbols, p
+from .tidy import BATCH
+from .worked import example, shown
 
 
 class _Doc(Sections):
@@ -42,8 +46,10 @@ class _Doc(Sections):
             self.backprop(),
             self.activations(),
             self.output(),
+            self.summary(),
             self.layers(),
             self.batch(),
+            self.worked(),
         ]
         return {
             "s": s,
@@ -57,7 +63,14 @@ class _Doc(Sections):
                 reg=self.reg_names(),
             ),
             "table": self.layer_table(),
+            "network": self.figure(
+                figures.network(d, self.tex, s["input"]), "fig_network", "network", arch=arch
+            ),
             "sections": sections,
+            "closing": [self.notes()],
+            "bibliography": [
+                {"key": key, "text": s[f"bib_{key}"]} for key in ("article", "nielsen", "qiu")
+            ],
             "algorithm": self.algorithm(arch),
             "verification": self.verification(),
             # issue 5's optional chapter: flow.tex_chapter()'s body, laid out as given
@@ -105,6 +118,9 @@ class _Doc(Sections):
         mats = cur.matrices(prev.m)
         l, lm1 = self.m(sp.Symbol("l")), self.m(sp.Symbol("l-1"))
         a0 = sp.MatrixSymbol("a0", layer_symbols(0).m, 1)
+        u, v = (sp.MatrixSymbol(name, cur.m, 1) for name in "uv")
+        n = sp.Symbol("n", integer=True)
+        sample = lambda stem: sp.Indexed(sp.IndexedBase(stem), n)
         rows = [
             (self.m(sp.Symbol("L")), s["n_depth"]),
             (self.m(cur.m), fill(s["n_width"], l=l)),
@@ -118,27 +134,135 @@ class _Doc(Sections):
             ),
             (self.m(sp.MatrixSymbol("y", layer_symbols("L").m, 1)), s["n_y"]),
             (self.in_reals(mats["delta"]), fill(s["n_delta"], l=l)),
-            (self.m(sp.KroneckerDelta(i, p)), s["n_kron"]),
+            (self.m(N), s["n_N"]),
             (
-                self.m(sp.HadamardProduct(*(sp.MatrixSymbol(v, cur.m, 1) for v in "uv"))),
-                s["n_hadamard"],
+                self.m(sample("y")) + ", " + self.m(sample("a_l")),
+                fill(s["n_sample"], n=self.m(n), N=self.m(N)),
             ),
         ]
-        if any(layer.delta.matrix.has(sp.Piecewise) for layer in d.layers):
-            x = sp.Dummy("x")
-            ew = sp.matrices.expressions.applyfunc.ElementwiseApplyFunction(
-                sp.Lambda(x, sp.Piecewise((1, x > 0), (0, True))), sp.MatrixSymbol("u", cur.m, 1)
-            )
-            rows.append((self.m(ew), s["n_iverson"]))
+        if d.coefficients:
+            rows.append((self.m(sp.Symbol("Omega")), s["n_Omega"]))
+        first, rows = rows, []
         rows += [
-            (self.m(sp.OneMatrix(N, 1)), fill(s["n_ones"], N=self.m(N))),
-            (self.in_reals(sp.MatrixSymbol("A_l", N, cur.m)), fill(s["n_batch"], N=self.m(N))),
+            (self.m(sp.Symbol("R")), s["n_R"]),
+            (self.m(sp.KroneckerDelta(i, p)), s["n_kron"]),
+            (self.m(sp.HadamardProduct(u, v)), s["n_hadamard"]),
+            (
+                self.m(sp.HadamardPower(u, 2)),
+                fill(s["n_power"], u=self.m(sp.HadamardProduct(u, u))),
+            ),
+            (self.m(BATCH), s["n_B"]),
+            (self.m(sp.OneMatrix(BATCH, 1)), fill(s["n_ones"], B=self.m(BATCH))),
+            (
+                self.in_reals(sp.MatrixSymbol("A_l", BATCH, cur.m))
+                + ", "
+                + self.m(sp.MatrixSymbol("Z_l", BATCH, cur.m))
+                + ", "
+                + self.m(sp.MatrixSymbol("Delta_l", BATCH, cur.m)),
+                fill(s["n_batch"], B=self.m(BATCH)),
+            ),
+            (
+                self.m(sp.MatrixSymbol("Y", BATCH, layer_symbols("L").m)),
+                fill(s["n_Y"], B=self.m(BATCH)),
+            ),
             (self.m(sp.Symbol("alpha")), s["n_alpha"]),
         ]
         rows += [(self.m(sym), s["n_lambda"]) for sym in d.coefficients]
-        block = {"kind": "notation", "rows": [{"symbol": a, "meaning": b} for a, b in rows]}
+        blocks = [
+            {"kind": "notation", "rows": [{"symbol": a, "meaning": b} for a, b in part]}
+            for part in (first, rows)
+        ]
         intro = self.text("notation_intro", L=self.m(sp.Symbol("L")))
-        return self.section("sec_notation", "notation", [intro, block])
+        return self.section("sec_notation", "notation", [intro, blocks[0], blocks[1]])
+
+    def worked(self) -> dict:
+        """The derived equations evaluated on the proof's small instance, one sample."""
+        w = example(self.d)
+        inst = w.derivation
+        order = ["a0", "y"] + [f"{stem}{layer.l}" for layer in inst.layers for stem in "Wb"]
+        by_name = {ms.name: ms for ms in w.given}
+        given = [(by_name[n], "=", shown(w.given[by_name[n]]), None) for n in order]
+        blocks = [
+            self.text("worked_intro", arch=tt(inst.spec.compact), digits=str(4)),
+            self.eq(*self._pairs(given)),
+            self.text("worked_forward"),
+            self.eq(*self._valued(w.forward)),
+            self.text("worked_backward"),
+            self.eq(*self._valued(w.backward)),
+            self.text("worked_check"),
+        ]
+        return self.section("sec_worked", "worked", blocks)
+
+    def _pairs(self, lines: list[tuple]) -> list[tuple]:
+        """Given numbers two to a line: x and y, then W and b of each layer."""
+        out = []
+        for n in range(0, len(lines), 2):
+            (lhs, _, rhs, _), *more = lines[n : n + 2]
+            text = self.tex(rhs)
+            if more:
+                ((lhs2, _, rhs2, _),) = more
+                text += rf",\qquad {self.tex(lhs2)} = {self.tex(rhs2)}"
+            out.append((lhs, "=", text, None))
+        return out
+
+    def _valued(self, steps) -> list[tuple]:
+        """Each step: its derived matrix form, then its value (one sample, so the mean
+        over samples in ∂R/∂W is the sample's own term)."""
+        out = []
+        for step, value in steps:
+            lhs = latex_lhs(step)
+            out.append((lhs, "=", self.tex(step.matrix) + " = " + self.tex(shown(value)), None))
+        return out
+
+    def notes(self) -> dict:
+        """Where the document corrects the article; every number computed by SymPy."""
+        c = chain()
+        C = sp.Symbol("C")
+        b1, b3 = sp.Symbol("b_1"), sp.Symbol("b_3")
+        dC1, dC3 = sp.Derivative(C, b1), sp.Derivative(C, b3)
+        assert sp.cancel(c.grads[1] - c.grads[3] * c.ratio) == 0  # the ratio is exact
+        bound = sp.StrictLessThan(
+            sp.Abs(dC1), sp.Mul(sp.Abs(dC3), c.sigma_max**2, evaluate=False), evaluate=False
+        )
+        p = sp.N(c.p_small, 4)
+        blocks = [
+            self.text("notes_intro"),
+            self.text(
+                "note_weights",
+                p=self.m(sp.Eq(c.p_event, c.p_small)),
+                pn=self.m(sp.Float(p, 4)),
+                both=self.m(sp.Float(sp.N(c.p_both, 4), 3)),
+            ),
+            self.text("note_chain", fig=r"\ref{fig:chain}"),
+            self.figure(figures.chain(self.tex), "fig_chain", "chain"),
+            self.eq(
+                *(
+                    (
+                        sp.Derivative(C, sp.Symbol(f"b_{j}")),
+                        "=",
+                        self.tex(in_chain_order(g), order="none"),
+                        None,
+                    )
+                    for j, g in c.grads.items()
+                    if j in (1, 3)
+                ),
+                (
+                    dC1,
+                    "=",
+                    self.tex(sp.Mul(dC3, c.ratio, evaluate=False), order="none"),
+                    "chain-ratio",
+                ),
+            ),
+            self.text("note_article"),
+            self.eq(("", "", self.tex(c.article_ratio), None)),
+            self.text(
+                "note_ratio",
+                smax=self.m(c.sigma_max),
+                z0=self.m(sp.Eq(sp.Symbol("z"), c.argmax)),
+                bound=self.m(bound, order="none"),
+            ),
+        ]
+        return self.section("sec_notes", "notes", blocks)
 
     def algorithm(self, arch: str) -> dict:
         s, d = self.s, self.d
@@ -275,8 +399,24 @@ def symbolic_status(status: str, s: dict) -> str:
 
 
 def tt(text: str) -> str:
-    """Typewriter text that may break after each '-' (long architectures)."""
-    return r"\texttt{" + text.replace("_", r"\_").replace("-", r"-\allowbreak{}") + "}"
+    """Typewriter text that never breaks at its own hyphens: words are boxes; a long
+    architecture may break only *before* a '-', so a line never ends in one."""
+    words = []
+    for word in text.replace("_", r"\_").split(" "):
+        if len(word) <= 16:
+            words.append(r"\mbox{" + word + "}")
+            continue
+        first, *rest = word.split("-")
+        words.append(
+            r"\mbox{" + first + "}" + "".join(r"\allowbreak\mbox{-" + w + "}" for w in rest)
+        )
+    return r"\texttt{" + " ".join(words) + "}"
+
+
+def latex_lhs(step) -> str:
+    from .latexprint import matrix_lhs
+
+    return latex(matrix_lhs(step)) if step.matrix_lhs is not None else latex(step.lhs)
 
 
 def tex_source(derivation, *, lang: str = "en", report=None, flow=None) -> str:

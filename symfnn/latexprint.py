@@ -12,12 +12,16 @@ from __future__ import annotations
 from typing import ClassVar
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter
 
+from . import tidy as tidying
 from .symbols import parse_name
 
 _STEM = {"delta": r"\delta", "Delta": r"\Delta", "W": "W"}
+_PER_SAMPLE = ("a", "z", "delta", "y")  # stems that differ from sample to sample
+_TALL = (r"\frac", r"\sum", r"\left", r"\begin", r"\prod")
 _ENTRY_STEM = {"W": "w"}  # entries of W are w_{ij}, as in the article
 _SAMPLE = sp.Symbol("n", integer=True)
 _GREEK = {
@@ -40,11 +44,37 @@ class SymfnnLatexPrinter(LatexPrinter):
     _default_settings: ClassVar[dict] = {
         **LatexPrinter._default_settings,
         "otherwise": r"\text{otherwise}",  # the word of a Piecewise's last branch
+        "shapes": False,  # annotate every matrix with its shape (the summary box)
     }
 
     def __init__(self, settings=None):
         super().__init__(settings)
         self._elementwise: tuple[sp.Symbol, str] | None = None  # (placeholder, its LaTeX)
+        self._sample = False  # inside a mean over samples: a^{(l,n)}
+
+    def _add_parens(self, s) -> str:
+        """Parentheses that grow only around tall content: (a^{(1)}_i), not \\left(…\\right)."""
+        return rf"\left({s}\right)" if any(t in s for t in _TALL) else f"({s})"
+
+    def _print_KroneckerDelta(self, expr, exp=None):
+        """The Kronecker delta as an Iverson bracket [i = p]: δ is the error term here."""
+        i, j = expr.args
+        return rf"[{self._print(i)} = {self._print(j)}]"
+
+    def _print_Diag(self, expr):
+        return rf"\operatorname{{diag}}{self._add_parens(self._print(expr.arg))}"
+
+    def _print_Softmax(self, expr):
+        return rf"\operatorname{{softmax}}{self._add_parens(self._print(expr.arg))}"
+
+    def _print_SampleMean(self, expr):
+        outer, self._sample = self._sample, True
+        try:
+            body = self._print(expr.arg)
+        finally:
+            self._sample = outer
+        n, total = (self._print(x) for x in (expr.index, expr.count))
+        return rf"\frac{{1}}{{{total}}} \sum_{{{n}=1}}^{{{total}}} {body}"
 
     # -- names -------------------------------------------------------------------------
     def _name(self, name: str) -> str | None:
@@ -58,6 +88,8 @@ class SymfnnLatexPrinter(LatexPrinter):
         stem, t = parsed
         if stem in ("dW", "db"):
             return rf"\frac{{\partial R}}{{\partial {_tagged(stem[1], t)}}}"
+        if self._sample and stem in _PER_SAMPLE:
+            return _tagged(stem, f"{t},n" if t else "n")
         return _tagged(stem, t)
 
     def _print_Symbol(self, expr, style="plain"):
@@ -68,7 +100,13 @@ class SymfnnLatexPrinter(LatexPrinter):
     _print_Dummy = _print_Symbol
 
     def _print_MatrixSymbol(self, expr):
-        return self._name(expr.name) or super()._print_MatrixSymbol(expr)
+        out = self._name(expr.name) or super()._print_MatrixSymbol(expr)
+        return self._shaped(out, expr) if self._settings["shapes"] else out
+
+    def _shaped(self, out: str, expr) -> str:
+        """X with its shape beneath: \\underbrace{W^{(l)}}_{m^{(l)} \\times m^{(l-1)}}."""
+        r, c = (self._print(d) for d in expr.shape)
+        return rf"\underbrace{{{out}}}_{{{r} \times {c}}}"
 
     def _print_IndexedBase(self, expr):
         return self._name(expr.name) or super()._print_IndexedBase(expr)
@@ -86,8 +124,43 @@ class SymfnnLatexPrinter(LatexPrinter):
 
     def _print_Function(self, expr, exp=None):
         if self._elementwise and isinstance(expr, sp.exp):
-            return rf"\exp\left({self._print(expr.args[0])}\right)"
+            return rf"\exp{self._add_parens(self._print(expr.args[0]))}"
+        name = expr.func.__name__
+        if isinstance(expr, AppliedUndef) and name.startswith("act_"):
+            from .activations import lookup
+
+            return lookup(name[4:]).latex + self._add_parens(self._print(expr.args[0]))
+        if isinstance(expr, AppliedUndef) and len(expr.args) > 1:  # L(y, a^{(3)})
+            args = ", ".join(self._print(a) for a in expr.args)
+            return self._print(expr.func) + self._add_parens(args)
+        if isinstance(expr, (AppliedUndef, sp.tanh, sp.sign)) and len(expr.args) == 1:
+            head = self._print(expr.func) if isinstance(expr, AppliedUndef) else rf"\{name}"
+            if name == "sign":
+                head = r"\operatorname{sign}"
+            out = head + self._add_parens(self._print(expr.args[0]))
+            return (
+                out
+                if exp is None
+                else rf"{head}^{{{exp}}}{self._add_parens(self._print(expr.args[0]))}"
+            )
         return super()._print_Function(expr, exp)
+
+    def _print_log(self, expr, exp=None):
+        """log a_i without parentheses around a lone entry; log(1 - a_i) with them."""
+        (arg,) = expr.args
+        inner = self._print(arg)
+        if not isinstance(arg, (sp.Indexed, sp.Symbol)):
+            inner = self._add_parens(inner)
+        else:
+            inner = " " + inner
+        head = r"\log" if exp is None else rf"\log^{{{exp}}}"
+        return head + inner
+
+    def _print_Add(self, expr, order=None):
+        if self.order == "none" or self._elementwise:
+            return super()._print_Add(expr, order)
+        terms = tidying.ordered_terms(expr)
+        return super()._print_Add(sp.Add(*terms, evaluate=False), order="none")
 
     def _print_exp(self, expr, exp=None):
         if self._elementwise:
@@ -108,13 +181,13 @@ class SymfnnLatexPrinter(LatexPrinter):
     def _print_Pow(self, expr):
         base, e = expr.args
         if self._elementwise and base.has(self._elementwise[0]) and e.is_Integer and e > 1:
-            return rf"\left({self._print(base)}\right)^{{\odot {self._print(e)}}}"
+            return rf"{self._add_parens(self._print(base))}^{{\odot {self._print(e)}}}"
         if base.is_Integer and e.is_Integer and e < -3:  # 10^{-60}, not 1/1000…0
             return rf"{self._print(base)}^{{{self._print(e)}}}"
         if isinstance(base, (sp.Indexed, sp.Symbol)) and e.is_Integer and e > 1:
             b = self._print(base)
             if "^" in b:
-                return rf"\left({b}\right)^{{{self._print(e)}}}"
+                return rf"{self._add_parens(b)}^{{{self._print(e)}}}"
         return super()._print_Pow(expr)
 
     def _print_Derivative(self, expr):
@@ -126,12 +199,19 @@ class SymfnnLatexPrinter(LatexPrinter):
             and isinstance(f, sp.core.function.AppliedUndef)
             and f.args == (var,)
         ):
-            return rf"{self._print(f.func)}'\left({self._print(var)}\right)"
+            head = self._print(f.func)
+            if f.func.__name__.startswith("act_"):
+                head = self._print_Function(f.func(var))[: -len(self._add_parens(self._print(var)))]
+            return rf"{head}'{self._add_parens(self._print(var))}"
         if (
             not rest
             and count == 1
             and (f.is_Symbol or isinstance(f, (sp.Indexed, sp.MatrixSymbol)))
         ):
+            if self._settings["shapes"] and isinstance(var, sp.MatrixSymbol):
+                name = self._name(var.name) or self._print(var)
+                frac = rf"\frac{{\partial {self._print(f)}}}{{\partial {name}}}"
+                return self._shaped(frac, var)
             return rf"\frac{{\partial {self._print(f)}}}{{\partial {self._print(var)}}}"
         return super()._print_Derivative(expr)
 
@@ -155,7 +235,7 @@ class SymfnnLatexPrinter(LatexPrinter):
         arg = expr.arg
         if isinstance(arg, sp.MatrixSymbol) and "^" not in self._print(arg):
             return rf"{self._print(arg)}^{{\top}}"
-        return rf"\left({self._print(arg)}\right)^{{\top}}"
+        return rf"{self._add_parens(self._print(arg))}^{{\top}}"
 
     def _print_OneMatrix(self, expr):
         r, c = expr.shape
@@ -169,7 +249,7 @@ class SymfnnLatexPrinter(LatexPrinter):
         return rf"I_{{{self._print(expr.shape[0])}}}"
 
     def _print_Inverse(self, expr):
-        return rf"\left({self._print(expr.arg)}\right)^{{-1}}"
+        return rf"{self._add_parens(self._print(expr.arg))}^{{-1}}"
 
     def _factor(self, e) -> str:
         """A factor of a product: compound matrix expressions in parentheses."""
@@ -184,14 +264,16 @@ class SymfnnLatexPrinter(LatexPrinter):
                 isinstance(e, sp.MatMul) and sum(getattr(f, "is_Matrix", False) for f in e.args) > 1
             )
         )
-        return rf"\left({s}\right)" if compound else s
+        return rf"{self._add_parens(s)}" if compound else s
 
     def _print_HadamardProduct(self, expr):
         args = [a for a in expr.args if not isinstance(a, sp.OneMatrix)] or expr.args  # v ⊙ 1 = v
         return r" \odot ".join(self._factor(a) for a in args)
 
     def _print_HadamardPower(self, expr):
-        return rf"\left({self._print(expr.base)}\right)^{{\odot {self._print(expr.exp)}}}"
+        if isinstance(expr.base, sp.MatrixSymbol) and "^" not in self._print(expr.base):
+            return rf"{self._print(expr.base)}^{{\odot {self._print(expr.exp)}}}"
+        return rf"{self._add_parens(self._print(expr.base))}^{{\odot {self._print(expr.exp)}}}"
 
     def _print_MatMul(self, expr):
         scalars = [f for f in expr.args if not getattr(f, "is_Matrix", False)]
@@ -207,21 +289,8 @@ class SymfnnLatexPrinter(LatexPrinter):
     def _print_MatAdd(self, expr):
         """Data terms first, penalties (λW) next, subtracted terms last: W − α ∂R/∂W."""
 
-        def key(t):
-            negative = (
-                isinstance(t, sp.MatMul)
-                and sp.Mul(
-                    *(f for f in t.args if not getattr(f, "is_Matrix", False))
-                ).could_extract_minus_sign()
-            )
-            scaled = isinstance(t, sp.MatMul) and any(
-                s.name.startswith("lambda") for s in t.free_symbols if s.is_Symbol
-            )
-            broadcast = isinstance(t, sp.MatrixSymbol) or t.has(sp.OneMatrix)  # + b, + 1 bᵀ
-            return (negative, scaled, broadcast)
-
         out = ""
-        for t in sorted(expr.args, key=key):
+        for t in tidying.ordered_matrix_terms(expr):
             s = self._print(t)
             if not out:
                 out = s
@@ -234,11 +303,11 @@ class SymfnnLatexPrinter(LatexPrinter):
     def _print_ElementwiseApplyFunction(self, expr):
         if isinstance(expr.expr, sp.Transpose):  # g(zᵀ) reads better as g(z)ᵀ
             inner = ElementwiseApplyFunction(expr.function, expr.expr.arg)
-            return rf"\left({self._print(inner)}\right)^{{\top}}"
+            return rf"{self._add_parens(self._print(inner))}^{{\top}}"
         (x,), body = expr.function.args
         v = self._print(expr.expr)
         if not isinstance(expr.expr, (sp.MatrixSymbol, sp.OneMatrix)):
-            v = rf"\left({v}\right)"
+            v = rf"{self._add_parens(v)}"
         outer, self._elementwise = self._elementwise, (x, v)
         try:
             return self._print(body)
@@ -246,13 +315,17 @@ class SymfnnLatexPrinter(LatexPrinter):
             self._elementwise = outer
 
     def _print_Mul(self, expr):
+        if not self._elementwise and isinstance(expr, sp.Mul):
+            plain = self._plain_product(expr)
+            if plain is not None:
+                return plain
         if self._elementwise:
             x = self._elementwise[0]
             vector = sorted((f for f in expr.args if f.has(x)), key=lambda f: f.is_Add)
             if len(vector) > 1 and all(not (f.is_Pow and f.exp.is_negative) for f in vector):
                 c = sp.Mul(*(f for f in expr.args if not f.has(x)))
                 parts = [
-                    rf"\left({self._print(f)}\right)" if f.is_Add else self._print(f)
+                    rf"{self._add_parens(self._print(f))}" if f.is_Add else self._print(f)
                     for f in vector
                 ]
                 s = r" \odot ".join(parts)
@@ -261,22 +334,52 @@ class SymfnnLatexPrinter(LatexPrinter):
                 return s if c == 1 else f"{self._print(c)} {s}"
         return super()._print_Mul(expr)
 
+    def _plain_product(self, expr) -> str | None:
+        """A product without a denominator, its factors in textbook order (y_i log a_i,
+        δ_p a_q, f'(z) Σ w δ); a mean (1/N) Σ; None leaves fractions to SymPy's printer."""
+        sums = [f for f in expr.args if isinstance(f, sp.Sum)]
+        if len(sums) == 1 and len(expr.args) == 2:
+            (c,) = (f for f in expr.args if f is not sums[0])
+            if c.is_Pow and c.exp == -1 and c.base.is_Symbol:  # (1/N) Σ_n: a mean
+                return rf"\frac{{1}}{{{self._print(c.base)}}} {self._print(sums[0])}"
+        if any(f.is_Pow and f.exp.is_negative for f in expr.args) or any(
+            f.is_Rational and not f.is_Integer for f in expr.args
+        ):
+            return None
+        coeff, rest = expr.as_coeff_Mul()
+        factors = list(sp.Mul.make_args(rest))
+        if self.order != "none":  # an unevaluated product keeps its order (Nielsen's chain)
+            factors.sort(key=tidying.factor_rank)
+        sign = "- " if coeff.is_negative else ""
+        coeff = abs(coeff)
+        parts = [] if coeff == 1 else [self._print(coeff)]
+        for n, f in enumerate(factors):
+            s = self._print(f)
+            if f.is_Add or (isinstance(f, sp.Sum) and n < len(factors) - 1):
+                s = self._add_parens(s)
+            parts.append(s)
+        return sign + " ".join(parts)
+
 
 def _sum_inside(e) -> bool:
     """g(V) whose body is a sum (1 - a): needs parentheses as a factor."""
     return isinstance(e, ElementwiseApplyFunction) and e.function.args[1].is_Add
 
 
-def latex(expr, lang: str = "en", order: str | None = None) -> str:
-    """The LaTeX of one SymPy object, in the document's notation.
+def latex(
+    expr, lang: str = "en", order: str | None = None, tidy: bool = True, shapes: bool = False
+) -> str:
+    """The LaTeX of one SymPy object, in the document's notation, after the tidying stage.
 
-    `order="none"` keeps the terms of an unevaluated Add in the order given.
+    `order="none"` keeps the terms of an unevaluated Add in the order given; `tidy=False`
+    prints a definition as written (σ(z) = 1/(1 + e^{-z}) must not become σ(z) = σ(z)).
     """
     from .prose import strings
 
-    return SymfnnLatexPrinter({"otherwise": strings(lang)["otherwise"], "order": order}).doprint(
-        expr
-    )
+    if tidy and isinstance(expr, sp.Basic) and order != "none":
+        expr = tidying.tidy(expr)
+    settings = {"otherwise": strings(lang)["otherwise"], "order": order, "shapes": shapes}
+    return SymfnnLatexPrinter(settings).doprint(expr)
 
 
 def derivation_summary_latex(derivation) -> str:

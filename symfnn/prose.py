@@ -25,12 +25,7 @@ EN = {
     "otherwise": r"\text{otherwise}",
     "title": "Backpropagation for the network\\\\ {arch}",
     "author": "derived and proven with SymPy by symfnn {version}",
-    "intro": (
-        "This document derives error backpropagation for a feedforward network with {depth} "
-        "layers and {params} parameters, trained on the {loss} loss{reg}. Every formula below "
-        "was derived by SymPy for this architecture and printed from its result; the gradients "
-        "were then checked against brute-force differentiation (Section~\\ref{sec:verify})."
-    ),
+    "intro": "This document derives error backpropagation for a feedforward network with {depth} layers and {params} parameters (Figure~\\ref{fig:network}), trained on the {loss} loss{reg}. Every formula below was derived by SymPy for this architecture and printed from its result; the gradients were checked against brute-force differentiation (Section~\\ref{sec:verify}), and Section~\\ref{sec:worked} follows one sample through the equations with numbers.",
     "reg_none": "",
     "reg_some": " with {names} regularisation",
     "table_caption": "The layers of the network.",
@@ -51,56 +46,37 @@ EN = {
     "n_b": "bias of layer {l}",
     "n_z": "net input of layer {l}",
     "n_a": "activation (output) of layer {l}; {a0} is the input {x}",
-    "n_y": "the target of a sample",
-    "n_delta": "error term of layer {l}, the gradient of the loss by its net input",
-    "n_kron": "Kronecker delta: 1 if the indices are equal, else 0",
+    "n_y": "the target of a sample (one-hot for classification)",
+    "n_delta": "error term of layer {l}: the derivative of one sample's loss with respect to its net input",
+    "n_kron": "Iverson bracket: 1 if the indices are equal, else 0 (the Kronecker delta $\\delta_{ip}$ of the article; here $\\delta$ is always an error term)",
     "n_hadamard": "element-wise (Hadamard) product",
     "n_iverson": "Iverson bracket: 1 where the condition holds, else 0 (element-wise)",
-    "n_ones": "a column of {N} ones",
-    "n_batch": "a mini-batch: one row per sample, {N} samples",
+    "n_ones": "a column of {B} ones",
+    "n_batch": "a mini-batch of activations, net inputs and error terms: one row per sample, {B} rows",
     "n_alpha": "learning rate",
     "n_lambda": "regularisation coefficient",
     "sec_forward": "Forward propagation",
-    "forward_general": (
-        "Each layer forms its net input from the previous layer's activation and applies its "
-        "activation function:"
-    ),
+    "forward_general": "Each layer forms its net input from the previous layer's activation and applies its activation function (Figure~\\ref{fig:layer} draws one layer, forward and backward):",
     "forward_layers": "For this network, layer by layer:",
     "sec_loss": "Loss, structural risk and gradient descent",
     "loss_intro": "The {loss} loss of one sample is",
-    "risk_intro": (
-        "On a training set of {N} samples the structural risk is the mean loss plus the "
-        "penalty on the weights (the biases are not regularised):"
-    ),
+    "risk_intro": "On a training set of {N} samples the structural risk is the mean loss plus a penalty {Omega} on the weights (the biases are not regularised):",
     "risk_plain": "On a training set of {N} samples the empirical risk is the mean loss:",
     "coefficients": "Here {values}.",
-    "reg_grad": "The penalty's gradient, as SymPy differentiated it and after folding the sums:",
+    "reg_grad": "The penalty's derivative with respect to one weight: differentiating the double sum keeps the term $i = p$, $j = q$:",
     "update_intro": "Gradient descent with learning rate {alpha} updates every layer by",
     "sec_backprop": "Error backpropagation",
-    "chain_intro": (
-        "The loss depends on {w} and {b} only through the net input {z}, so by the chain rule"
-    ),
-    "part1": (
-        "\\paragraph{(1) The net input by a weight.} SymPy differentiates {zi} by {w} and "
-        "returns the sum on the left; folding its Kronecker deltas gives the right-hand side:"
-    ),
-    "part1_after": (
-        "Only the entry {i} of the net input depends on the weight: the derivative is the "
-        "vector with {aj} in position {p} and zeros elsewhere, the article's {I}."
-    ),
-    "part2": "\\paragraph{(2) The net input by the bias.} In the same way",
-    "part2_after": "so the Jacobian of the net input by the bias is the identity:",
-    "part3": (
-        "\\paragraph{(3) The error term.} Define {delta}. The net input of the next layer "
-        "depends on {zp} through the activation:"
-    ),
+    "chain_intro": "The loss of one sample depends on {w} and {b} only through the net input {z}, so by the chain rule",
+    "part1": "\\paragraph{(1) The net input with respect to a weight.} Write {zi} as a sum and differentiate term by term with respect to {w}: the term $w_{ij} a_j$ depends on it only when $i = p$ and $j = q$, so one term of the sum is left:",
+    "part1_after": "Only entry {i} of the net input depends on the weight: the derivative is the vector with {aj} in position {p} and zeros elsewhere, the article's {I} \\cite{article}.",
+    "part2": "\\paragraph{(2) The net input with respect to the bias.} In the same way, only the entry $i = p$ contains {b}:",
+    "part2_after": "so the Jacobian of the net input with respect to the bias is the identity:",
+    "part3": "\\paragraph{(3) The error term.} Define {delta}. The net input of layer $l$ reaches the loss only through the net inputs of layer $l+1$, so the chain rule sums over them:",
     "part3_raw": "SymPy's derivative of this by {zp}, and the same with its deltas folded:",
-    "part3_chain": "Summing over the next layer by the chain rule gives the recurrence",
+    "part3_chain": "Putting this into the chain rule gives the recurrence",
     "part3_matrix": "in matrix form, the backpropagation recurrence:",
-    "grads_intro": (
-        "\\paragraph{The gradients.} Putting (1)--(3) into the chain rule and folding the sums:"
-    ),
-    "grads_matrix": "so, in matrix form,",
+    "grads_intro": "\\paragraph{(4) The gradients.} Putting (1)--(3) into the chain rule, the sums over $i$ keep the term $i = p$:",
+    "grads_matrix": "In matrix form, for one sample:",
     "sec_activations": "Derivatives of the activation functions",
     "act_intro": (
         "Each activation is differentiated from its definition, then rewritten in terms of its "
@@ -108,8 +84,8 @@ EN = {
     ),
     "named": "{name} ({symbol})",  # a function's name and its symbol
     "sep": ", ",  # between items of a run-in list
-    "act_name": "\\paragraph{{name}.} Definition, SymPy's derivative and its simplified form:",
-    "act_in_a": "In terms of the output (substituted back and proven equal by SymPy):",
+    "act_name": "\\paragraph{{name}.} Definition and derivative:",
+    "act_in_a": "In terms of the output $a = f(z)$ (substituted back and proven equal by SymPy):",
     "act_in_a_unproven": "In terms of the output:",
     "act_no_a": "This derivative has no form in terms of the output; the forward pass keeps {z}.",
     "act_softmax": (
@@ -119,28 +95,17 @@ EN = {
     "sec_output": "The output error",
     "output_intro": "For the {loss} loss with {act} on the output layer, the loss of one sample is",
     "output_subst": "Written in the net input {z}, the loss is",
-    "output_raw": "SymPy differentiates it by {zp}:",
-    "stage_folded": "folding the Kronecker deltas:",
+    "output_raw": "Its derivative with respect to {zp}, term by term:",
+    "stage_folded": "the sums with an Iverson bracket keep one term:",
     "stage_one-hot": "the target is one-hot, so its entries sum to one:",
     "stage_output-form": "and in terms of the output {a}:",
     "output_matrix": "In matrix form the output error is",
     "sec_layers": "Every layer of this network",
-    "layers_intro": (
-        "The recurrence \\eqref{eq:delta}, the output error \\eqref{eq:delta-out} and the "
-        "gradients \\eqref{eq:grad-W}, \\eqref{eq:grad-b}, instantiated from the output "
-        "layer down to layer 1. Each equation is tagged with the name that the generated "
-        "code's comments cite (\\texttt{eq:{example}} is equation ({example})):"
-    ),
+    "layers_intro": "The recurrence \\eqref{eq:delta}, the output error \\eqref{eq:delta-out} and the gradients \\eqref{eq:grad-W}, \\eqref{eq:grad-b}, instantiated from the output layer down to layer 1; the error terms are those of one sample $n$ (tag $(l, n)$ in the means).",
     "layer_heading": "Layer {l}",
     "layer_output": "Layer {l} (output)",
     "sec_batch": "The mini-batch form",
-    "batch_intro": (
-        "The generated code processes a mini-batch of {N} samples at once, one sample per row: "
-        "{A0} is the batch of inputs. Row {n} of each matrix below is sample {n}'s vector from "
-        "the equations above, and each gradient is the mean over the batch; every conversion "
-        "was checked by SymPy on explicit matrices. These are the equations the generated code "
-        "computes; its comments cite them by name."
-    ),
+    "batch_intro": "The generated code processes a mini-batch of {B} samples at once (the training set has {N}), one sample per row: {A0} is the batch of inputs. Row {n} of each matrix below is sample {n}'s vector from the equations above, and each gradient is the mean over the batch; every conversion was checked by SymPy on explicit matrices. The equations are listed in the order the code runs them.",
     "sec_algorithm": "The training algorithm",
     "algorithm_intro": (
         "Stochastic gradient descent with backpropagation and early stopping on a validation "
@@ -184,6 +149,46 @@ EN = {
     "v_verdict": "verdict",
     "proven": "proven",
     "failed": "FAILED",
+    "n_N": "number of samples in the training set",
+    "n_sample": "the target and the activation of layer {l} for sample {n} ({n} = 1, \\ldots, {N}); without the tag, any one sample",
+    "n_Omega": "the penalty on the weights (the regulariser)",
+    "n_R": "the structural risk: mean loss over the training set plus the penalty",
+    "n_power": "element-wise power, {u}",
+    "n_B": "number of samples in a mini-batch",
+    "n_Y": "the mini-batch's targets, one row per sample",
+    "fig_network": "The network {arch}: each column is a layer, with its width above and its activation below.",
+    "fig_layer": "One layer as a computation graph. Solid arrows: the forward pass. Dashed arrows: the error terms flowing back; the layer's gradients are formed from the error term where it passes.",
+    "fig_chain": "Nielsen's chain: one sigmoid neuron per layer, weights $w_j$, biases $b_j$, cost $C$.",
+    "softmax_def": "where softmax is applied to the whole vector; entry by entry,",
+    "penalty_intro": "with the penalty summed over every weight of every layer:",
+    "chain_after": "Three derivatives are needed: of the net input with respect to a weight (1) and to a bias (2), and of the loss with respect to the net input, the error term (3).",
+    "part3_next": "The net input of the next layer depends on {zp} through the activation; differentiating term by term, only $j = p$ is left:",
+    "diag_intro": "The article \\cite{article} reaches the same recurrence with Jacobian matrices. Each activation depends only on its own net input, and the next net input is linear in the activation:",
+    "diag_jacobians": "so, in the article's layout (a derivative with respect to a column vector is a column), $\\partial a/\\partial z$ is the diagonal matrix of the $f_l'$ and $\\partial z^{(l+1)}/\\partial a^{(l)}$ is the transposed weight matrix:",
+    "diag_after": "Multiplying by a diagonal matrix scales each entry, which is the element-wise product; the two forms are equal (checked by SymPy on explicit matrices).",
+    "grads_mean": "The risk averages the loss over the {N} samples and adds the penalty, so its gradient is the mean of the one-sample gradients (sample {n} tagged $(l, n)$) plus the penalty's derivative:",
+    "sec_summary": "The four equations of backpropagation",
+    "box_title": "Backpropagation for one sample (each matrix with its shape)",
+    "box_intro": "For one sample, the error term of the output layer (BP1), the recurrence (BP2) and the gradients (BP3, BP4) are all that backpropagation needs; Nielsen \\cite{nielsen} and Qiu \\cite{qiu} state them in the same four lines:",
+    "box_after": "The gradient of the risk averages (BP3) and (BP4) over the {N} samples and adds the penalty's derivative to (BP4), equation \\eqref{eq:grad-W}.",
+    "batch_forward": "\\textbf{Forward}, from layer 1 to the output:",
+    "batch_backward": "\\textbf{Backward}, from the output down to layer 1; each error term is computed before the gradients that use it:",
+    "batch_labels": "The generated code's comments cite these equations by label: \\texttt{eq:{example}}, for example, is the equation for {lhs}, number \\eqref{eq:{example}}.",
+    "sec_worked": "A worked example",
+    "worked_intro": "The equations above, evaluated on one sample of the small instance {arch} that the proof uses (Section~\\ref{sec:verify}); values rounded to {digits} significant digits. The given numbers:",
+    "worked_forward": "\\textbf{Forward pass.} Each line is the derived equation, then its value:",
+    "worked_backward": "\\textbf{Backward pass.} With one sample, the mean over the samples in the gradients is that sample's own term:",
+    "worked_check": "These numbers are those the generated training script computes for the same weights and sample (checked by the test suite).",
+    "sec_notes": "Notes on the article",
+    "notes_intro": "Two statements of the article \\cite{article} in its section on vanishing gradients, checked by computation:",
+    "note_weights": "\\paragraph{Weights drawn from $N(0, 1)$.} The article says that all such weights satisfy $|w_j| < 1$. In fact {p} $\\approx$ {pn}: about a third of the weights are larger, and two weights are both below 1 in magnitude with probability only $\\approx$ {both}.",
+    "note_chain": "\\paragraph{The ratio of two bias gradients.} Differentiating Nielsen's chain (Figure~{fig}) by SymPy's chain rule gives",
+    "note_ratio": "Both are products of two factors $|w_j| \\, \\sigma'(z)$; since $\\sigma'$ reaches its maximum {smax} at {z0}, the bound {bound} for $|w_2|, |w_3| < 1$ holds either way.",
+    "bib_article": "Anonymous. \\emph{Deep learning: feedforward neural networks (forward propagation and error backpropagation)}. Blog article, in Chinese; the source this document follows.",
+    "bib_nielsen": "M.~A. Nielsen. \\emph{Neural Networks and Deep Learning}, chapter~2, ``How the backpropagation algorithm works'', and chapter~5. Determination Press, 2015.",
+    "bib_qiu": "Qiu Xipeng. \\emph{Neural Networks and Deep Learning} (Shenjing wangluo yu shendu xuexi), chapter~4. China Machine Press, 2020.",
+    "references": "References",
+    "note_article": "The article pairs each weight with the derivative one layer later, and writes the factor between the two gradients as",
 }
 
 ZH = {
@@ -207,11 +212,7 @@ ZH = {
     "otherwise": r"\text{其他}",
     "title": "网络 {arch} 的误差反向传播推导",
     "author": "由 symfnn {version} 用 SymPy 推导并验证",
-    "intro": (
-        "本文为一个 {depth} 层、共 {params} 个参数的前馈神经网络推导误差反向传播算法，损失函数为"
-        "{loss}{reg}。下文的每个公式都由 SymPy 针对该网络结构推导并直接从结果打印；"
-        "所得梯度还与暴力求导的结果做了比对（见第~\\ref{sec:verify}~节）。"
-    ),
+    "intro": "本文为一个 {depth} 层、共 {params} 个参数的前馈神经网络（图~\\ref{fig:network}）推导误差反向传播算法，损失函数为{loss}{reg}。下文的每个公式都由 SymPy 针对该网络结构推导并直接从结果打印；所得梯度还与暴力求导的结果做了比对（见第~\\ref{sec:verify}~节），第~\\ref{sec:worked}~节用具体数字把一个样本完整地算一遍。",
     "reg_some": "，并带有 {names} 正则化",
     "table_caption": "网络的各层。",
     "col_layer": "层",
@@ -231,71 +232,60 @@ ZH = {
     "n_b": "第 {l} 层的偏置",
     "n_z": "第 {l} 层神经元的净输入（净活性值）",
     "n_a": "第 {l} 层神经元的输出（活性值）；{a0} 即输入 {x}",
-    "n_y": "样本的标签",
-    "n_delta": "第 {l} 层的误差项，即损失对该层净输入的偏导数",
-    "n_kron": "克罗内克函数：下标相等时为 1，否则为 0",
+    "n_y": "样本的标签（分类问题为 one-hot 向量）",
+    "n_delta": "第 {l} 层的误差项，即单个样本的损失对该层净输入的偏导数",
+    "n_kron": "艾弗森括号：下标相等时为 1，否则为 0（即原文的克罗内克函数 $\\delta_{ip}$；本文中 $\\delta$ 只表示误差项）",
     "n_hadamard": "向量（矩阵）的逐元素乘积（Hadamard 积）",
     "n_iverson": "艾弗森括号：条件成立处为 1，否则为 0（逐元素）",
-    "n_ones": "由 {N} 个 1 组成的列向量",
-    "n_batch": "小批量：每行一个样本，共 {N} 个样本",
+    "n_ones": "由 {B} 个 1 组成的列向量",
+    "n_batch": "小批量的活性值、净输入和误差项：每行一个样本，共 {B} 行",
     "n_alpha": "学习率",
     "n_lambda": "正则化系数",
     "sec_forward": "前向传播",
-    "forward_general": "每一层由前一层的活性值计算净输入，再经过激活函数得到本层的活性值：",
+    "forward_general": "每一层由前一层的活性值计算净输入，再经过激活函数得到本层的活性值（图~\\ref{fig:layer} 画出了一层的前向与反向计算）：",
     "forward_layers": "对本网络逐层写出：",
     "sec_loss": "损失函数、结构风险与梯度下降",
     "loss_intro": "单个样本的{loss}损失为",
-    "risk_intro": "在含 {N} 个样本的训练集上，结构风险为平均损失加上权重的正则化项（偏置不做正则化）：",
+    "risk_intro": "在含 {N} 个样本的训练集上，结构风险为平均损失加上权重的正则化项 {Omega}（偏置不做正则化）：",
     "risk_plain": "在含 {N} 个样本的训练集上，经验风险为平均损失：",
     "coefficients": "其中 {values}。",
-    "reg_grad": "正则化项的梯度（SymPy 的求导结果，以及化简求和之后）：",
+    "reg_grad": "正则化项对一个权重的偏导数：对二重求和逐项求导，只剩下 $i = p$、$j = q$ 的一项：",
     "update_intro": "以学习率 {alpha} 做梯度下降，每一层的参数更新为",
     "sec_backprop": "误差反向传播",
-    "chain_intro": "损失只通过净输入 {z} 依赖于 {w} 和 {b}，由链式法则",
-    "part1": (
-        "\\paragraph{（1）净输入对权重的偏导数。} SymPy 对 {zi} 关于 {w} 求导，得到左边的求和式；"
-        "化简其中的克罗内克函数得到右边："
-    ),
-    "part1_after": "净输入中只有第 {i} 个分量依赖于该权重：偏导数是第 {p} 个位置为 {aj}、其余为 0 的向量，即原文的 {I}。",
-    "part2": "\\paragraph{（2）净输入对偏置的偏导数。} 同理",
+    "chain_intro": "单个样本的损失只通过净输入 {z} 依赖于 {w} 和 {b}，由链式法则",
+    "part1": "\\paragraph{（1）净输入对权重的偏导数。} 把 {zi} 写成求和式，对 {w} 逐项求导：$w_{ij} a_j$ 只在 $i = p$ 且 $j = q$ 时依赖于它，所以求和只剩一项：",
+    "part1_after": "净输入中只有第 {i} 个分量依赖于该权重：偏导数是第 {p} 个位置为 {aj}、其余为 0 的向量，即原文 \\cite{article} 的 {I}。",
+    "part2": "\\paragraph{（2）净输入对偏置的偏导数。} 同理，只有 $i = p$ 的分量含有 {b}：",
     "part2_after": "所以净输入对偏置的雅可比矩阵是单位矩阵：",
-    "part3": "\\paragraph{（3）误差项。} 定义 {delta}。下一层的净输入经过激活函数依赖于 {zp}：",
+    "part3": "\\paragraph{（3）误差项。} 定义 {delta}。第 $l$ 层的净输入只通过第 $l+1$ 层的净输入影响损失，由链式法则对它们求和：",
     "part3_raw": "SymPy 对 {zp} 求导的结果，以及化简克罗内克函数之后：",
-    "part3_chain": "对下一层求和（链式法则）得到递推式",
+    "part3_chain": "代入链式法则，得到递推式",
     "part3_matrix": "写成矩阵形式，即反向传播的递推公式：",
-    "grads_intro": "\\paragraph{梯度。} 把（1）—（3）代入链式法则并化简求和：",
-    "grads_matrix": "写成矩阵形式：",
+    "grads_intro": "\\paragraph{（4）梯度。} 把（1）—（3）代入链式法则，对 $i$ 的求和只剩 $i = p$ 的一项：",
+    "grads_matrix": "写成矩阵形式（单个样本）：",
     "sec_activations": "激活函数的导数",
     "act_intro": "每个激活函数都由定义求导，再改写为其输出 {a} 的函数，这样反向传播可以直接使用前向传播保存的活性值。",
     "named": "{name}（{symbol}）",
     "sep": "，",
-    "act_name": "\\paragraph{{name}。} 定义、SymPy 的求导结果及化简：",
-    "act_in_a": "用输出表示（代回后由 SymPy 证明相等）：",
+    "act_name": "\\paragraph{{name}。} 定义及其导数：",
+    "act_in_a": "用输出 $a = f(z)$ 表示（代回后由 SymPy 证明相等）：",
     "act_in_a_unproven": "用输出表示：",
     "act_no_a": "该导数无法用输出表示，前向传播需保存 {z}。",
     "act_softmax": "softmax 依赖整层的净输入，其导数在第~\\ref{sec:output}~节与损失函数一起推导。",
     "sec_output": "输出层的误差项",
     "output_intro": "输出层激活函数为 {act}、损失函数为{loss}时，单个样本的损失为",
     "output_subst": "用净输入 {z} 表示，损失为",
-    "output_raw": "SymPy 对 {zp} 求导：",
-    "stage_folded": "化简克罗内克函数：",
+    "output_raw": "对 {zp} 逐项求偏导：",
+    "stage_folded": "带艾弗森括号的求和只剩一项：",
     "stage_one-hot": "标签是 one-hot 向量，各分量之和为 1：",
     "stage_output-form": "用输出 {a} 表示：",
     "output_matrix": "写成矩阵形式，输出层的误差项为",
     "sec_layers": "本网络的每一层",
-    "layers_intro": (
-        "把递推式 \\eqref{eq:delta}、输出层误差 \\eqref{eq:delta-out} 和梯度公式 "
-        "\\eqref{eq:grad-W}、\\eqref{eq:grad-b} 从输出层到第 1 层逐层实例化。"
-        "每个公式的编号就是生成代码的注释所引用的名字（\\texttt{eq:{example}} 即公式 ({example})）："
-    ),
+    "layers_intro": "把递推式 \\eqref{eq:delta}、输出层误差 \\eqref{eq:delta-out} 和梯度公式 \\eqref{eq:grad-W}、\\eqref{eq:grad-b} 从输出层到第 1 层逐层实例化；误差项是单个样本 $n$ 的（平均式中记作上标 $(l, n)$）。",
     "layer_heading": "第 {l} 层",
     "layer_output": "第 {l} 层（输出层）",
     "sec_batch": "小批量（矩阵）形式",
-    "batch_intro": (
-        "生成的代码一次处理 {N} 个样本的小批量，每行一个样本：{A0} 是输入的小批量。"
-        "下列每个矩阵的第 {n} 行就是上文中第 {n} 个样本的向量，梯度取小批量上的平均；"
-        "每一步转换都由 SymPy 在具体矩阵上验证过。生成的代码正是按这些公式计算，其注释按名字引用它们。"
-    ),
+    "batch_intro": "生成的代码一次处理 {B} 个样本的小批量（训练集共 {N} 个样本），每行一个样本：{A0} 是输入的小批量。下列每个矩阵的第 {n} 行就是上文中第 {n} 个样本的向量，梯度取小批量上的平均；每一步转换都由 SymPy 在具体矩阵上验证过。公式按代码执行的顺序排列。",
     "sec_algorithm": "训练算法",
     "algorithm_intro": "使用反向传播的随机梯度下降，并在验证集上提前停止；小批量对各样本的梯度取平均。",
     "algorithm_caption": "以小批量梯度下降训练 {arch}",
@@ -330,6 +320,46 @@ ZH = {
     "v_verdict": "结论",
     "proven": "已证明",
     "failed": "失败",
+    "n_N": "训练集的样本数",
+    "n_sample": "第 {n} 个样本（{n} = 1, \\ldots, {N}）的标签和第 {l} 层活性值；不带样本上标时指任一样本",
+    "n_Omega": "权重的正则化项",
+    "n_R": "结构风险：训练集上的平均损失加正则化项",
+    "n_power": "逐元素幂，即 {u}",
+    "n_B": "小批量的样本数",
+    "n_Y": "小批量的标签，每行一个样本",
+    "fig_network": "网络 {arch}：每一列是一层，上方为该层的宽度，下方为激活函数。",
+    "fig_layer": "把一层画成计算图。实线箭头：前向传播；虚线箭头：误差项反向传播，该层的梯度由经过这里的误差项算出。",
+    "fig_chain": "Nielsen 的链式网络：每层一个 sigmoid 神经元，权重 $w_j$，偏置 $b_j$，代价 $C$。",
+    "softmax_def": "其中 softmax 作用于整个向量，逐分量写出为",
+    "penalty_intro": "正则化项对每一层的每个权重求和：",
+    "chain_after": "因此需要三个偏导数：净输入对权重的偏导数（1）、净输入对偏置的偏导数（2），以及损失对净输入的偏导数，即误差项（3）。",
+    "part3_next": "下一层的净输入经过激活函数依赖于 {zp}；逐项求导，只剩 $j = p$ 的一项：",
+    "diag_intro": "原文 \\cite{article} 用雅可比矩阵得到同一个递推式。每个活性值只依赖于自己的净输入，而下一层的净输入对活性值是线性的：",
+    "diag_jacobians": "因此按原文的布局（对列向量求导的结果写成列），$\\partial a/\\partial z$ 是由 $f_l'$ 组成的对角矩阵，$\\partial z^{(l+1)}/\\partial a^{(l)}$ 是权重矩阵的转置：",
+    "diag_after": "左乘对角矩阵就是逐元素相乘，两种写法相等（SymPy 在具体矩阵上验证过）。",
+    "grads_mean": "结构风险是 {N} 个样本损失的平均加上正则化项，所以它的梯度是单样本梯度的平均（第 {n} 个样本记作上标 $(l, n)$）加上正则化项的导数：",
+    "sec_summary": "反向传播的四个公式",
+    "box_title": "单个样本的反向传播（每个矩阵下方标出其形状）",
+    "box_intro": "对单个样本，输出层的误差项（BP1）、递推式（BP2）和两个梯度（BP3、BP4）就是反向传播所需的全部公式；Nielsen \\cite{nielsen} 和邱锡鹏 \\cite{qiu} 都用这四行来概括：",
+    "box_after": "结构风险的梯度把（BP3）、（BP4）在 {N} 个样本上取平均，并在（BP4）上加正则化项的导数，见公式 \\eqref{eq:grad-W}。",
+    "batch_forward": "\\textbf{前向传播}，从第 1 层到输出层：",
+    "batch_backward": "\\textbf{反向传播}，从输出层到第 1 层；每个误差项都在用到它的梯度之前算出：",
+    "batch_labels": "生成代码的注释按标签引用这些公式，例如 \\texttt{eq:{example}} 就是 {lhs} 的公式，即公式 \\eqref{eq:{example}}。",
+    "sec_worked": "数值算例",
+    "worked_intro": "把上面的公式用于验证所用的小规模实例 {arch} 的一个样本（见第~\\ref{sec:verify}~节），数值保留 {digits} 位有效数字。给定的数值：",
+    "worked_forward": "\\textbf{前向传播。} 每行先写推导出的公式，再写它的值：",
+    "worked_backward": "\\textbf{反向传播。} 只有一个样本时，梯度中对样本的平均就是该样本自己的一项：",
+    "worked_check": "这些数值与生成的训练脚本在相同权重和样本上算出的结果一致（由测试检验）。",
+    "sec_notes": "对原文的几点订正",
+    "notes_intro": "原文 \\cite{article} 讨论梯度消失时的两处说法，经计算检验如下：",
+    "note_weights": "\\paragraph{服从 $N(0, 1)$ 的权重。} 原文说这样初始化的权重都满足 $|w_j| < 1$。实际上 {p} $\\approx$ {pn}：约三分之一的权重绝对值大于 1，两个权重同时小于 1 的概率只有约 {both}。",
+    "note_chain": "\\paragraph{两个偏置梯度之比。} 用 SymPy 的链式法则对 Nielsen 的链式网络（图~{fig}）求导，得到",
+    "note_ratio": "两者都是两个因子 $|w_j| \\, \\sigma'(z)$ 的乘积；由于 $\\sigma'$ 在 {z0} 处取最大值 {smax}，当 $|w_2|, |w_3| < 1$ 时，{bound} 对两种写法都成立。",
+    "bib_article": "佚名.《深度学习之前馈神经网络（前向传播和误差反向传播）》. 博客文章；本文推导所依据的原文.",
+    "bib_nielsen": "M.~A. Nielsen. \\emph{Neural Networks and Deep Learning}, 第~2~章 ``How the backpropagation algorithm works''，第~5~章. Determination Press, 2015.",
+    "bib_qiu": "邱锡鹏.《神经网络与深度学习》，第~4~章. 北京：机械工业出版社，2020.",
+    "references": "参考文献",
+    "note_article": "原文把每个权重与下一层的导数配对，把两个梯度之间的因子写成",
 }
 
 LANGUAGES = {"en": EN, "zh": ZH}

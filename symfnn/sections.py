@@ -1,7 +1,9 @@
 """The derivation's sections of the document, each printed from the Derivation's steps.
 
 `Sections` turns steps into blocks the template lays out: prose (`text`, from the language's
-table in prose.py) and `align` blocks (`eq`: lines of printed lhs, relation, rhs and label).
+table in prose.py), `equations` blocks (lines of printed lhs, relation, rhs and label), a
+`box` (the four equations of backpropagation), `figure`s (TikZ, from figures.py). Every
+formula goes through the tidying stage (tidy.py) on its way to the printer.
 document.py adds the title, tables, algorithm and verification, and writes the files.
 """
 
@@ -9,9 +11,25 @@ from __future__ import annotations
 
 import sympy as sp
 
+from . import figures, matrixform
+from .indexcalc import fold
 from .latexprint import latex, matrix_lhs
 from .prose import fill, strings
-from .symbols import N, i, k, layer_symbols, p
+from .symbols import N, i, j, k, layer_symbols, p, q
+from .tidy import (
+    BATCH,
+    Diag,
+    SampleMean,
+    activation_function,
+    as_batch,
+    averaged,
+    in_terms_of_f,
+    prove_equal,
+    split_penalty,
+)
+
+LOSS = sp.Symbol("L")
+RISK = sp.Symbol("R")
 
 
 class Sections:
@@ -31,34 +49,39 @@ class Sections:
         return {"kind": "text", "text": fill(self.s[key], **fields)}
 
     def eq(self, *lines, named: bool = False) -> dict:
-        """An `align` block; a line is (lhs, rel, rhs, label or None), lhs/rhs printed,
-        or a str: prose set between the lines (`\\intertext`). `named` shows each label
-        instead of a number, so a reader finds the equations the generated code cites."""
+        """An `align` block; a line is (lhs, rel, rhs, label or None), lhs/rhs printed.
+        Lines continuing an equation (empty lhs) may not be split from it by a page break.
+        `named` is kept for subclasses (html.py); LaTeX numbers every labelled line."""
         out = []
         for n, line in enumerate(lines):
             if isinstance(line, str):
                 out.append({"intertext": line})
                 continue
             lhs, rel, rhs, label = line
+            nxt = lines[n + 1] if n + 1 < len(lines) else None
+            glued = nxt is not None and not isinstance(nxt, str) and nxt[0] == ""
             out.append(
                 {
                     "intertext": "",
                     "lhs": lhs if isinstance(lhs, str) else self.tex(lhs),
                     "rel": rel,
                     "rhs": rhs if isinstance(rhs, str) else self.tex(rhs),
-                    "tag": (rf" \tag{{{label}}}" if named and label else "")
-                    + (rf" \label{{eq:{label}}}" if label else r" \notag"),
-                    "end": r" \\" if n < len(lines) - 1 else "",
+                    "tag": rf" \label{{eq:{label}}}" if label else r" \notag",
+                    "end": "" if nxt is None else (r" \\*" if glued else r" \\"),
                 }
             )
         return {"kind": "equations", "lines": out}
 
     def chain(self, lhs, exprs, label, rel="=") -> list[tuple]:
-        """Lines lhs = e1 = e2 = …, dropping repeats; the label on the last line."""
-        shown = []
+        """Lines lhs = e1 = e2 = …, dropping repeats (as printed); the label on the last."""
+        shown, printed = [], []
         for e in exprs:
-            if e is not None and (not shown or e != shown[-1]):
+            if e is None:
+                continue
+            s = self.tex(e)
+            if not printed or s != printed[-1]:
                 shown.append(e)
+                printed.append(s)
         last = len(shown) - 1
         return [
             ("" if n else lhs, "=" if n else rel, e, label if n == last else None)
@@ -71,8 +94,17 @@ class Sections:
         dims = self.tex(r) if c == 1 else rf"{self.tex(r)} \times {self.tex(c)}"
         return rf"${self.tex(ms)} \in \mathbb{{R}}^{{{dims}}}$"
 
-    def section(self, key: str, label: str, blocks: list) -> dict:
-        return {"title": self.s[key], "label": f"sec:{label}", "blocks": blocks}
+    def section(self, key: str, label: str, blocks: list, need: str = "8\\baselineskip") -> dict:
+        """A section; `need`: the space its heading needs below it on the same page."""
+        return {"title": self.s[key], "label": f"sec:{label}", "blocks": blocks, "need": need}
+
+    def figure(self, tikz: str, key: str, label: str, **fields) -> dict:
+        return {
+            "kind": "figure",
+            "tikz": tikz,
+            "caption": fill(self.s[key], **fields),
+            "label": f"fig:{label}",
+        }
 
     def forward(self) -> dict:
         g = self.d.general
@@ -83,14 +115,19 @@ class Sections:
                 (g["forward_z"].matrix_lhs, "=", g["forward_z"].matrix, "forward-z"),
                 (g["forward_a"].lhs, "=", g["forward_a"].index, "forward-a"),
             ),
+            self.figure(figures.layer_graph(self.tex), "fig_layer", "layer"),
             self.text("forward_layers"),
         ]
         lines = []
         for layer in self.d.layers:
             fz, fa = layer.forward_z, layer.forward_a
             lines.append((fz.matrix_lhs, "=", fz.matrix, fz.label))
-            if not layer.activation.elementwise:  # softmax reads best entry by entry
-                lines.append((fa.lhs, "=", fa.index, None))
+            if not layer.activation.elementwise:  # softmax: its definition once, entry-wise
+                lines.append((fa.matrix_lhs, "=", fa.matrix, fa.label))
+                blocks.append(self.eq(*lines))
+                blocks.append(self.text("softmax_def"))
+                lines = [(fa.lhs, "=", fa.index, None)]
+                continue
             lines.append((fa.matrix_lhs, "=", fa.matrix, fa.label))
         blocks.append(self.eq(*lines))
         return self.section("sec_forward", "forward", blocks)
@@ -118,9 +155,17 @@ class Sections:
         ]
         data = [t for t in sp.Add.make_args(d.risk) if t.has(sp.Function("L"))]
         penalty = [t for t in sp.Add.make_args(d.risk) if t not in data]
-        risk = sp.Add(*data, *penalty, evaluate=False)
-        blocks.append(self.text("risk_intro" if penalty else "risk_plain", N=self.m(N)))
-        blocks.append(self.eq((sp.Symbol("R"), "=", self.tex(risk, order="none"), "risk")))
+        if penalty:
+            omega = sp.Symbol("Omega")
+            risk = sp.Add(*data, omega, evaluate=False)
+            blocks.append(self.text("risk_intro", N=self.m(N), Omega=self.m(omega)))
+            blocks.append(self.eq((sp.Symbol("R"), "=", self.tex(risk, order="none"), "risk")))
+            blocks.append(self.text("penalty_intro", Omega=self.m(omega)))
+            blocks.append(self.eq((omega, "=", sp.Add(*penalty), "penalty")))
+        else:
+            risk = sp.Add(*data)
+            blocks.append(self.text("risk_plain", N=self.m(N)))
+            blocks.append(self.eq((sp.Symbol("R"), "=", risk, "risk")))
         if d.coefficients:
             values = ", ".join(
                 self.m(sp.Eq(sym, sp.Float(v, 3))) for sym, v in d.coefficients.items()
@@ -142,8 +187,7 @@ class Sections:
         g = self.d.general
         prev, cur, nxt = (layer_symbols(t) for t in ("l-1", "l", "l+1"))
         mats = cur.matrices(prev.m)
-        LOSS = sp.Symbol("L")
-        w, b, z = cur.W[p, sp.Symbol("q", integer=True)], cur.b[p], cur.z[i]
+        w, b, z = cur.W[p, q], cur.b[p], cur.z[i]
         dLdz = sp.Derivative(LOSS, z)
         blocks = [
             self.text("chain_intro", w=self.m(w), b=self.m(b), z=self.m(mats["z"])),
@@ -167,6 +211,7 @@ class Sections:
                     "chain-b",
                 ),
             ),
+            self.text("chain_after"),
         ]
         dW, db, delta = g["dz_dW"], g["dz_db"], g["delta"]
         blocks += [
@@ -178,39 +223,112 @@ class Sections:
                 "part1_after",
                 i=self.m(p),
                 p=self.m(p),
-                aj=self.m(prev.a[sp.Symbol("q", integer=True)]),
-                I=self.m(sp.Function("I_p")(prev.a[sp.Symbol("q", integer=True)])),
+                aj=self.m(prev.a[q]),
+                I=self.m(sp.Function("I_p")(prev.a[q])),
             ),
-            self.text("part2"),
+            self.text("part2", b=self.m(b)),
             self.eq(*self.chain(db.lhs, [db.raw, db.index], None)),
             self.text("part2_after"),
             self.eq((db.matrix_lhs, "=", db.matrix, db.label)),
         ]
         stages = dict(delta.stages)
+        chain_rule = sp.Sum(
+            sp.Mul(
+                sp.Derivative(LOSS, nxt.z[k]),
+                sp.Derivative(nxt.z[k], cur.z[p]),
+                evaluate=False,
+            ),
+            (k, 1, nxt.m),
+        )
+        by_next = sp.Sum(
+            sp.Mul(nxt.delta[k], sp.Derivative(nxt.z[k], cur.z[p]), evaluate=False),
+            (k, 1, nxt.m),
+        )
         blocks += [
             self.text("part3", delta=self.m(sp.Eq(cur.delta[p], delta.lhs)), zp=self.m(cur.z[p])),
-            self.eq((nxt.z[k], "=", delta.differentiated, None)),
-            self.text("part3_raw", zp=self.m(cur.z[p])),
             self.eq(
-                *self.chain(sp.Derivative(nxt.z[k], cur.z[p]), [delta.raw, stages["dz-next"]], None)
+                (cur.delta[p], "=", self.tex(chain_rule, order="none"), "chain-delta"),
+                ("", "=", self.tex(by_next, order="none"), None),
+            ),
+            self.text("part3_next", zp=self.m(cur.z[p])),
+            self.eq(
+                (nxt.z[k], "=", delta.differentiated, None),
+                *self.chain(
+                    sp.Derivative(nxt.z[k], cur.z[p]), [delta.raw, stages["dz-next"]], None
+                ),
             ),
             self.text("part3_chain"),
             self.eq(*self.chain(cur.delta[p], [stages["chain"], delta.index], "delta-index")),
             self.text("part3_matrix"),
             self.eq((delta.matrix_lhs, "=", delta.matrix, delta.label)),
-            self.text("grads_intro"),
+            *self._diag_route(),
         ]
+        blocks += self._gradients()
+        return self.section("sec_backprop", "backprop", blocks)
+
+    def _diag_route(self) -> list[dict]:
+        """The article's route: δ = diag(f'(z)) (W^(l+1))ᵀ δ^(l+1), proven equal to eq:delta."""
+        delta = self.d.general["delta"]
+        cur, nxt = layer_symbols("l"), layer_symbols("l+1")
+        fprime = next(a for a in delta.matrix.args if not isinstance(a, sp.MatMul))
+        rest = next(a for a in delta.matrix.args if isinstance(a, sp.MatMul))
+        route = sp.MatMul(Diag(fprime), *rest.args)
+        prove_equal(delta.matrix, route, "diag(f'(z)) Wᵀ δ")
+        f = sp.Function("f_l")
+        da_dz = sp.diff(f(cur.z[i]), cur.z[p])  # SymPy: [i = p] f'(z_i)
+        z_next = sp.Sum(nxt.W[k, j] * cur.a[j], (j, 1, cur.m)) + nxt.b[k]
+        dz_da = fold(sp.diff(z_next, cur.a[p]))  # w_kp
+        am = sp.MatrixSymbol("a_l", cur.m, 1)
+        zm = sp.MatrixSymbol("z_l", cur.m, 1)
+        znext = sp.MatrixSymbol("z_lp1", nxt.m, 1)
+        return [
+            self.text("diag_intro"),
+            self.eq(
+                (sp.Derivative(cur.a[i], cur.z[p]), "=", da_dz, None),
+                (sp.Derivative(nxt.z[k], cur.a[p]), "=", dz_da, None),
+            ),
+            self.text("diag_jacobians"),
+            self.eq(
+                (sp.Derivative(am, zm), "=", Diag(fprime), None),
+                (sp.Derivative(znext, am), "=", rest.args[0], None),
+                (delta.matrix_lhs, "=", route, None),
+                ("", "=", delta.matrix, "delta-diag"),
+            ),
+            self.text("diag_after"),
+        ]
+
+    def _gradients(self) -> list[dict]:
+        g = self.d.general
         lines = []
         for st in (g["grad_W"], g["grad_b"]):
-            lines += self.chain(st.lhs, [stg for _, stg in st.stages], f"{st.label}-index")
-        blocks.append(self.eq(*lines))
-        blocks.append(self.text("grads_matrix"))
-        blocks.append(
-            self.eq(
-                *((matrix_lhs(st), "=", st.matrix, st.label) for st in (g["grad_W"], g["grad_b"]))
-            )
-        )
-        return self.section("sec_backprop", "backprop", blocks)
+            one = sp.Derivative(LOSS, st.lhs.variables[0])
+            data = dict(st.stages)
+            lines += self.chain(one, [data["chain"], data["data"]], f"{st.label}-index")
+        blocks = [self.text("grads_intro"), self.eq(*lines), self.text("grads_matrix")]
+        one_sample = []
+        for st in (g["grad_W"], g["grad_b"]):
+            data, _ = split_penalty(st.matrix)
+            one_sample.append((sp.Derivative(LOSS, st.matrix_lhs.variables[0]), "=", data, None))
+        blocks.append(self.eq(*one_sample))
+        blocks.append(self.text("grads_mean", N=self.m(N), n=self.m(SampleMean.index)))
+        blocks.append(self.eq(*self._risk_gradients()))
+        return blocks
+
+    def _risk_gradients(self) -> list[tuple]:
+        """∂R/∂W = (1/N) Σ_n δ^(l,n) a^(l-1,n)ᵀ + the penalty's gradient (in matrix form,
+        from the regulariser's derived index form), ∂R/∂b = (1/N) Σ_n δ^(l,n)."""
+        g, reg = self.d.general, self.d.regulariser
+        prev, cur = layer_symbols("l-1"), layer_symbols("l")
+        W = cur.matrices(prev.m)["W"]
+        out = []
+        for st in (g["grad_W"], g["grad_b"]):
+            data, _ = split_penalty(st.matrix)
+            rhs = SampleMean(data)
+            var = st.matrix_lhs.variables[0]
+            if reg is not None and var == W:
+                rhs = sp.MatAdd(rhs, matrixform.to_matrix(reg.index, (p, q), {cur.W: W}))
+            out.append((sp.Derivative(RISK, var), "=", rhs, st.label))
+        return out
 
     def activations(self) -> dict:
         from .activations import a, z
@@ -220,17 +338,14 @@ class Sections:
             if not act.elementwise:
                 blocks.append(self.text("act_softmax"))
                 continue
-            f = sp.Function("f")
+            f = activation_function(act.name)
             name = act.name.replace("_", " ")
             named = fill(self.s["named"], name=name, symbol=f"${act.latex}$")
             blocks.append(self.text("act_name", name=named))
             fprime = sp.Derivative(f(z), z)
-            blocks.append(
-                self.eq(
-                    (f(z), "=", act.f, None),
-                    *self.chain(fprime, [act.fprime_raw, act.fprime], None),
-                )
-            )
+            lines = [(f(z), "=", self.tex(act.f, tidy=False), None)]
+            lines += self.chain(fprime, [act.fprime_raw, act.fprime, in_terms_of_f(act)], None)
+            blocks.append(self.eq(*lines))
             if act.fprime_of_a is None:
                 blocks.append(self.text("act_no_a", z=self.m(z)))
             else:
@@ -243,51 +358,93 @@ class Sections:
         st = loss.output_error
         out = layer_symbols("L")
         act = self.d.layers[-1].activation
-        L = sp.Symbol("L")
         name = fill(self.s["named"], name=act.name.replace("_", " "), symbol=f"${act.latex}$")
-        lines = [
-            (L, "=", loss.per_sample, None),
-            self.text("output_subst", z=self.m(sp.MatrixSymbol("z_L", out.m, 1)))["text"],
-            (L, "=", st.differentiated, None),
-            self.text("output_raw", zp=self.m(out.z[p]))["text"],
-            (st.lhs, "=", st.raw, None),
+        blocks = [
+            self.text("output_intro", loss=self.loss_name(), act=name),
+            self.eq((LOSS, "=", loss.per_sample, None)),
+            self.text("output_subst", z=self.m(sp.MatrixSymbol("z_L", out.m, 1))),
+            self.eq((LOSS, "=", st.differentiated, None)),
+            self.text("output_raw", zp=self.m(out.z[p])),
         ]
+        lines = [(st.lhs, "=", st.raw, None)]
         for stage, e in st.stages:
-            lines.append(self.text(f"stage_{stage}", a=self.m(out.a[p]))["text"])
+            lines.append(self.s[f"stage_{stage}"].replace("{a}", self.m(out.a[p])))
             lines.append((st.lhs, "=", e, None))
-        lines.append(self.s["output_matrix"])
-        lines.append((st.matrix_lhs, "=", st.matrix, st.label))
-        blocks = [self.text("output_intro", loss=self.loss_name(), act=name), self.eq(*lines)]
+        blocks.append(self.eq(*lines))
+        blocks.append(self.text("output_matrix"))
+        blocks.append(self.eq((st.matrix_lhs, "=", st.matrix, st.label)))
         return self.section("sec_output", "output", blocks)
+
+    def summary(self) -> dict:
+        """The four equations of backpropagation, every matrix with its shape beneath."""
+        g, out = self.d.general, self.d.loss.output_error
+        rows = [
+            (out.matrix_lhs, out.matrix, "BP1"),
+            (g["delta"].matrix_lhs, g["delta"].matrix, "BP2"),
+        ]
+        for st, tag in ((g["grad_b"], "BP3"), (g["grad_W"], "BP4")):
+            data, _ = split_penalty(st.matrix)
+            rows.append((sp.Derivative(LOSS, st.matrix_lhs.variables[0]), data, tag))
+        lines = [
+            {
+                "lhs": self.tex(lhs, shapes=True),
+                "rhs": self.tex(rhs, shapes=True),
+                "tag": tag,
+            }
+            for lhs, rhs, tag in rows
+        ]
+        box = {"kind": "box", "title": self.s["box_title"], "lines": lines}
+        return self.section(
+            "sec_summary",
+            "summary",
+            [self.text("box_intro", N=self.m(N)), box, self.text("box_after")],
+            need="0.5\\textheight",
+        )
 
     def heading(self, layer) -> str:
         key = "layer_output" if layer.is_output else "layer_heading"
-        return r"\textbf{" + fill(self.s[key], l=layer.l) + "}"
+        return fill(self.s[key], l=layer.l)
 
     def layers(self) -> dict:
-        lines = []
+        blocks = [self.text("layers_intro")]
         for layer in reversed(self.d.layers):
-            lines.append(self.heading(layer))
-            lines.append((layer.delta.matrix_lhs, "=", layer.delta.matrix, layer.delta.label))
-            lines += [
-                (matrix_lhs(st), "=", st.matrix, st.label) for st in (layer.grad_W, layer.grad_b)
-            ]
-        return self.section(
-            "sec_layers",
-            "layers",
-            [
-                self.text("layers_intro", example=self.d.layers[-1].delta.label),
-                self.eq(*lines, named=True),
-            ],
-        )
+            blocks.append(
+                {"kind": "text", "text": r"\textbf{" + self.heading(layer) + r"}\nopagebreak"}
+            )
+            blocks.append(
+                self.eq(
+                    (layer.delta.matrix_lhs, "=", layer.delta.matrix, layer.delta.label),
+                    *(
+                        (matrix_lhs(st), "=", averaged(st.matrix), st.label)
+                        for st in (layer.grad_W, layer.grad_b)
+                    ),
+                )
+            )
+        return self.section("sec_layers", "layers", blocks)
 
     def batch(self) -> dict:
-        A0 = sp.MatrixSymbol("A0", N, layer_symbols(0).m)
+        """The mini-batch equations in the order the code runs them: forward 1→L,
+        then backward L→1 (each δ before the gradients that use it)."""
+        A0 = sp.MatrixSymbol("A0", BATCH, layer_symbols(0).m)
         n = sp.Symbol("n")
-        lines = []
-        for layer in self.d.layers:
-            lines.append(self.heading(layer))
-            steps = (layer.forward_z, layer.forward_a, layer.delta, layer.grad_W, layer.grad_b)
-            lines += [(st.batch_lhs, "=", st.batch, f"batch-{st.label}") for st in steps]
-        intro = self.text("batch_intro", N=self.m(N), A0=self.m(A0), n=self.m(n))
-        return self.section("sec_batch", "batch", [intro, self.eq(*lines, named=True)])
+        line = lambda st: (as_batch(st.batch_lhs), "=", as_batch(st.batch), f"batch-{st.label}")
+        forward = [line(st) for layer in self.d.layers for st in (layer.forward_z, layer.forward_a)]
+        backward = [
+            line(st)
+            for layer in reversed(self.d.layers)
+            for st in (layer.delta, layer.grad_W, layer.grad_b)
+        ]
+        example = self.d.layers[-1].grad_W
+        blocks = [
+            self.text("batch_intro", B=self.m(BATCH), N=self.m(N), A0=self.m(A0), n=self.m(n)),
+            self.text("batch_forward"),
+            self.eq(*forward),
+            self.text("batch_backward"),
+            self.eq(*backward),
+            self.text(
+                "batch_labels",
+                example=f"batch-{example.label}",
+                lhs=self.m(as_batch(example.batch_lhs)),
+            ),
+        ]
+        return self.section("sec_batch", "batch", blocks)

@@ -49,10 +49,13 @@ SECTIONS = [
     "sec_backprop",
     "sec_activations",
     "sec_output",
+    "sec_summary",
     "sec_layers",
     "sec_batch",
+    "sec_worked",
     "sec_algorithm",
     "sec_verify",
+    "sec_notes",
 ]
 
 
@@ -289,3 +292,118 @@ def test_flow_chapter_is_laid_out_when_given(small):
     assert "\\label{sec:flow}" in with_flow
     assert with_flow.index("sec:flow") < with_flow.index("\\label{sec:verify}")
     assert "sec:flow" not in document.tex_source(d, report=report)
+
+
+# -- issue 10: what the document says, checked on its source -------------------------------
+
+
+def test_risk_gradient_is_averaged_and_one_sample_gradient_is_of_L(sources):
+    """§ every layer: ∂R/∂W is the mean over samples plus λW, never the one-sample δ aᵀ."""
+    tex = sources["article"]
+    layers = tex[tex.index("\\label{sec:layers}") : tex.index("\\label{sec:batch}")]
+    grads = [line for line in layers.splitlines() if line.startswith("\\frac{\\partial R}")]
+    assert len(grads) == 6
+    for line in grads:
+        assert "\\frac{1}{N} \\sum_{n=1}^{N}" in line, line
+    for line in grads[::2]:  # the weight gradients carry the penalty once, outside the mean
+        assert "\\lambda_2 W^{(" in line, line
+
+
+def test_batch_equations_in_execution_order(derived, sources):
+    """Forward 1→L, then backward L→1: each Δ is defined before a line uses it."""
+    tex, d = sources["article"], derived["article"][0]
+    at = lambda label: tex.index(f"\\label{{eq:batch-{label}}}")
+    L = d.spec.depth
+    forward = [f"forward-{s}-{l}" for l in range(1, L + 1) for s in "za"]
+    backward = [d.layers[-1].delta.label] + [f"delta-{l}" for l in range(L - 1, 0, -1)]
+    order = [at(x) for x in forward] + [at(x) for x in backward]
+    assert order == sorted(order)
+    for l in range(1, L + 1):
+        delta = d.layers[l - 1].delta.label
+        assert at(delta) < at(f"grad-W-{l}") < at(f"grad-b-{l}")
+
+
+def test_no_code_labels_as_tags_and_no_kronecker_delta_products(sources):
+    for tex in sources.values():
+        assert "\\tag{grad" not in tex and "\\tag{batch" not in tex and "\\tag{delta" not in tex
+        assert "\\delta_{i p}" not in tex and "\\delta_{ip}" not in tex.replace(
+            "$\\delta_{ip}$", ""
+        )
+
+
+def test_raw_sympy_forms_are_gone(sources):
+    tex = sources["article"]
+    assert "\\operatorname{softmax}(z^{(3)})" in tex and "\\operatorname{softmax}(Z^{(3)})" in tex
+    assert "\\mathbf{1}_{B}" in tex  # the batch has B rows; N is the training set's size
+    assert "- \\sum_{i=1}^{m^{(L)}} y_{i} \\log a^{(L)}_{i}" in tex
+    assert "- \\log" not in tex.split("label{sec:output}")[1].split("label{sec:summary}")[0]
+    reg = sources["regression"]
+    assert "- y_{i} + z" not in reg and "z^{(L)}_{p} - y_{p}" in reg
+    assert "\\sigma(z) (1 - \\sigma(z))" in tex  # σ' in terms of σ
+
+
+def test_every_figure_is_referenced(sources):
+    import re as _re
+
+    for tex in sources.values():
+        for label in _re.findall(r"\\label\{(fig:[\w-]+)\}", tex):
+            assert f"\\ref{{{label}}}" in tex, label
+
+
+def test_bibliography_and_citations(sources):
+    for tex in sources.values():
+        for key in ("article", "nielsen", "qiu"):
+            assert f"\\bibitem{{{key}}}" in tex and f"\\cite{{{key}}}" in tex
+    assert "邱锡鹏" in sources["article-zh"]
+
+
+def test_worked_example_equals_the_generated_script(derived, sources):
+    """The numbers printed in the worked example are the script's forward and backward pass."""
+    import numpy as np
+
+    from symfnn import codegen
+    from symfnn.worked import example, shown
+
+    for name in ("article", "regression"):
+        d = derived[name][0]
+        w = example(d)
+        module = codegen.load(w.derivation)
+        given = {ms.name: np.array(v.tolist(), dtype=float) for ms, v in w.given.items()}
+        params = {k: (v if k[0] == "W" else v.ravel()) for k, v in given.items() if k[0] in "Wb"}
+        X, Y = given["a0"].T, given["y"].T
+        activations = module.forward(params, X)
+        _, grads, deltas = module.gradients(params, X, Y, return_deltas=True)
+        L = w.derivation.spec.depth
+        for step, value in w.forward:
+            if step.label.startswith("forward-a"):
+                l = int(step.label.rsplit("-", 1)[1])
+                assert np.allclose(activations[l][0], np.array(value, dtype=float).ravel())
+        for step, value in w.backward:
+            kind, l = step.label.rsplit("-", 1)
+            expected = {"grad-W": grads.get(f"W{l}"), "grad-b": grads.get(f"b{l}")}.get(kind)
+            if kind.startswith("delta"):
+                expected = deltas[f"Delta{l}"][0]
+            got = np.array(value, dtype=float).reshape(np.shape(expected))
+            assert np.allclose(got, expected, rtol=1e-9, atol=1e-12), (name, step.label)
+            # and the printed (rounded) numbers are in the document
+            for x in shown(value):
+                assert f"{sp_latex(x)}" in sources[name], (step.label, x)
+        assert L == d.spec.depth
+
+
+def sp_latex(x) -> str:
+    from symfnn.latexprint import latex
+
+    return latex(x)
+
+
+def test_terminal_text_has_no_internal_names(derived):
+    from symfnn.textprint import derivation_text
+
+    out = derivation_text(derived["article"][0])
+    assert "m_lm1" not in out and "m_lp1" not in out and "dW_l" not in out
+    assert "softmax(z3)" in out and "1_B" in out
+    import re as _re
+
+    # a column of ones says how many: 1_B (batch), never a bare 1 that reads as the number
+    assert not _re.search(r"(ᵀ|\)) 1(?![_\w])", out) and " 1 b" not in out
