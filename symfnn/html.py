@@ -33,6 +33,7 @@ from .render import render, template_dir
 
 _HOLE = "\ue000{}\ue001"  # a formula's placeholder in prose (private-use characters)
 _HOLE_RE = re.compile("\ue000(\\d+)\ue001")
+_BAR = re.compile(r'<mo stretchy="false">(&#x0007C;|&#x02016;)</mo>')
 _BOLD_DIGIT = re.compile(r'(?<=<mn) mathvariant="bold">(\d)(?=</mn>)')
 # (not the base of a script: sup_z is a 2-child msub, a space would make it 3)
 _FUNCTION = re.compile(
@@ -92,6 +93,8 @@ def mathml(tex: str, *, display: bool = False) -> str:
         raise RenderError(f"HTML: no MathML for the LaTeX {tex!r}")
     # MathML Core has no mathvariant but "normal": bold digits as Unicode's bold digits
     converted = _BOLD_DIGIT.sub(lambda m: ">" + chr(0x1D7CE + int(m.group(1))), converted)
+    # |w| and ‖W‖ as TeX sets them: bars without an operator's space around them
+    converted = _BAR.sub(r'<mo stretchy="false" lspace="0" rspace="0">\1</mo>', converted)
     # a named function (log, diag, softmax) is an identifier set upright with a thin space
     converted = _FUNCTION.sub(r'<mi>\1</mi><mspace width="0.1667em"/>', converted)
     # displayed, but in the flow of a table cell: display style without a block of its own

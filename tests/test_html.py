@@ -234,6 +234,19 @@ def test_every_equation_is_laid_out_in_chromium(pages):
 
 
 @needs_chromium
+def test_notebook_display_is_laid_out(derived, tmp_path):
+    """What Jupyter shows for a Derivation (_repr_html_), in a page of its own."""
+    d, _ = derived
+    cell = tmp_path / "cell.html"
+    cell.write_text(f'<!DOCTYPE html><meta charset="utf-8">{htmldoc.summary_html(d)}')
+    with Browser() as browser:
+        browser.open(cell)
+        layout = browser.evaluate(_LAYOUT)
+        assert layout["count"] == 3 * 5 * len(d.layers) and layout["empty"] == 0
+        assert layout["stacked"] == layout["fractions"] > 0 and browser.errors() == []
+
+
+@needs_chromium
 def test_page_prints(pages):
     with Browser() as browser:
         browser.open(pages["en"])
