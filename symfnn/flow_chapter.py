@@ -67,6 +67,16 @@ class Chapter:
         """A notation entry of flow_symbolic.article, inline."""
         return m(self.n[key]["latex"])
 
+    def document_latex(self, entry: dict) -> str:
+        """An exact expression of the JSON printed as the document prints (latexprint: its
+        names, its words for a Piecewise's "otherwise" in this language)."""
+        from .latexprint import latex
+
+        try:
+            return latex(sp.sympify(entry["exact"]), self.lang)
+        except (sp.SympifyError, TypeError, SyntaxError):
+            return entry["latex"]
+
     def section(self, key: str, blocks: list[dict]) -> None:
         self.sections.append({"title": strings(self.lang)[key], "blocks": blocks})
 
@@ -197,7 +207,11 @@ class Chapter:
                     strings(self.lang)["col_sup"],
                 ],
                 "rows": [
-                    [name, m(v.get("fprime_display", v["fprime"])["latex"]), m(v["sup"]["latex"])]
+                    [
+                        name,
+                        m(self.document_latex(v.get("fprime_display", v["fprime"]))),
+                        m(v["sup"]["latex"]),
+                    ]
                     for name, v in maxima.items()
                 ],
             },

@@ -330,6 +330,7 @@ def test_chinese_chapter_is_chinese(chapters):
         assert term in latex, term
     for key in ("title", "h_chain", "h_bound", "h_init", "h_clip", "h_l2", "cap_clipping"):
         assert EN[key] not in latex, key
+    assert not re.findall(r"\\text\{[A-Za-z ]+\}", latex)  # words inside formulas too
     # no English words outside math, commands and code
     prose = re.sub(r"\\begin\{(equation|align\*)\}.*?\\end\{\1\}", " ", latex, flags=re.DOTALL)
     prose = re.sub(r"\$[^$]*\$", " ", prose)
