@@ -187,6 +187,8 @@ def cmd_check(args) -> int:
         spec = _spec(args)
     elif args.loss is not None or args.l1 != 0.0 or args.l2 != 0.0:
         raise _usage("--loss, --l1 and --l2 go with SPEC; a --script carries its own")
+    if spec is not None:
+        _stages(spec)(f"deriving {spec.depth} layers, printing and checking the script")
     try:
         result = run(spec=spec, script=args.script, seed=args.seed)
     except SystemExit as e:  # the script's own code ran sys.exit(): not a training script

@@ -23,7 +23,7 @@ from . import activations, hyper, losses
 from .errors import SpecError, show, show_path
 
 # -- limits (README, "Limits") ---------------------------------------------------------------
-MAX_DEPTH = 1000  # layers; deriving and printing grow linearly (~10 ms a layer)
+MAX_DEPTH = 1000  # layers; 1000 take about half a minute to derive and print
 MAX_WIDTH = 10**8  # units in one layer (or inputs)
 MAX_PARAMETERS = 10**9  # weights and biases: 4 GB in float32, before gradients and optimiser
 MAX_ACTIVATION_PARAM = 1e3  # a leaky-ReLU slope or an ELU alpha: 0 < value <= 1000

@@ -374,7 +374,9 @@ def test_kill_9_while_writing_leaves_no_file(tmp_path):
     leftovers = list(target.parent.iterdir())
     from symfnn import fileio
 
-    if fileio._open_unnamed(target.parent) is not None:  # Linux: the file had no name yet
+    fd = fileio._open_unnamed(target.parent)
+    if fd is not None:  # Linux: the file had no name yet, so nothing can be left
+        os.close(fd)
         assert leftovers == []
 
 
