@@ -68,8 +68,9 @@ def _stages(spec):
 
 def _require_tex(lang: str) -> None:
     from .pdf import require_toolchain
+    from .prose import strings
 
-    require_toolchain("xelatex" if lang == "zh" else "pdflatex")  # the engine each language uses
+    require_toolchain(strings(lang)["tex_program"])  # the engine the language's document names
 
 
 def _require_analysis() -> None:
