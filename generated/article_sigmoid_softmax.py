@@ -442,14 +442,18 @@ class Network:
 
     def workspace(self, n: int, dtype, backward: bool = True) -> dict:
         """Buffers for a batch of n samples: the forward pass's, with `backward` the backward
-        pass's too. The last WORKSPACES are kept (least recently used dropped), and a
-        training workspace serves inference of the same size."""
+        pass's too. The last WORKSPACES are kept (least recently used dropped), of which one
+        forward-only (inference: validation reuses it every epoch, and a large `predict`
+        holds no more than one set); a training workspace serves inference of its size."""
         dtype = np.dtype(dtype)
         keys = [(n, dtype.str, True)] + ([] if backward else [(n, dtype.str, False)])
         for key in keys:
             if key in self._workspaces:
                 self._workspaces.move_to_end(key)
                 return self._workspaces[key]
+        if not backward:
+            for key in [k for k in self._workspaces if not k[2]]:
+                del self._workspaces[key]
         ws = self.forward_buffers(n, dtype)
         if backward:
             ws |= self.backward_buffers(n, dtype)
