@@ -145,7 +145,7 @@ class _Doc(Sections):
         first, rows = rows, []
         rows += [
             (self.m(sp.Symbol("R")), s["n_R"]),
-            (self.m(sp.KroneckerDelta(i, p)), s["n_kron"]),
+            (self.m(sp.KroneckerDelta(i, p)), fill(s["n_kron"], **self.symbols())),
             (self.m(sp.HadamardProduct(u, v)), s["n_hadamard"]),
             (
                 self.m(sp.HadamardPower(u, 2)),
@@ -298,7 +298,7 @@ class _Doc(Sections):
         }
         updates, update_text = self.update_rule(hp["optimizer"])
         return {
-            "caption": fill(s["algorithm_caption"], arch=arch),
+            "caption": fill(s["algorithm_caption"], arch=arch, optimizer=fields["optimizer"]),
             "intro": s["algorithm_intro"],
             "input": fill(s["alg_input"], **fields),
             "output": s["alg_output"],

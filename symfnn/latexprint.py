@@ -61,6 +61,12 @@ class SymfnnLatexPrinter(LatexPrinter):
         i, j = expr.args
         return rf"[{self._print(i)} = {self._print(j)}]"
 
+    def _print_NormalDistribution(self, expr):
+        mean, std = (self._print(x) for x in expr.args)
+        return (
+            rf"\mathcal{{N}}({mean}, {std}^{{2}})" if std != "1" else rf"\mathcal{{N}}({mean}, 1)"
+        )
+
     def _print_Diag(self, expr):
         return rf"\operatorname{{diag}}{self._add_parens(self._print(expr.arg))}"
 
@@ -349,7 +355,7 @@ class SymfnnLatexPrinter(LatexPrinter):
         coeff, rest = expr.as_coeff_Mul()
         factors = list(sp.Mul.make_args(rest))
         if self.order != "none":  # an unevaluated product keeps its order (Nielsen's chain)
-            factors.sort(key=tidying.factor_rank)
+            factors = tidying.ordered_factors(factors)
         sign = "- " if coeff.is_negative else ""
         coeff = abs(coeff)
         parts = [] if coeff == 1 else [self._print(coeff)]

@@ -46,7 +46,46 @@ class Sections:
         return latex(expr, self.lang, **kw)
 
     def text(self, key: str, **fields) -> dict:
-        return {"kind": "text", "text": fill(self.s[key], **fields)}
+        return {"kind": "text", "text": fill(self.s[key], **(self.symbols() | fields))}
+
+    def symbols(self) -> dict[str, str]:
+        """Inline formulas the prose names ({ip}: i = p, {wa}: w_ij a_j, …), printed here."""
+        if getattr(self, "_symbols", None) is None:
+            from sympy.stats.crv_types import NormalDistribution
+
+            from .article_notes import sigma_prime
+
+            prev, cur, nxt = (layer_symbols(t) for t in ("l-1", "l", "l+1"))
+            z, a = sp.Symbol("z"), sp.Symbol("a")
+            w = [sp.Symbol(f"w_{x}") for x in ("j", 2, 3)]
+            n = sp.Symbol("n", integer=True)
+            m = self.m
+            self._symbols = {
+                "ip": m(sp.Eq(i, p)),
+                "jq": m(sp.Eq(j, q)),
+                "jp": m(sp.Eq(j, p)),
+                "ivar": m(i),
+                "n": m(n),
+                "l": m(sp.Symbol("l")),
+                "lp1": m(sp.Symbol("l+1")),
+                "wa": m(cur.W[i, j] * prev.a[j]),
+                "kron": m(sp.Symbol("delta_ip")),  # the article's Kronecker delta, as it writes it
+                "delta_sym": m(sp.Symbol("delta")),
+                "a_fz": m(sp.Eq(a, sp.Function("f")(z))),
+                "dadz": m(sp.Derivative(*(cur.matrices(prev.m)[s] for s in ("a", "z")))),
+                "dzda": m(sp.Derivative(nxt.matrices(cur.m)["z"], cur.matrices(prev.m)["a"])),
+                "fprime": m(sp.Derivative(sp.Function("f_l")(z), z)),
+                "tag": m(sp.Indexed(sp.IndexedBase("a_l"), n)),
+                "wj": m(w[0]),
+                "bj": m(sp.Symbol("b_j")),
+                "C": m(sp.Symbol("C")),
+                "normal": m(NormalDistribution(0, 1)),
+                "wsmall": m(sp.StrictLessThan(sp.Abs(w[0]), 1)),
+                "factor": m(sp.Mul(sp.Abs(w[0]), sigma_prime(z).doit(), evaluate=False)),
+                "sigmap": m(sigma_prime(z).doit()),
+                "w23": m(sp.And(*(sp.StrictLessThan(sp.Abs(x), 1) for x in w[1:]))),
+            }
+        return self._symbols
 
     def eq(self, *lines, named: bool = False) -> dict:
         """An `align` block; a line is (lhs, rel, rhs, label or None), lhs/rhs printed.
@@ -102,7 +141,7 @@ class Sections:
         return {
             "kind": "figure",
             "tikz": tikz,
-            "caption": fill(self.s[key], **fields),
+            "caption": fill(self.s[key], **(self.symbols() | fields)),
             "label": f"fig:{label}",
         }
 

@@ -122,7 +122,7 @@ class TextPrinter(StrPrinter):
         ):
             return super()._print_Mul(expr).replace("*", " ")
         coeff, rest = expr.as_coeff_Mul()
-        factors = sorted(sp.Mul.make_args(rest), key=tidying.factor_rank)
+        factors = tidying.ordered_factors(sp.Mul.make_args(rest))
         vector = self._ew is not None and sum(f.has(self._ew) for f in factors) > 1
         sep = " ⊙ " if vector else " "
         parts = [self.parenthesize(f, 45) if f.is_Add else self._print(f) for f in factors]

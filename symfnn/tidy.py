@@ -133,15 +133,25 @@ def _no_double_negative(e):
 
 def _no_nested_fraction(e):
     """a/(b + c/d) -> one fraction, where that is much shorter (the binary cross-entropy
-    error: 25 operations over three fractions -> (e^z - e^z y - y)/(e^z + 1), 8)."""
-    if getattr(e, "is_Matrix", False) or not isinstance(e, sp.Expr) or e.has(sp.Sum):
+    error: 25 operations over three fractions -> (e^z - e^z y - y)/(e^z + 1), 8); inside a
+    sum, its summand."""
+    if getattr(e, "is_Matrix", False) or not isinstance(e, sp.Expr):
         return None
+    if e.has(sp.Sum):
+        inner = [s for s in e.atoms(sp.Sum) if not s.function.has(sp.Sum)]
+        done = {s: sp.Sum(new, *s.limits) for s in inner if (new := _one_fraction(s.function))}
+        return e.xreplace(done) if done else None
+    return _one_fraction(e)
+
+
+def _one_fraction(e):
     if not any(x.is_Pow and x.exp.is_negative for x in sp.preorder_traversal(e)):
         return None
     candidate = sp.cancel(e)
     if sp.count_ops(candidate) > 0.6 * sp.count_ops(e):
         return None
-    return shorter(e, candidate)
+    best = shorter(e, candidate)
+    return None if best == e else best
 
 
 def _softmax(e):
@@ -302,6 +312,20 @@ def ordered_matrix_terms(expr: sp.MatAdd) -> list[sp.Basic]:
         return (negative, scaled, broadcast)
 
     return sorted(expr.args, key=key)
+
+
+def ordered_factors(factors) -> list[sp.Basic]:
+    """Factors in textbook order; a sum that contains another factor follows it
+    (σ(z)(1 - σ(z))), any other sum precedes the functions ((1 - y) log(1 - a))."""
+    factors = list(factors)
+
+    def rank(f):
+        r = factor_rank(f)
+        if f.is_Add and not any(g is not f and f.has(g) for g in factors):
+            return (4.5,)
+        return r
+
+    return sorted(factors, key=rank)
 
 
 def factor_rank(f: sp.Basic) -> tuple:

@@ -55,11 +55,25 @@ def _target(d: Derivation, rng: random.Random, m: int) -> sp.ImmutableMatrix:
     return _tenths(rng, m, 1)  # a real target
 
 
-def example(d: Derivation, seed: int = 3) -> Worked:
-    """Evaluate every derived step of `d`'s small instance on one sample."""
+def example(d: Derivation, seed: int = 3, tries: int = 20) -> Worked:
+    """Evaluate every derived step of `d`'s small instance on one sample: the first of
+    the seeds seed, seed + 1, … whose error terms are nowhere all zero (a ReLU layer whose
+    units are all off would teach nothing)."""
     from .verify import small_instance
 
     inst = derive(small_instance(d.spec))
+    for s in range(seed, seed + tries):
+        worked = _example(inst, s)
+        if all(any(x != 0 for x in v) for step, v in worked.backward if step in _deltas(inst)):
+            return worked
+    return _example(inst, seed)
+
+
+def _deltas(inst: Derivation) -> list[Step]:
+    return [layer.delta for layer in inst.layers]
+
+
+def _example(inst: Derivation, seed: int) -> Worked:
     rng = random.Random(seed)
     widths = inst.spec.widths
     sizes = _all_sizes(inst)
