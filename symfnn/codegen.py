@@ -67,6 +67,7 @@ from pathlib import Path
 import sympy as sp
 
 from . import __version__, hyper, losses, training
+from .activations import lookup
 from .codeprint import UpdatePrinter, printer, restable, stable_loss
 from .derive import LAMBDA1, LAMBDA2, Derivation
 from .errors import RenderError
@@ -197,6 +198,12 @@ def _comment(step, expr=None) -> str:
     p = printer()
     shown = p.code(step.batch if expr is None else expr)
     return f"# {p.doprint(step.batch_lhs)} = {shown}  (eq:batch-{step.label})"
+
+
+def _kinked(layer) -> bool:
+    """Whether the layer's f is defined piecewise at z = 0 (ReLU, leaky ReLU, ELU): a finite
+    difference whose step moves some z across 0 is no check of the gradient there."""
+    return isinstance(lookup(layer.activation).definition(layer.param), sp.Piecewise)
 
 
 def _task(d: Derivation) -> str:
@@ -434,7 +441,7 @@ def context(d: Derivation) -> dict:
     bwd_buffers = [(name, f"np.empty({shapes[name]}, dtype)") for name in bwd_buffers]
     bwd_buffers.append(("ones", "np.ones(n, dtype)"))  # the 1 of the bias gradient Δᵀ1
     modules = runtime()
-    kinks = [l for l, layer in enumerate(spec.layers, 1) if layer.activation in hyper.RELU_LIKE]
+    kinks = [l for l, layer in enumerate(spec.layers, 1) if _kinked(layer)]
     hp = hyper.resolve(spec)
     hp_text = {key: _py(value) for key, value in hp.items()}
     return {
