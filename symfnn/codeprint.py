@@ -5,6 +5,10 @@
 in-place form of a step: `np.matmul(A0, W1.T, out=Z1)`, `Z1 += b1`, element-wise
 functions computed into a preallocated buffer one ufunc call at a time.
 
+`UpdatePrinter` prints the training rules of `symfnn.training` (an optimiser's steps,
+clipping) as in-place array updates, with hyper-parameters and the step count as Python
+scalars.
+
 Numerically stable forms are SymPy expressions registered here, each proven equal to the
 definition it replaces (`prove_stable_*`, run by the tests):
 - activations: sigmoid as (1 + tanh(z/2))/2 (never exp(1000)), softplus as

@@ -4,6 +4,8 @@ A spec's `[training]` table (`NetworkSpec.training`) overrides the defaults belo
 `resolve(spec)` merges and validates them. The generated script takes the result as the
 defaults of `train()` and of its command line, and the document's algorithm box shows the
 same values, so the two cannot disagree. l1 and l2 are spec fields, not hyper-parameters.
+The optimisers and initialisation schemes allowed, and each optimiser's default learning rate,
+come from the rule tables of `symfnn.training`.
 """
 
 from __future__ import annotations
