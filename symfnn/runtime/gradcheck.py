@@ -62,12 +62,24 @@ def fd_verdict(rel, dtype=np.float64):
     return next(name for bound, name in fd_bands(dtype) if rel < bound)
 
 
-def relative_error(a, b):
-    """max |a - b| / max(|a| + |b|), guarded for all-zero gradients."""
+def fd_floor(R, dtype=np.float64):
+    """The smallest scale a central difference of a risk of size |R| can judge relatively.
+
+    Rounding leaves about eps |R| / h in every difference quotient (measured: 0.5 to 1.2
+    times that), so a gradient much smaller than |R| cannot be checked to fd_error by finite
+    differences; it is judged against this floor instead, at which noise ten times the
+    expected still lands in "good" (about 0.05 |R|). SymPy's comparison has no such floor."""
+    noise = float(np.finfo(dtype).eps) / fd_step(dtype) * abs(float(R))
+    return max(noise / (10 * fd_error(dtype)), 1e-12)
+
+
+def relative_error(a, b, floor=1e-12):
+    """max |a - b| / max(max(|a| + |b|), floor): the relative error, guarded for gradients
+    near 0 (floor: fd_floor for finite differences)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.size == 0:
         return 0.0
-    scale = max(float(np.max(np.abs(a) + np.abs(b))), 1e-12)
+    scale = max(float(np.max(np.abs(a) + np.abs(b))), floor)
     return float(np.max(np.abs(a - b))) / scale
 
 
@@ -107,7 +119,7 @@ def _fd_dot(grads, v):
     return sum(float(np.vdot(grads[k], v[k])) for k in v)
 
 
-def fd_directional(params, grads, risk, rng, count, h):
+def fd_directional(params, grads, risk, rng, count, h, floor=1e-12):
     """Relative error of `count` random directional derivatives grad . v against
     (risk(theta + h v) - risk(theta - h v)) / 2h."""
     num, ana = [], []
@@ -116,7 +128,7 @@ def fd_directional(params, grads, risk, rng, count, h):
         up, down = _fd_along(params, v, h, risk), _fd_along(params, v, -h, risk)
         num.append((up - down) / (2 * h))
         ana.append(_fd_dot(grads, v))
-    return relative_error(num, ana)
+    return relative_error(num, ana, floor)
 
 
 def fd_taylor(params, grads, risk, rng, steps=TAYLOR_STEPS):
@@ -154,14 +166,16 @@ def fd_compare(
     pattern(params, X) -> the sign patterns of the kinked layers' z: a coordinate whose +-h
     step changes them is skipped, as is (with l1) a weight within h of its kink at 0.
     directions > 0 adds that many random directional derivatives and a Taylor-remainder test.
+    Relative errors are taken against fd_floor of the risk where the gradient is smaller.
     `params` is perturbed in place and restored. Returns {"N", "rows", "directional",
-    "taylor"}; a row is {"name", "shape", "checked", "skipped", "max_abs", "rel", "at",
-    "skipped_at"} ("at": the flat indices compared)."""
+    "taylor", "floor"}; a row is {"name", "shape", "checked", "skipped", "max_abs", "rel",
+    "at", "skipped_at"} ("at": the flat indices compared)."""
     rng = np.random.default_rng(0) if rng is None else rng
     dtype = next(iter(params.values())).dtype
     H = fd_step(dtype)
     grads = gradients(params, X, Y)
     R = lambda: float(risk(params, X, Y))
+    floor = fd_floor(R(), dtype)
 
     def crosses(key, p, i, h):
         if l1 and key.startswith("W") and abs(float(p.flat[i])) <= h:
@@ -196,14 +210,14 @@ def fd_compare(
                 "checked": len(at),
                 "skipped": len(skipped_at),
                 "max_abs": float(diff.max()) if diff.size else 0.0,
-                "rel": relative_error(num, ana),
+                "rel": relative_error(num, ana, floor),
                 "at": at,
                 "skipped_at": skipped_at,
             }
         )
-    out = {"N": len(X), "rows": rows, "directional": None, "taylor": []}
+    out = {"N": len(X), "rows": rows, "directional": None, "taylor": [], "floor": floor}
     if directions:
-        out["directional"] = fd_directional(params, grads, R, rng, directions, H)
+        out["directional"] = fd_directional(params, grads, R, rng, directions, H, floor)
         out["taylor"] = fd_taylor(params, grads, R, rng)
     return out
 
