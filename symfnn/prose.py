@@ -50,7 +50,6 @@ EN = {
     "n_delta": "error term of layer {l}: the derivative of one sample's loss with respect to its net input",
     "n_kron": "Iverson bracket: 1 if the indices are equal, else 0 (the Kronecker delta {kron} of the article; here {delta_sym} is always an error term)",
     "n_hadamard": "element-wise (Hadamard) product",
-    "n_iverson": "Iverson bracket: 1 where the condition holds, else 0 (element-wise)",
     "n_ones": "a column of {B} ones",
     "n_batch": "a mini-batch of activations, net inputs and error terms: one row per sample, {B} rows",
     "n_alpha": "learning rate",
@@ -72,7 +71,6 @@ EN = {
     "part2": "\\paragraph{(2) The net input with respect to the bias.} In the same way, only the entry {ip} contains {b}:",
     "part2_after": "so the Jacobian of the net input with respect to the bias is the identity:",
     "part3": "\\paragraph{(3) The error term.} Define {delta}. The net input of layer {l} reaches the loss only through the net inputs of layer {lp1}, so the chain rule sums over them:",
-    "part3_raw": "SymPy's derivative of this by {zp}, and the same with its deltas folded:",
     "part3_chain": "Putting this into the chain rule gives the recurrence",
     "part3_matrix": "in matrix form, the backpropagation recurrence:",
     "grads_intro": "\\paragraph{(4) The gradients.} Putting (1)--(3) into the chain rule, the sums over {ivar} keep the term {ip}:",
@@ -184,7 +182,6 @@ EN = {
     "bib_article": "Anonymous. \\emph{Deep learning: feedforward neural networks (forward propagation and error backpropagation)}. Blog article, in Chinese; the source this document follows.",
     "bib_nielsen": "M.~A. Nielsen. \\emph{Neural Networks and Deep Learning}, chapter~2, ``How the backpropagation algorithm works'', and chapter~5. Determination Press, 2015.",
     "bib_qiu": "Qiu Xipeng. \\emph{Neural Networks and Deep Learning} (Shenjing wangluo yu shendu xuexi), chapter~4. China Machine Press, 2020.",
-    "references": "References",
     "note_article": "The article pairs each weight with the derivative one layer later, and writes the factor between the two gradients as",
 }
 
@@ -233,7 +230,6 @@ ZH = {
     "n_delta": "第 {l} 层的误差项，即单个样本的损失对该层净输入的偏导数",
     "n_kron": "艾弗森括号：下标相等时为 1，否则为 0（即原文的克罗内克函数 {kron}；本文中 {delta_sym} 只表示误差项）",
     "n_hadamard": "向量（矩阵）的逐元素乘积（Hadamard 积）",
-    "n_iverson": "艾弗森括号：条件成立处为 1，否则为 0（逐元素）",
     "n_ones": "由 {B} 个 1 组成的列向量",
     "n_batch": "小批量的活性值、净输入和误差项：每行一个样本，共 {B} 行",
     "n_alpha": "学习率",
@@ -255,7 +251,6 @@ ZH = {
     "part2": "\\paragraph{（2）净输入对偏置的偏导数。} 同理，只有 {ip} 的分量含有 {b}：",
     "part2_after": "所以净输入对偏置的雅可比矩阵是单位矩阵：",
     "part3": "\\paragraph{（3）误差项。} 定义 {delta}。第 {l} 层的净输入只通过第 {lp1} 层的净输入影响损失，由链式法则对它们求和：",
-    "part3_raw": "SymPy 对 {zp} 求导的结果，以及化简克罗内克函数之后：",
     "part3_chain": "代入链式法则，得到递推式",
     "part3_matrix": "写成矩阵形式，即反向传播的递推公式：",
     "grads_intro": "\\paragraph{（4）梯度。} 把（1）—（3）代入链式法则，对 {ivar} 的求和只剩 {ip} 的一项：",
@@ -355,7 +350,6 @@ ZH = {
     "bib_article": "佚名.《深度学习之前馈神经网络（前向传播和误差反向传播）》. 博客文章；本文推导所依据的原文.",
     "bib_nielsen": "M.~A. Nielsen. \\emph{Neural Networks and Deep Learning}, 第~2~章 ``How the backpropagation algorithm works''，第~5~章. Determination Press, 2015.",
     "bib_qiu": "邱锡鹏.《神经网络与深度学习》，第~4~章. 北京：机械工业出版社，2020.",
-    "references": "参考文献",
     "note_article": "原文把每个权重与下一层的导数配对，把两个梯度之间的因子写成",
 }
 
