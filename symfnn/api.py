@@ -13,6 +13,7 @@ output directly: `verify()`, `to_tex()`, `to_pdf()`, `to_html()`, `script()`, `m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import types
@@ -24,7 +25,7 @@ from . import codegen, document, fileio, gradcheck
 from . import derive as engine
 from . import spec as specs
 from . import verify as proof
-from .errors import SpecError
+from .errors import SpecError, show_path
 from .spec import NetworkSpec
 
 PathLike = str | os.PathLike
@@ -299,7 +300,7 @@ def check_targets(paths: list[PathLike], force: bool) -> None:
     for path in paths:
         key = os.path.realpath(path)
         if key in seen:
-            raise SpecError(f"{seen[key]} and {path} are the same file")
+            raise SpecError(f"{show_path(seen[key])} and {show_path(path)} are the same file")
         seen[key] = path
         fileio.check_writable(path, force)
 
@@ -319,7 +320,8 @@ def pipeline(spec: str | PathLike | NetworkSpec, config: Config | None = None) -
         from . import document, html
         from .fileio import work_folder
 
-        with work_folder("flow") as folder:  # a PDF's plots live until it is built
+        # the analysis's plots, for a PDF without a .tex, live until the PDF is built
+        with work_folder("flow") if c.flow else contextlib.nullcontext() as folder:
             if c.flow:  # NetworkSpec -> the analysis chapter
                 from .flow import document_chapter
 
