@@ -61,6 +61,7 @@ class Browser:
                 "--remote-debugging-pipe",
                 "--no-sandbox",  # we may run as root (containers, CI)
                 "--disable-gpu",
+                "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
                 "--no-first-run",
                 "--no-default-browser-check",
                 "--disable-extensions",
