@@ -382,7 +382,8 @@ class Sections:
             named = fill(self.s["named"], name=name, symbol=f"${act.latex}$")
             blocks.append(self.text("act_name", name=named))
             fprime = sp.Derivative(f(z), z)
-            lines = [(f(z), "=", self.tex(act.f, tidy=False), None)]
+            definition = self.tex(act.f, tidy=False)
+            lines = [] if definition == self.tex(f(z)) else [(f(z), "=", definition, None)]
             lines += self.chain(fprime, [act.fprime_raw, act.fprime, in_terms_of_f(act)], None)
             blocks.append(self.eq(*lines))
             if act.fprime_of_a is None:
