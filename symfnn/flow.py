@@ -130,7 +130,7 @@ def analyze(
         f"remedy: clipping by norm ({s.clip_norm:g}) of a ReLU He run exploding at lr {s.clip_lr:g}"
     )
     result["clipping"] = clipping(s, data, progress)
-    stage(f"remedy: L2 (λ2 = {s.l2:g}), weight norms over training")
+    stage(f"remedy: L2 (λ2 = {s.l2:g}) on tanh, N(0,1), {s.l2_depth} hidden layers")
     result["l2"] = l2_runs(s, data, progress)
     stage(f"your spec: per-layer bound vs measured, {spec.compact}")
     result["spec"] = user_spec(spec, symbolic["spec"], s, data, progress)

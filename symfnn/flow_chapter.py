@@ -453,25 +453,52 @@ class Chapter:
         self.section("h_clip", [self.text(*sentences), self.figure("clipping")])
 
     def l2(self) -> None:
+        from .flow_bound import product_value
         from .flow_experiments import total_weight_norm
 
         r = self.data["l2"]
-        none, reg = total_weight_norm(r["none"]), total_weight_norm(r["l2"])
+        sup = sp.sympify(
+            self.data["symbolic"]["activation_maxima"][r["activation"]]["sup"]["exact"]
+        )
+
+        def bound(run: dict, epoch: int) -> float:
+            """The product bound ‖δ^{(1)}‖/‖δ^{(L)}‖ with this epoch's spectral norms."""
+            norms = run["spectral"][epoch]
+            depth = len(norms)
+            slopes = {t: sup for t in range(1, depth)}
+            return float(
+                product_value(1, depth, slopes, {t: norms[t - 1] for t in range(2, depth + 1)})
+            )
+
+        none, reg = r["none"], r["l2"]
+        d0 = none["delta"][0]
+        acc_n, acc_l = none["val_accuracy"][-1], reg["val_accuracy"][-1]
         sentences = [
             self.t(
                 "l2_setup",
                 factor=m(sp.latex(Norm(W(l + 1), 2))),
                 ref=self.ref("l2"),
-                lam=m(sp.latex(sp.Eq(sp.Symbol("lambda_2"), sp.Float(r["l2"]["lambda2"], 2)))),
-                w0=num(none[0], 3),
-                wn=num(none[-1], 3),
-                wl=num(reg[-1], 3),
-                acc_n=num(r["none"]["val_accuracy"][-1], 3),
-                acc_l=num(r["l2"]["val_accuracy"][-1], 3),
+                hidden=m(r["hidden"]),
+                width=m(r["width"]),
+                act=r["activation"],
+                init=init_name(r["init"]),
+                eqref=rf"\eqref{{{BOUND_LABEL}}}",
+                b0=num(bound(none, 0)),
+                r0=num(_safe_ratio(d0[0], d0[-1])),
+                epochs=m(r["epochs"]),
+                lr=num(r["lr"]),
+                lam=m(sp.latex(sp.Eq(sp.Symbol("lambda_2"), sp.Float(reg["lambda2"], 2)))),
+                w0=num(total_weight_norm(none)[0], 3),
+                wn=num(total_weight_norm(none)[-1], 3),
+                wl=num(total_weight_norm(reg)[-1], 3),
+                bn=num(bound(none, -1)),
+                bl=num(bound(reg, -1)),
+                acc_n=num(acc_n, 3),
+                acc_l=num(acc_l, 3),
             )
         ]
-        if not r["none"]["diverged"]:
-            sentences.append(self.t("l2_honest"))
+        if not acc_l > acc_n:
+            sentences.append(self.t("l2_failed"))
         self.section("h_l2", [self.text(*sentences), self.figure("l2")])
 
     def spec(self) -> None:
@@ -490,7 +517,9 @@ class Chapter:
         sentences = [
             self.t(
                 "spec_setup",
-                spec=r"\texttt{" + us["spec"].replace("_", r"\_") + "}",
+                spec=r"\texttt{"
+                + us["spec"].replace("_", r"\_").replace("-", r"-\allowbreak{}")
+                + "}",
                 ref=self.ref("spec_bound"),
                 delta_ratio=delta_ratio,
                 samples=m(us["samples"]),

@@ -237,21 +237,25 @@ def clipping(result: dict, out: Path, w: dict, sizes: dict) -> list[Path]:
 
 
 def l2(result: dict, out: Path, w: dict, sizes: dict) -> list[Path]:
-    """‖W^{(l)}‖_F per layer over training, without (solid) and with (dashed) L2."""
+    """Total weight norm (left) and validation accuracy (right), without and with L2."""
+    from .flow_experiments import total_weight_norm
+
     r = result["l2"]
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.6))
-    w0 = np.array(r["none"]["weight_norm"])
-    colors = _layer_colors(w0.shape[1])
-    for name, ls in (("none", "-"), ("l2", "--")):
-        norms = np.array(r[name]["weight_norm"])
-        for l in range(norms.shape[1]):
-            label = f"$W^{{({l + 1})}}$" if name == "none" else None
-            ax.plot(r[name]["epoch"], norms[:, l], ls, color=colors[l], label=label)
-    ax.plot([], [], "k-", label=r"$\lambda_2 = 0$")
-    ax.plot([], [], "k--", label=rf"$\lambda_2 = {r['l2']['lambda2']:g}$")
-    ax.set_xlabel(w["p_epoch"])
-    ax.set_ylabel(r"$\|W^{(l)}\|_F$")
-    ax.legend(ncol=1, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH_IN, 2.6))
+    for name, color, marker in (("none", "tab:red", "o"), ("l2", "tab:blue", "s")):
+        lam = rf"$\lambda_2 = {r[name]['lambda2']:g}$"
+        left.plot(r[name]["epoch"], total_weight_norm(r[name]), marker=marker, color=color)
+        right.plot(r[name]["epoch"], _values(r[name]["val_accuracy"]), marker=marker, color=color)
+        right.plot([], [], marker=marker, color=color, label=lam)
+    right.axhline(
+        result["learning_speed"]["chance"], color="0.3", ls=":", lw=1, label=w["p_chance"]
+    )
+    left.set_xlabel(w["p_epoch"])
+    left.set_ylabel(r"$(\sum_l \|W^{(l)}\|_F^2)^{1/2}$")
+    right.set_ylim(0, 1)
+    right.set_xlabel(w["p_epoch"])
+    right.set_ylabel(w["p_val_acc"])
+    right.legend(loc="upper left")
     return _save(fig, out, "l2", sizes)
 
 

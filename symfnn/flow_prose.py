@@ -168,16 +168,16 @@ EN = {
     ),
     "h_l2": "Remedy: L2 regularisation",
     "l2_setup": (
-        "The L2 penalty pulls every weight towards zero and so keeps the factors {factor} of "
-        "the bound small. Figure {ref} shows the weight norms of the ReLU network with He "
-        "initialisation of the learning-speed runs, trained without and with {lam}. The "
-        "total weight norm goes from {w0} to {wn} without the penalty and to {wl} with it; "
-        "the validation accuracies are {acc_n} and {acc_l}."
+        "The L2 penalty pulls every weight towards zero, and so shrinks the factors {factor} "
+        "of the bound. Figure {ref} shows it on a network whose bound allows explosion: "
+        "{hidden} hidden {act} layers of width {width} with {init} weights, where the product "
+        "bound {eqref} starts at {b0} and the first layer's bias gradient is {r0} times the "
+        "last one's. After {epochs} epochs of stochastic gradient descent (learning rate "
+        "{lr}) the total weight norm has gone from {w0} to {wn} without the penalty and to "
+        "{wl} with {lam}; the product bound is then {bn} without and {bl} with the penalty, "
+        "and the validation accuracy {acc_n} without and {acc_l} with it."
     ),
-    "l2_honest": (
-        "This network does not explode, so the penalty has nothing to prevent here; the "
-        "figure shows only the mechanism: smaller weights, hence smaller factors."
-    ),
+    "l2_failed": "Here the penalty did not improve the accuracy.",
     "h_spec": "This document's network: the bound against the measurement",
     "spec_setup": (
         "For {spec}, Figure {ref} compares, layer by layer, the largest per-sample "
@@ -199,7 +199,10 @@ EN = {
         "Gradient clipping: mean gradient norm per epoch before clipping (left) and "
         "validation accuracy (right), without and with clipping."
     ),
-    "cap_l2": "Weight norms per layer during training, without (solid) and with (dashed) L2.",
+    "cap_l2": (
+        "L2 regularisation: total weight norm (left) and validation accuracy (right) during "
+        "training, without and with the penalty."
+    ),
     "cap_spec_bound": "Measured {delta_ratio} (markers) against the product bound (dashed).",
     # inside the plots
     "p_layer": "layer l",
@@ -341,13 +344,13 @@ ZH = {
     ),
     "h_l2": "对策：L2 正则化",
     "l2_setup": (
-        "L2 惩罚把每个权重拉向零，从而使上界中的因子{factor}保持较小。图{ref}给出学习速度实验中使用 "
-        "He 初始化的 ReLU 网络在不加和加{lam}时训练过程中的权重范数。总权重范数不加惩罚时从{w0}变为"
-        "{wn}，加惩罚时变为{wl}；验证准确率分别为{acc_n}和{acc_l}。"
+        "L2 惩罚把每个权重拉向零，从而缩小上界中的因子{factor}。图{ref}在一个上界允许爆炸的网络上展示这一点："
+        "{hidden}个宽度为{width}的 {act} 隐藏层，{init}权重；此时乘积上界{eqref}的初值为{b0}，第一层偏置的"
+        "梯度是最后一层的{r0}倍。经过{epochs}轮随机梯度下降（学习率{lr}）后，总权重范数从{w0}变为{wn}"
+        "（不加惩罚）和{wl}（加{lam}）；乘积上界在不加惩罚时为{bn}，加惩罚时为{bl}；验证准确率分别为"
+        "{acc_n}和{acc_l}。"
     ),
-    "l2_honest": (
-        "这个网络并不爆炸，所以惩罚在这里没有什么可以阻止的；图中只显示其机制：权重更小，因子也就更小。"
-    ),
+    "l2_failed": "这里惩罚没有提高准确率。",
     "h_spec": "本文网络：上界与测量值",
     "spec_setup": (
         "对{spec}，图{ref}逐层比较了{samples}个样本（{data}）上单个样本{delta_ratio}的最大值与乘积"
@@ -361,7 +364,7 @@ ZH = {
     "cap_grad_vs_layer": "初始化时各层的梯度范数，共{depth}层：每种激活函数一幅子图，每种初始化一条线。",
     "cap_learning_speed": "训练过程中各层的学习速度{grad_b_l}。",
     "cap_clipping": "梯度截断：截断前每轮的平均梯度范数（左）和验证准确率（右），不截断与截断。",
-    "cap_l2": "训练过程中各层的权重范数，不加（实线）与加（虚线）L2 正则化。",
+    "cap_l2": "L2 正则化：训练过程中的总权重范数（左）和验证准确率（右），不加与加惩罚。",
     "cap_spec_bound": "测量的{delta_ratio}（标记）与乘积上界（虚线）。",
     "p_layer": "层 l",
     "p_epoch": "轮次",

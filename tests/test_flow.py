@@ -142,6 +142,19 @@ def test_clipping_rescues_the_exploding_run(run):
     assert clipped["val_accuracy"][-1] > 0.5
 
 
+def test_l2_shrinks_the_weights_and_the_bound_of_an_exploding_net(run):
+    from symfnn.flow_experiments import total_weight_norm
+
+    _, data, _ = run
+    r = data["l2"]
+    assert (r["activation"], r["init"]) == ("tanh", "normal")
+    none, reg = r["none"], r["l2"]
+    assert none["delta"][0][0] > none["delta"][0][-1]  # at init the first layer's is larger
+    assert total_weight_norm(reg)[-1] < total_weight_norm(none)[-1]
+    # every spectral norm (the bound's factors: tanh's largest slope is 1) ends smaller
+    assert all(a < b for a, b in zip(reg["spectral"][-1], none["spectral"][-1]))
+
+
 def test_outputs_and_progress(run):
     result, _data, lines = run
     assert result.report_path.read_text().startswith("# Vanishing and exploding gradients")
