@@ -114,10 +114,13 @@ class Line:
         return 0.0, 0.0
 
     def workspace(self, n, dtype, backward=True):
-        return {}
+        return {"Z1": np.empty((n, 1), dtype)}
+
+    def output_names(self):
+        return "Z1", "A1"  # A1 is Z1: no buffer of its own
 
     def forward_pass(self, params, X, ws):
-        Z = X * params["W1"]
+        Z = np.multiply(X, params["W1"], out=ws["Z1"])
         return [X, Z], [Z]
 
     def backward_pass(self, params, A, Z, Y, ws, l1, l2):

@@ -21,6 +21,9 @@ from .data import DataError, read_data
 # How many workspaces (one per batch size, dtype and kind) a Network keeps: a training run
 # needs two (the batch size and the last, shorter batch) plus one for validation.
 WORKSPACES = 4
+# Rows an inference pass (predict, error) computes at a time: its buffers hold CHUNK rows
+# per layer, not one row per sample (10,000 samples of 784-256-256-10 would need 41 MB).
+CHUNK = 1024
 
 
 class Network:
@@ -135,10 +138,28 @@ class Network:
         A, _, _ = self._forward(params, X, backward=False)
         return [a.copy() for a in A]
 
+    def output_names(self) -> tuple[str, str]:
+        """The workspace names of the output layer's Z_L and A_L (an identity output has no
+        A_L buffer: its A_L is Z_L)."""
+        L = len(self.widths) - 1
+        return f"Z{L}", f"A{L}"
+
+    def _outputs(self, params: dict, X):
+        """(lo, hi, AL of the rows lo:hi of X), CHUNK rows at a time: inference in memory
+        that does not grow with the number of samples."""
+        X = np.asarray(X)
+        for lo in range(0, max(len(X), 1), CHUNK):
+            A, _, _ = self._forward(params, X[lo : lo + CHUNK], backward=False)
+            yield lo, lo + len(A[-1]), A[-1]
+
     def predict(self, params: dict, X) -> np.ndarray:
         """The network's output AL, (N, mL)."""
-        A, _, _ = self._forward(params, X, backward=False)
-        return A[-1].copy()
+        out = None
+        for lo, hi, a in self._outputs(params, X):
+            if out is None:
+                out = np.empty((len(X), a.shape[1]), a.dtype)
+            out[lo:hi] = a
+        return out
 
     def loss(self, params: dict, X, Y, l1=None, l2=None) -> float:
         """The regularised risk R = (1/N) sum_n L(y_n, a_n) + Omega on this batch."""
@@ -176,8 +197,10 @@ class Network:
     def error(self, params: dict, X, Y) -> float:
         """Classification: the error rate; multi-label: the fraction of wrong labels;
         regression: the mean squared error per sample."""
-        A, _, _ = self._forward(params, X, backward=False)
-        return self.count_errors(A[-1], np.asarray(Y)) / len(A[-1])
+        Y, wrong = np.asarray(Y), 0
+        for lo, hi, a in self._outputs(params, X):
+            wrong += self.count_errors(a, Y[lo:hi])
+        return wrong / len(Y)
 
     def clip(self, grads: dict, squares: dict, clip_value, clip_norm) -> None:
         """Clip every gradient in place: by value (clip_by_value), then by the global norm
