@@ -381,6 +381,9 @@ def read_params(path: str | Path, shapes: dict, dtype) -> dict:
 # How many workspaces (one per batch size, dtype and kind) a Network keeps: a training run
 # needs two (the batch size and the last, shorter batch) plus one for validation.
 WORKSPACES = 4
+# Rows an inference pass (predict, error) computes at a time: its buffers hold CHUNK rows
+# per layer, not one row per sample (10,000 samples of 784-256-256-10 would need 41 MB).
+CHUNK = 1024
 
 
 class Network:
@@ -495,10 +498,28 @@ class Network:
         A, _, _ = self._forward(params, X, backward=False)
         return [a.copy() for a in A]
 
+    def output_names(self) -> tuple[str, str]:
+        """The workspace names of the output layer's Z_L and A_L (an identity output has no
+        A_L buffer: its A_L is Z_L)."""
+        L = len(self.widths) - 1
+        return f"Z{L}", f"A{L}"
+
+    def _outputs(self, params: dict, X):
+        """(lo, hi, AL of the rows lo:hi of X), CHUNK rows at a time: inference in memory
+        that does not grow with the number of samples."""
+        X = np.asarray(X)
+        for lo in range(0, max(len(X), 1), CHUNK):
+            A, _, _ = self._forward(params, X[lo : lo + CHUNK], backward=False)
+            yield lo, lo + len(A[-1]), A[-1]
+
     def predict(self, params: dict, X) -> np.ndarray:
         """The network's output AL, (N, mL)."""
-        A, _, _ = self._forward(params, X, backward=False)
-        return A[-1].copy()
+        out = None
+        for lo, hi, a in self._outputs(params, X):
+            if out is None:
+                out = np.empty((len(X), a.shape[1]), a.dtype)
+            out[lo:hi] = a
+        return out
 
     def loss(self, params: dict, X, Y, l1=None, l2=None) -> float:
         """The regularised risk R = (1/N) sum_n L(y_n, a_n) + Omega on this batch."""
@@ -536,8 +557,10 @@ class Network:
     def error(self, params: dict, X, Y) -> float:
         """Classification: the error rate; multi-label: the fraction of wrong labels;
         regression: the mean squared error per sample."""
-        A, _, _ = self._forward(params, X, backward=False)
-        return self.count_errors(A[-1], np.asarray(Y)) / len(A[-1])
+        Y, wrong = np.asarray(Y), 0
+        for lo, hi, a in self._outputs(params, X):
+            wrong += self.count_errors(a, Y[lo:hi])
+        return wrong / len(Y)
 
     def clip(self, grads: dict, squares: dict, clip_value, clip_norm) -> None:
         """Clip every gradient in place: by value (clip_by_value), then by the global norm
@@ -585,6 +608,13 @@ class Network:
 
 
 HISTORY = ("loss", "train_error", "val_error", "grad_norm", "grad_norms", "time")
+
+# Rows of outputs kept before the loss and error count of those steps are taken together.
+BLOCK_ROWS = 4096
+# Steps of an epoch (evenly spaced) whose gradient norms the history records when no
+# clipping needs them at every step: a vdot per parameter per step would cost ~10% on a
+# small network.
+NORM_STEPS = 32
 
 
 class EarlyStopping:
@@ -638,6 +668,7 @@ def fit(
     l1, l2 = net.coefficients(l1, l2)
     lr = net.optimizer_lr[optimizer] if lr is None else lr
     dtype = params["W1"].dtype
+    # as given when already of the dtype (no copy); batches are gathered from these
     X = np.ascontiguousarray(data["X_train"], dtype=dtype)
     Y = np.ascontiguousarray(data["Y_train"], dtype=dtype)
     X_val, Y_val = data.get("X_val"), data.get("Y_val")
@@ -645,17 +676,16 @@ def fit(
     step = net.optimizer(optimizer, params, lr)
     history = {k: [] for k in HISTORY} | {"best_epoch": 0, "stopped": "epochs"}
     stopping = EarlyStopping(params, patience)
-    Xb, Yb = np.empty_like(X), np.empty_like(Y)
+    plan = _plan(net, X, Y, batch_size, clip_value or clip_norm)
     n = len(X)
-    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported
+    # a diverging run overflows: the loss says so below, NumPy need not warn
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             order = rng.permutation(n)
-            np.take(X, order, axis=0, out=Xb)
-            np.take(Y, order, axis=0, out=Yb)
-            R, wrong, norm, norms = _epoch(
-                net, params, Xb, Yb, batch_size, step, l1, l2, clip_value, clip_norm
-            )
+            settings = (l1, l2, clip_value, clip_norm)
+            result = _epoch(net, params, (X, Y), order, plan, step, settings)
+            R, wrong, norm, norms = result
             if not math.isfinite(R):
                 history["stopped"] = f"non-finite loss ({R}) at epoch {epoch}"
                 log(f"stopped: the loss became {R} at epoch {epoch}; kept the best")
@@ -683,36 +713,76 @@ def fit(
     return history
 
 
-def _epoch(net, params, X, Y, batch_size, step, l1, l2, clip_value, clip_norm):
-    """One pass over the shuffled (X, Y): (R, errors, mean global norm, mean norm per
-    parameter), norms taken before clipping; the errors counted on each mini-batch before
-    its update (no extra pass over X). R is inf or nan as soon as the loss is."""
+def _plan(net, X, Y, batch_size: int, clipping) -> list:
+    """The steps of every epoch, grouped in blocks of about BLOCK_ROWS rows: per block
+    (lo, hi, the block's output rows, its targets, [per step (lo, hi, x, y, ws, norms)]).
+
+    `x` is the step's input buffer, `ws` a workspace whose output-layer buffers are views of
+    the block's rows, `y` a view of the block's targets, `norms` whether the step records
+    its gradient norms. Epochs differ only in the order of the rows gathered into them."""
     n = len(X)
-    total, norm_sum, norms, steps, wrong = 0.0, 0.0, {k: 0.0 for k in params}, 0, 0
-    # per step, every lookup counts on a small net: fetch the functions and buffers once
+    batch = min(batch_size, n)
+    per_block = max(1, BLOCK_ROWS // batch) * batch
+    names = [k for k in net.output_names() if k in net.workspace(batch, X.dtype)]
+    rows = min(per_block, n)
+    kept = {k: np.empty((rows, Y.shape[1]), X.dtype) for k in names}
+    targets = np.empty((rows, Y.shape[1]), X.dtype)
+    steps = -(-n // batch)
+    stride = 1 if clipping else max(1, steps // NORM_STEPS)
+    inputs: dict = {}
+    plan, at = [], 0
+    for lo in range(0, n, per_block):
+        hi = min(lo + per_block, n)
+        block = []
+        for s in range(lo, hi, batch):
+            e = min(s + batch, hi)
+            if e - s not in inputs:
+                inputs[e - s] = np.empty((e - s, X.shape[1]), X.dtype)
+            ws = dict(net.workspace(e - s, X.dtype))
+            ws |= {k: kept[k][s - lo : e - lo] for k in names}
+            y = targets[s - lo : e - lo]
+            block.append((s, e, inputs[e - s], y, ws, at % stride == 0))
+            at += 1
+        outputs = [kept[k][: hi - lo] for k in names]
+        plan.append((lo, hi, outputs, targets[: hi - lo], block))
+    return plan
+
+
+def _epoch(net, params, data, order, plan, step, settings):
+    """One pass over the rows of data = (X, Y) in `order`: (R, errors, mean global norm, mean norm
+    per parameter), norms taken before clipping (at every step when clipping, else at
+    NORM_STEPS of them); the errors counted on each mini-batch before its update (no extra
+    pass over X). R is inf or nan as soon as a block's loss is."""
+    (X, Y), (l1, l2, clip_value, clip_norm) = data, settings
+    n = len(X)
+    total, norm_sum, norms, counted, wrong = 0.0, 0.0, {k: 0.0 for k in params}, 0, 0
+    # per step, every lookup counts on a small net: fetch the functions once
     forward, backward = net.forward_pass, net.backward_pass
-    data_loss, count_errors = net.data_loss, net.count_errors
     clipping = bool(clip_value or clip_norm)
-    full = net.workspace(min(batch_size, n), X.dtype)
-    for lo in range(0, n, batch_size):
-        xb, yb = X[lo : lo + batch_size], Y[lo : lo + batch_size]
-        ws = full if len(xb) == batch_size else net.workspace(len(xb), X.dtype)
-        A, Z = forward(params, xb, ws)
-        grads, _ = backward(params, A, Z, yb, ws, l1, l2)
-        total += data_loss(Z[-1], A[-1], yb)
-        wrong += count_errors(A[-1], yb)
+    for lo, hi, outputs, targets, block in plan:
+        # the targets of the whole block in one gather; `y` of each step is a view of them
+        np.take(Y, order[lo:hi], axis=0, out=targets, mode="clip")
+        for s, e, x, y, ws, recorded in block:
+            np.take(X, order[s:e], axis=0, out=x, mode="clip")
+            A, Z = forward(params, x, ws)
+            grads, _ = backward(params, A, Z, y, ws, l1, l2)
+            if recorded or clipping:
+                squares = {k: float(np.vdot(g, g)) for k, g in grads.items()}
+                if recorded:
+                    for k, v in squares.items():
+                        norms[k] += math.sqrt(v)
+                    norm_sum += math.sqrt(sum(squares.values()))
+                    counted += 1
+                if clipping:
+                    net.clip(grads, squares, clip_value, clip_norm)
+            step(params, grads)
+        z_rows, a_rows = outputs[0], outputs[-1]  # one array when A_L is Z_L (identity)
+        total += net.data_loss(z_rows, a_rows, targets)
+        wrong += net.count_errors(a_rows, targets)
         if not math.isfinite(total):  # diverged: stop at once
             return total, wrong, math.nan, norms
-        squares = {k: float(np.vdot(g, g)) for k, g in grads.items()}
-        for k, s in squares.items():
-            norms[k] += math.sqrt(s)
-        norm_sum += math.sqrt(sum(squares.values()))
-        if clipping:
-            net.clip(grads, squares, clip_value, clip_norm)
-        step(params, grads)
-        steps += 1
     R = net.risk(total, n, net.penalty(params, l1, l2))
-    return R, wrong, norm_sum / steps, {k: v / steps for k, v in norms.items()}
+    return R, wrong, norm_sum / counted, {k: v / counted for k, v in norms.items()}
 
 
 # == 2. Included runtime: symfnn/runtime/gradcheck.py ====================================
@@ -767,12 +837,24 @@ def fd_verdict(rel, dtype=np.float64):
     return next(name for bound, name in fd_bands(dtype) if rel < bound)
 
 
-def relative_error(a, b):
-    """max |a - b| / max(|a| + |b|), guarded for all-zero gradients."""
+def fd_floor(R, dtype=np.float64):
+    """The smallest scale a central difference of a risk of size |R| can judge relatively.
+
+    Rounding leaves about eps |R| / h in every difference quotient (measured: 0.5 to 1.2
+    times that), so a gradient much smaller than |R| cannot be checked to fd_error by finite
+    differences; it is judged against this floor instead, at which noise ten times the
+    expected still lands in "good" (about 0.05 |R|). SymPy's comparison has no such floor."""
+    noise = float(np.finfo(dtype).eps) / fd_step(dtype) * abs(float(R))
+    return max(noise / (10 * fd_error(dtype)), 1e-12)
+
+
+def relative_error(a, b, floor=1e-12):
+    """max |a - b| / max(max(|a| + |b|), floor): the relative error, guarded for gradients
+    near 0 (floor: fd_floor for finite differences)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.size == 0:
         return 0.0
-    scale = max(float(np.max(np.abs(a) + np.abs(b))), 1e-12)
+    scale = max(float(np.max(np.abs(a) + np.abs(b))), floor)
     return float(np.max(np.abs(a - b))) / scale
 
 
@@ -812,7 +894,7 @@ def _fd_dot(grads, v):
     return sum(float(np.vdot(grads[k], v[k])) for k in v)
 
 
-def fd_directional(params, grads, risk, rng, count, h):
+def fd_directional(params, grads, risk, rng, count, h, floor=1e-12):
     """Relative error of `count` random directional derivatives grad . v against
     (risk(theta + h v) - risk(theta - h v)) / 2h."""
     num, ana = [], []
@@ -821,7 +903,7 @@ def fd_directional(params, grads, risk, rng, count, h):
         up, down = _fd_along(params, v, h, risk), _fd_along(params, v, -h, risk)
         num.append((up - down) / (2 * h))
         ana.append(_fd_dot(grads, v))
-    return relative_error(num, ana)
+    return relative_error(num, ana, floor)
 
 
 def fd_taylor(params, grads, risk, rng, steps=TAYLOR_STEPS):
@@ -859,14 +941,16 @@ def fd_compare(
     pattern(params, X) -> the sign patterns of the kinked layers' z: a coordinate whose +-h
     step changes them is skipped, as is (with l1) a weight within h of its kink at 0.
     directions > 0 adds that many random directional derivatives and a Taylor-remainder test.
+    Relative errors are taken against fd_floor of the risk where the gradient is smaller.
     `params` is perturbed in place and restored. Returns {"N", "rows", "directional",
-    "taylor"}; a row is {"name", "shape", "checked", "skipped", "max_abs", "rel", "at",
-    "skipped_at"} ("at": the flat indices compared)."""
+    "taylor", "floor"}; a row is {"name", "shape", "checked", "skipped", "max_abs", "rel",
+    "at", "skipped_at"} ("at": the flat indices compared)."""
     rng = np.random.default_rng(0) if rng is None else rng
     dtype = next(iter(params.values())).dtype
     H = fd_step(dtype)
     grads = gradients(params, X, Y)
     R = lambda: float(risk(params, X, Y))
+    floor = fd_floor(R(), dtype)
 
     def crosses(key, p, i, h):
         if l1 and key.startswith("W") and abs(float(p.flat[i])) <= h:
@@ -901,14 +985,14 @@ def fd_compare(
                 "checked": len(at),
                 "skipped": len(skipped_at),
                 "max_abs": float(diff.max()) if diff.size else 0.0,
-                "rel": relative_error(num, ana),
+                "rel": relative_error(num, ana, floor),
                 "at": at,
                 "skipped_at": skipped_at,
             }
         )
-    out = {"N": len(X), "rows": rows, "directional": None, "taylor": []}
+    out = {"N": len(X), "rows": rows, "directional": None, "taylor": [], "floor": floor}
     if directions:
-        out["directional"] = fd_directional(params, grads, R, rng, directions, H)
+        out["directional"] = fd_directional(params, grads, R, rng, directions, H, floor)
         out["taylor"] = fd_taylor(params, grads, R, rng)
     return out
 
