@@ -9,9 +9,12 @@ document.py adds the title, tables, algorithm and verification, and writes the f
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 
 from . import figures, matrixform
+from .errors import RenderError
 from .indexcalc import fold
 from .latexprint import latex, matrix_lhs
 from .prose import fill, strings
@@ -46,7 +49,15 @@ class Sections:
         return latex(expr, self.lang, **kw)
 
     def text(self, key: str, **fields) -> dict:
-        return {"kind": "text", "text": fill(self.s[key], **(self.symbols() | fields))}
+        return {"kind": "text", "text": self.filled(key, **fields)}
+
+    def filled(self, key: str, **fields) -> str:
+        """The prose of `key` with its fields; a field left unfilled is a bug, not text."""
+        fields = self.symbols() | fields
+        wanted = re.findall(r"(?<![\\\w])\{(\w+)\}", self.s[key])
+        if missing := [name for name in wanted if name not in fields]:
+            raise RenderError(f"prose {key!r}: no value for {{{missing[0]}}}")
+        return fill(self.s[key], **fields)
 
     def symbols(self) -> dict[str, str]:
         """Inline formulas the prose names ({ip}: i = p, {wa}: w_ij a_j, …), printed here."""
@@ -141,7 +152,7 @@ class Sections:
         return {
             "kind": "figure",
             "tikz": tikz,
-            "caption": fill(self.s[key], **(self.symbols() | fields)),
+            "caption": self.filled(key, **fields),
             "label": f"fig:{label}",
         }
 
@@ -437,7 +448,7 @@ class Sections:
         return self.section(
             "sec_summary",
             "summary",
-            [self.text("box_intro", N=self.m(N)), box, self.text("box_after")],
+            [self.text("box_intro", N=self.m(N)), box, self.text("box_after", N=self.m(N))],
             need="0.5\\textheight",
         )
 

@@ -407,3 +407,14 @@ def test_terminal_text_has_no_internal_names(derived):
 
     # a column of ones says how many: 1_B (batch), never a bare 1 that reads as the number
     assert not _re.search(r"(ᵀ|\)) 1(?![_\w])", out) and " 1 b" not in out
+
+
+def test_a_prose_field_left_unfilled_is_an_error(small):
+    """A {field} of the prose without a value would print as a stray word (it did: 'N')."""
+    from symfnn.sections import Sections
+
+    sections = Sections(small[0], "en")
+    sections.s = dict(sections.s, box_after="averaged over the {N} samples")
+    with pytest.raises(RenderError, match="box_after"):
+        sections.text("box_after")
+    assert "$N$" in sections.text("box_after", N="$N$")["text"]
