@@ -105,81 +105,52 @@ def _targets(paths: list[str | None], force: bool) -> None:
 
 def cmd_derive(args) -> int:
     spec = _spec(args)
-    document = bool(args.tex or args.pdf)
+    document = bool(args.tex or args.pdf or args.html)
     if args.flow and not document:
-        raise SpecError("--flow adds a chapter to the document: give --tex or --pdf too")
+        raise SpecError("--flow adds a chapter to the document: give --tex, --pdf or --html too")
     if args.lang is not None and not document:
-        raise SpecError("--lang is the document's language: give --tex or --pdf too")
-    _targets([args.tex, args.pdf], args.force)  # refuse before minutes of work, not after
+        raise SpecError("--lang is the document's language: give --tex, --pdf or --html too")
+    _targets([args.tex, args.pdf, args.html], args.force)  # refuse before minutes of work
     if args.pdf:
         _require_tex(args.lang or "en")
     if args.flow:
         _require_analysis()
-    stage = _stages(spec)
-    from .derive import derive
-    from .textprint import derivation_text
+    from .api import Config, pipeline
 
-    stage(f"deriving {spec.depth} layers")
-    d = derive(spec)
-    report = None
-    if args.verify or document:
-        from .verify import verify
-
-        stage("proving by brute force")
-        report = verify(d)
+    config = Config(
+        verify=args.verify,
+        lang=args.lang or "en",
+        tex=args.tex,
+        pdf=args.pdf,
+        html=args.html,
+        flow=args.flow,
+        force=args.force,
+        stage=_stages(spec),
+        progress=_progress,
+    )
+    out = pipeline(spec, config)
     if not document or args.verify:
-        print(derivation_text(d))
-    if report is not None and args.verify:
+        print(out.derivation.to_text())
+    if out.report is not None and args.verify:
         print("\nProof by brute force")
-        print("\n".join("  " + line for line in report.lines()))
-    if document:
-        from .document import write
-        from .fileio import work_folder
-
-        with work_folder("flow") as folder:
-            flow = None
-            if args.flow:  # the short analysis; plots beside the .tex (doc-flow/), else in folder
-                from .flow import document_chapter
-
-                flow = document_chapter(
-                    spec,
-                    folder,
-                    tex=args.tex,
-                    lang=args.lang or "en",
-                    force=args.force,
-                    progress=_progress,
-                )
-            stage("writing the document")
-            paths = write(
-                d,
-                tex=args.tex,
-                pdf=args.pdf,
-                lang=args.lang or "en",
-                force=args.force,
-                report=report,
-                flow=flow,
-            )
-        for path in paths:
-            print(f"wrote {path}")
-    return 0 if report is None or report.ok else 1
+        print("\n".join("  " + line for line in out.report.lines()))
+    for path in out.written:
+        print(f"wrote {path}")
+    return 0 if out.ok else 1
 
 
 def cmd_generate(args) -> int:
     spec = _spec(args)
     _targets([args.output], args.force)
-    stage = _stages(spec)
-    from .codegen import write
-    from .derive import derive
+    from .api import Config, pipeline
 
-    stage(f"deriving {spec.depth} layers")
-    d = derive(spec)
-    stage("printing the script")
-    print(f"wrote {write(d, args.output, force=args.force)}")
+    out = pipeline(spec, Config(script=args.output, force=args.force, stage=_stages(spec)))
+    print(f"wrote {out.written[0]}")
     return 0
 
 
 def cmd_check(args) -> int:
-    from .gradcheck import run
+    from .api import check
 
     if (args.spec is None) == (args.script is None):
         raise _usage("check needs SPEC or --script PATH (one of them)")
@@ -191,7 +162,7 @@ def cmd_check(args) -> int:
     if spec is not None:
         _stages(spec)(f"deriving {spec.depth} layers, printing and checking the script")
     try:
-        result = run(spec=spec, script=args.script, seed=args.seed)
+        result = check(spec, script=args.script, seed=args.seed)
     except SystemExit as e:  # the script's own code ran sys.exit(): not a training script
         where = f"the script {show_path(args.script)}" if args.script else "the generated script"
         raise ScriptError(f"{where} called sys.exit({show(e.code)}) while being checked") from None
@@ -209,7 +180,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from .datasets import export
+    from .datasets import export  # not through symfnn.api: no SymPy for a data set
 
     summary = export(args.name, args.output, seed=args.seed, force=args.force)
     shapes = ", ".join(f"{k} {tuple(v)}" for k, v in summary["shapes"].items())
@@ -225,7 +196,7 @@ def cmd_analyze(args) -> int:
 
     check_folder(args.out)  # before the experiments, not after them
     _require_analysis()
-    from .flow import analyze
+    from .api import analyze
 
     result = analyze(spec, args.out, quick=args.quick, force=args.force, progress=_progress)
     print("\n".join(result.summary_lines()))
@@ -255,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tex", metavar="PATH", help="write the derivation as LaTeX")
     p.add_argument("--pdf", metavar="PATH", help="compile the derivation to PDF (needs latexmk)")
+    p.add_argument(
+        "--html", metavar="PATH", help="write the derivation as one self-contained web page"
+    )
     p.add_argument("--lang", choices=("en", "zh"), help="document language (default: en)")
     p.add_argument(
         "--flow", action="store_true", help="add the gradient-flow chapter to the document"

@@ -178,6 +178,20 @@ def test_write_refuses_to_overwrite(derived, tmp_path):
     assert target.read_text().startswith("<!DOCTYPE html>")
 
 
+def test_cli_writes_the_page_and_refuses_to_overwrite(tmp_path, capsys):
+    from symfnn.cli import main
+
+    target = tmp_path / "d.html"
+    assert main(["derive", "3-2:softmax", "--html", str(target), "--lang", "zh"]) == 0
+    assert f"wrote {target}" in capsys.readouterr().out
+    page = target.read_text(encoding="utf-8")
+    assert '<html lang="zh">' in page and page.count("<math") > 50
+    assert main(["derive", "3-2:softmax", "--html", str(target)]) == 2
+    assert "exists" in capsys.readouterr().err and target.read_text(encoding="utf-8") == page
+    assert main(["derive", "3-2:softmax", "--html", str(target), "--force"]) == 0
+    assert '<html lang="en">' in target.read_text(encoding="utf-8")
+
+
 # -- in Chromium ------------------------------------------------------------------------
 
 _LAYOUT = """(() => {
