@@ -73,6 +73,7 @@ from .derive import LAMBDA1, LAMBDA2, Derivation
 from .errors import RenderError
 from .fileio import write_atomic
 from .render import render
+from .symbols import N
 
 _IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 _counter = itertools.count()
@@ -247,26 +248,80 @@ def _forward(d: Derivation) -> tuple[list[str], list[str], set[str]]:
     return body, buffers, aliases
 
 
-def _backward(d: Derivation) -> tuple[list[str], list[str]]:
-    """Lines of `_backward(params, A, Z, Y, ws, l1, l2)` and the buffers they write."""
+# The factor train() wants on the data term's gradient (the learning rate, when the
+# optimiser's update is linear in the gradient: then no separate multiplication by it).
+SCALE = sp.Symbol("scale", positive=True)
+
+
+def _terms(expr: sp.Basic) -> list:
+    """The terms of a (nested) matrix sum."""
+    if isinstance(expr, sp.MatAdd):
+        return [t for a in expr.args for t in _terms(a)]
+    return [expr]
+
+
+def linear_in(expr: sp.Basic, x: sp.MatrixSymbol) -> bool:
+    """Whether the matrix expression is linear (homogeneous of degree 1) in x: x itself, its
+    transpose, a product (matrix or element-wise) with exactly one linear factor and the
+    others free of x, or a sum of such terms. A factor applied element-wise to x is not."""
+    if expr == x:
+        return True
+    if isinstance(expr, sp.Transpose):
+        return linear_in(expr.arg, x)
+    if isinstance(expr, (sp.MatMul, sp.HadamardProduct)):
+        having = [a for a in expr.args if a.has(x)]
+        return len(having) == 1 and linear_in(having[0], x)
+    if isinstance(expr, sp.MatAdd):
+        return all(linear_in(t, x) for t in expr.args)
+    return False
+
+
+def _delta(layer) -> sp.MatrixSymbol:
+    """The MatrixSymbol of the layer's error term, as its gradients read it."""
+    (D,) = [a for a in layer.grad_b.batch.atoms(sp.MatrixSymbol) if a.name.startswith("Delta")]
+    return D
+
+
+def _backward(d: Derivation) -> tuple[list[str], list[str], list[str]]:
+    """Lines of `_backward(params, A, Z, Y, ws, scale)`, the buffers they write, and the
+    lines of `_penalty_gradient(params, grads, l1, l2)`.
+
+    The code keeps every error term times scale / N: the output layer's is multiplied once,
+    and since each hidden layer's recurrence is linear in the next layer's term (checked by
+    `linear_in`), every term below carries the same factor, so the data term of dW_l,
+    (1/N) Delta_l.T A_{l-1} times scale, is Delta_l.T A_{l-1} with no copy of Delta_l / N.
+    The gradient's penalty terms (free of Delta_l) are printed into `_penalty_gradient`."""
     p = printer()
-    steps, buffers = [], []
+    steps, buffers, penalty = [], [], []
     for layer in reversed(d.layers):
         l = layer.l
+        D = _delta(layer)
+        kept = {D: (N / SCALE) * D}  # Delta_l = N / scale * (what the code keeps)
         scratch = f"fprime{l}"
         delta = p.statements(f"Delta{l}", layer.delta.batch, scratch=scratch)
-        scaled: dict = {}
-        gW = p.statements(f"dW{l}", layer.grad_W.batch, scaled=scaled)
-        gb = p.statements(f"db{l}", layer.grad_b.batch, scaled=scaled)
+        if layer.is_output:
+            factor = f"# kept times {p.code(SCALE / N)}: each error term below carries the factor"
+            delta = [factor, *delta, f"Delta{l} *= {p.code(SCALE / N)}"]
+        else:
+            nxt = _delta(d.layers[l])
+            if not linear_in(layer.delta.batch, nxt):
+                raise RenderError(f"Delta{l} is not linear in {nxt}: cannot carry the scale")
+        terms = _terms(layer.grad_W.batch)
+        data = sp.MatAdd(*[t for t in terms if t.has(D)])
+        grad_W = (SCALE * data.xreplace(kept)).doit()
+        grad_b = (SCALE * layer.grad_b.batch.xreplace(kept)).doit()
+        gW = p.statements(f"dW{l}", grad_W)
+        gb = p.statements(f"db{l}", grad_b)
         own = [f"Delta{l}", f"dW{l}", f"db{l}"] + ([scratch] if scratch in _used(delta) else [])
-        own += sorted(set(scaled.values()))
         buffers += own
         kind = "output layer" if layer.is_output else "hidden layer"
         steps += [f"# layer {l} ({kind}, {layer.activation.name})"]
         steps += _fetch(own, "ws")
         steps += [_comment(layer.delta), *delta]
-        steps += [_comment(layer.grad_W), *gW]
-        steps += [_comment(layer.grad_b), *gb]
+        steps += [_comment(layer.grad_W), f"# its data term times scale: dW{l} = {p.code(grad_W)}"]
+        steps += [*gW, _comment(layer.grad_b), *gb]
+        for t in (t for t in terms if not t.has(D)):
+            penalty += [f"dW{l} += {p.code(t)}"]
     used = _used(steps)
     L = d.spec.depth
     head = ["N = Y.shape[0]"] + (['ones = ws["ones"]'] if "ones" in used else [])
@@ -279,7 +334,12 @@ def _backward(d: Derivation) -> tuple[list[str], list[str]]:
     tail = _dict("grads", [(f"{s}{l}", f"d{s}{l}") for l in range(1, L + 1) for s in "Wb"])
     tail += _dict("deltas", [(f"Delta{l}", f"Delta{l}") for l in range(1, L + 1)])
     tail.append("return grads, deltas")
-    return head + steps + tail, buffers
+    if penalty:
+        layers = [l for l in range(1, L + 1) if f"dW{l}" in _used(penalty)]
+        fetch = _fetch([f"W{l}" for l in layers], "params")
+        fetch += [f'dW{l} = grads["W{l}"]' for l in layers]
+        penalty = fetch + penalty
+    return head + steps + tail, buffers, penalty
 
 
 def _data_loss(d: Derivation) -> list[str]:
@@ -393,7 +453,97 @@ def _optimizer(entry: training.Optimizer) -> dict:
     }
 
 
-def _training_code() -> dict:
+def gradient_scale(entry: training.Optimizer) -> sp.Expr:
+    """α when every step of the entry is linear in g with a slope that has the factor α (SGD,
+    momentum): the backward pass can then deliver α g itself and the update needs no product
+    by α; 1 otherwise (Adam)."""
+    tr = training
+    for _, expr in entry.code_steps():
+        slope = sp.diff(expr, tr.G)
+        if slope.has(tr.G) or sp.simplify(slope / tr.ALPHA).has(tr.ALPHA):
+            return sp.S.One
+    return tr.ALPHA
+
+
+def _penalty_slope(d: Derivation) -> sp.Expr:
+    """dΩ/dθ of one weight θ: the derivative of each regulariser of the derivation (table)."""
+    slope = sp.S.Zero
+    for name, lam in (("l2", LAMBDA2), ("l1", LAMBDA1)):
+        if lam in d.coefficients:
+            omega = losses.REGULARISERS[name].omega.xreplace({losses.lam: lam})
+            slope += sp.diff(omega, losses.W)
+    return slope.xreplace({losses.W: training.THETA})
+
+
+def _fused(entry: training.Optimizer, d: Derivation) -> dict | None:
+    """`_NAME_fused(params, lr, l1, l2, hyper=...)` for train(), printed from the entry when its
+    gradient scale is α (None otherwise): it returns (step, lr), and step(params, grads) takes
+    grads as the backward pass gives them at scale lr, α times the data term's gradient g_d.
+    The entry's steps are printed with g = grads / α + dΩ/dθ for a weight (g = grads / α for a
+    bias): the λ₂ θ of L2 becomes a decay of θ, a term not linear in θ (λ₁ sign θ) is added
+    to the gradient first."""
+    tr = training
+    if gradient_scale(entry) != tr.ALPHA:
+        return None
+    names = {tr.ALPHA: "lr", LAMBDA1: "l1", LAMBDA2: "l2"}
+    p = UpdatePrinter({tr.THETA, tr.G, *entry.state}, names)
+    slope = _penalty_slope(d)
+    decay = sp.Add(
+        *[t for t in sp.Add.make_args(slope) if t.as_independent(tr.THETA)[1] == tr.THETA]
+    )
+    added = sp.expand(slope - decay)
+    code = entry.code_steps()
+    loops = []
+    for kind, gradient, extra in (
+        ("weights", tr.G / tr.ALPHA + decay, added),
+        ("biases", tr.G / tr.ALPHA, 0),
+    ):
+        body = []
+        if extra != 0:
+            body.append(
+                f"# g <- g + lr * ({p.code(extra)}): the penalty's term not linear in theta"
+            )
+            body += p.assign(tr.G, tr.G + tr.ALPHA * extra)
+        body.append(
+            f"# g = grads / lr{' + ' + p.code(decay) if decay != 0 and kind == 'weights' else ''}"
+        )
+        for target, expr in code:
+            value = sp.expand(expr.xreplace({tr.G: gradient}))
+            body.append(f"# {p.doprint(target)} <- {_sum(p, target, expr)}")
+            body += p.assign(target, value, "g")
+        loops.append((kind, body))
+    state = [p.doprint(s) for s in entry.state]
+    lines = ['weights = [k for k in params if k.startswith("W")]']
+    lines += ['biases = [k for k in params if k.startswith("b")]']
+    if state:
+        one = len(state) == 1
+        alloc = ["np.zeros_like(p)"] * len(state)
+        lines += [
+            "state = {}",
+            "for k, p in params.items():",
+            f"    state[k] = {'(' if one else ''}{', '.join(alloc)}{',)' if one else ''}",
+        ]
+        unpack = f"({state[0]},)" if one else ", ".join(state)
+    lines += ["", "def step(params, grads):"]
+    for kind, body in loops:
+        loop = [
+            "theta, g = params[k], grads[k]",
+            *([f"{unpack} = state[k]"] if state else []),
+            *body,
+        ]
+        lines += [f"    for k in {kind}:", *(f"        {x}" for x in loop)]
+    lines += ["", "return step, lr  # the scale the backward pass is to run at"]
+    hyper_args = "".join(f", {p.doprint(sym)}={value!r}" for sym, value in entry.hyper)
+    return {
+        "function": f"_{entry.name}_fused",
+        "name": entry.name,
+        "signature": f"params, lr, l1, l2{hyper_args}",
+        "doc": f"{entry.title} for train(): (step, lr); grads: lr times the data gradient.",
+        "body": lines,
+    }
+
+
+def _training_code(d: Derivation) -> dict:
     """The printed parts of training: initial std, optimisers, clipping (symfnn.training)."""
     tr = training
     scalar = UpdatePrinter(set()).scalar
@@ -406,6 +556,7 @@ def _training_code() -> dict:
     return {
         "init_std": init,
         "optimizers": [_optimizer(entry) for entry in tr.OPTIMIZERS.values()],
+        "fused": [f for entry in tr.OPTIMIZERS.values() if (f := _fused(entry, d)) is not None],
         "clip_value": clip_value,
         "clip_value_doc": f"g <- {clip_p.scalar(by_value.rule)}",
         "norm_scale": norm_scale,
@@ -429,14 +580,13 @@ def context(d: Derivation) -> dict:
     """Everything the template lays out, printed and ordered."""
     spec = d.spec
     forward, fwd_buffers, _ = _forward(d)
-    backward, bwd_buffers = _backward(d)
+    backward, bwd_buffers, penalty_gradient = _backward(d)
     widths = spec.widths
     shapes = {}
     for l in range(1, spec.depth + 1):
         m, prev = widths[l], widths[l - 1]
         shapes |= {f"Z{l}": f"(n, {m})", f"A{l}": f"(n, {m})", f"Delta{l}": f"(n, {m})"}
         shapes |= {f"fprime{l}": f"(n, {m})", f"dW{l}": f"({m}, {prev})", f"db{l}": f"({m},)"}
-        shapes |= {f"Delta{l}_N": f"(n, {m})"}
     fwd_buffers = [(name, f"np.empty({shapes[name]}, dtype)") for name in fwd_buffers]
     bwd_buffers = [(name, f"np.empty({shapes[name]}, dtype)") for name in bwd_buffers]
     bwd_buffers.append(("ones", "np.ones(n, dtype)"))  # the 1 of the bias gradient Δᵀ1
@@ -474,6 +624,7 @@ def context(d: Derivation) -> dict:
         "data_loss": _data_loss(d),
         "data_loss_args": f"Z{spec.depth}, A{spec.depth}, Y",
         "penalty": _penalty(d),
+        "penalty_gradient": penalty_gradient,
         "risk": _risk(d),
         "forward_buffers": fwd_buffers,
         "backward_buffers": bwd_buffers,
@@ -481,7 +632,7 @@ def context(d: Derivation) -> dict:
         "imports": _header_imports(modules),
         "runtime": [(m.name, m.body.rstrip("\n")) for m in modules],
         "train_defaults": [(key, hp_text[key]) for key in TRAIN_KEYS],
-        **_training_code(),
+        **_training_code(d),
     }
 
 

@@ -533,6 +533,8 @@ class UpdatePrinter(NumPyCodePrinter):
                 raise ValueError(f"cannot update {target} in place: {expr}")
             else:
                 others.append((coeff, rest))
+        # a term of the scratch array itself first: the others may then overwrite it
+        others.sort(key=lambda term: self._print(term[1]) != scratch)
         if own is None:  # the target is not read: the first term is computed into it
             coeff, rest = others.pop(0)
             lines += self._into(T, coeff, rest)

@@ -123,9 +123,12 @@ class Line:
         Z = np.multiply(X, params["W1"], out=ws["Z1"])
         return [X, Z], [Z]
 
-    def backward_pass(self, params, A, Z, Y, ws, l1, l2):
-        delta = A[1] - Y
-        return {"W1": np.array([np.mean(delta * A[0])])}, {"Delta1": delta}
+    def backward_pass(self, params, A, Z, Y, ws, scale):
+        delta = (A[1] - Y) * scale / len(Y)
+        return {"W1": np.array([np.sum(delta * A[0])])}, {"Delta1": delta}
+
+    def penalty_gradient(self, params, grads, l1, l2):
+        pass
 
     def data_loss(self, Z, A, Y):
         return float(np.sum((A - Y) ** 2) / 2)
@@ -145,11 +148,11 @@ class Line:
     def clip(self, grads, squares, clip_value, clip_norm):
         pass
 
-    def optimizer(self, kind, params, lr):
+    def optimizer(self, kind, params, lr, l1, l2, fused=True):
         def step(params, grads):
             params["W1"] -= lr * grads["W1"]
 
-        return step
+        return step, None
 
 
 def _fit(net, params, **options):

@@ -85,17 +85,18 @@ def fit(
     Y = np.ascontiguousarray(data["Y_train"], dtype=dtype)
     X_val, Y_val = data.get("X_val"), data.get("Y_val")
     rng = np.random.default_rng(seed)
-    step = net.optimizer(optimizer, params, lr)
+    clipping = bool(clip_value or clip_norm)  # clipping needs the whole gradient first
+    step, scale = net.optimizer(optimizer, params, lr, l1, l2, fused=not clipping)
     history = {k: [] for k in HISTORY} | {"best_epoch": 0, "stopped": "epochs"}
     stopping = EarlyStopping(params, patience)
-    plan = _plan(net, X, Y, batch_size, clip_value or clip_norm)
+    plan = _plan(net, X, Y, batch_size, clipping)
     n = len(X)
     # a diverging run overflows: the loss says so below, NumPy need not warn
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             order = rng.permutation(n)
-            settings = (l1, l2, clip_value, clip_norm)
+            settings = (l1, l2, clip_value, clip_norm, scale)
             result = _epoch(net, params, (X, Y), order, plan, step, settings)
             R, wrong, norm, norms = result
             if not math.isfinite(R):
@@ -165,8 +166,9 @@ def _epoch(net, params, data, order, plan, step, settings):
     per parameter), norms taken before clipping (at every step when clipping, else at
     NORM_STEPS of them); the errors counted on each mini-batch before its update (no extra
     pass over X). R is inf or nan as soon as a block's loss is."""
-    (X, Y), (l1, l2, clip_value, clip_norm) = data, settings
-    n = len(X)
+    (X, Y), (l1, l2, clip_value, clip_norm, scale) = data, settings
+    n, whole = len(X), scale is None  # whole: the step takes the whole gradient
+    scale = 1.0 if whole else scale
     total, norm_sum, norms, counted, wrong = 0.0, 0.0, {k: 0.0 for k in params}, 0, 0
     # per step, every lookup counts on a small net: fetch the functions once
     forward, backward = net.forward_pass, net.backward_pass
@@ -177,9 +179,12 @@ def _epoch(net, params, data, order, plan, step, settings):
         for s, e, x, y, ws, recorded in block:
             np.take(X, order[s:e], axis=0, out=x, mode="clip")
             A, Z = forward(params, x, ws)
-            grads, _ = backward(params, A, Z, y, ws, l1, l2)
+            grads, _ = backward(params, A, Z, y, ws, scale)
+            if whole:
+                net.penalty_gradient(params, grads, l1, l2)
             if recorded or clipping:
-                squares = {k: float(np.vdot(g, g)) for k, g in grads.items()}
+                full = grads if whole else _whole(net, params, grads, scale, l1, l2)
+                squares = {k: float(np.vdot(g, g)) for k, g in full.items()}
                 if recorded:
                     for k, v in squares.items():
                         norms[k] += math.sqrt(v)
@@ -195,3 +200,10 @@ def _epoch(net, params, data, order, plan, step, settings):
             return total, wrong, math.nan, norms
     R = net.risk(total, n, net.penalty(params, l1, l2))
     return R, wrong, norm_sum / counted, {k: v / counted for k, v in norms.items()}
+
+
+def _whole(net, params, grads, scale, l1, l2) -> dict:
+    """The whole gradient, from the backward pass's at `scale`: new arrays."""
+    whole = {k: g / scale for k, g in grads.items()}
+    net.penalty_gradient(params, whole, l1, l2)
+    return whole

@@ -47,11 +47,13 @@ class Network:
         backward_pass: Callable,
         data_loss: Callable,
         penalty: Callable,
+        penalty_gradient: Callable,
         risk: Callable,
         forward_buffers: Callable,
         backward_buffers: Callable,
         init_std: dict,
         optimizers: dict,
+        fused: dict,
         clip_by_value: Callable,
         norm_scale: Callable,
     ):
@@ -70,9 +72,10 @@ class Network:
         self.optimizer_lr = optimizer_lr
         self.forward_pass, self.backward_pass = forward_pass, backward_pass
         self.data_loss, self.penalty, self.risk = data_loss, penalty, risk
+        self.penalty_gradient = penalty_gradient
         self.forward_buffers, self.backward_buffers = forward_buffers, backward_buffers
         self.init_std = init_std
-        self.optimizers = optimizers
+        self.optimizers, self.fused = optimizers, fused
         self.clip_by_value, self.norm_scale = clip_by_value, norm_scale
         self.init_schemes = tuple(init_std)
         self._workspaces = OrderedDict()
@@ -174,11 +177,12 @@ class Network:
         l1, l2 = self.coefficients(l1, l2)
         A, Z, ws = self._forward(params, X, backward=True)
         Y = np.ascontiguousarray(Y, dtype=A[-1].dtype)
-        grads, deltas = self.backward_pass(params, A, Z, Y, ws, l1, l2)
+        grads, deltas = self.backward_pass(params, A, Z, Y, ws, 1.0)
         R = self._risk(params, Z, A, Y, l1, l2)
         grads = {k: g.copy() for k, g in grads.items()}
-        if return_deltas:
-            return R, grads, {k: d.copy() for k, d in deltas.items()}
+        self.penalty_gradient(params, grads, l1, l2)
+        if return_deltas:  # kept times scale / N = 1 / N by the backward pass
+            return R, grads, {k: d * len(Y) for k, d in deltas.items()}
         return R, grads
 
     def _risk(self, params, Z, A, Y, l1, l2) -> float:
@@ -215,10 +219,15 @@ class Network:
                 for g in grads.values():
                     g *= scale
 
-    def optimizer(self, kind: str, params: dict, lr: float) -> Callable:
-        """The update `step(params, grads)` of optimiser `kind`, its state (only its own)
-        allocated for `params`; `grads` may be used as scratch."""
-        return self.optimizers[kind](params, lr)
+    def optimizer(self, kind: str, params: dict, lr: float, l1=0.0, l2=0.0, fused=True):
+        """(step, scale): the update `step(params, grads)` of optimiser `kind`, its state
+        (only its own) allocated for `params`; `grads` may be used as scratch. With `fused`
+        and an optimiser of FUSED, `grads` are the backward pass's at `scale` (lr) and step
+        adds the penalty's gradient; otherwise scale is None: `grads` are the whole
+        gradient (the backward pass's at scale 1 plus penalty_gradient)."""
+        if fused and kind in self.fused:
+            return self.fused[kind](params, lr, l1, l2)
+        return self.optimizers[kind](params, lr), None
 
     def load_data(self, path, val_split=None, seed=None) -> dict:
         """{"X_train", "Y_train", ...} from a .npz or .csv (see read_data); None: TRAINING's."""
