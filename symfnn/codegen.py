@@ -232,11 +232,14 @@ def _forward(d: Derivation) -> tuple[list[str], list[str], set[str]]:
             aliases.add(f"A{l}")
         else:
             stable = restable(layer.forward_a.batch, act)
+            p.zeros = f"zeros{l}"  # a max(z, 0) reads a buffer of zeros (codeprint)
             a_lines = p.statements(f"A{l}", stable)
+            p.zeros = None
             a_comment = _comment(layer.forward_a)
             if stable != layer.forward_a.batch:
                 a_comment += f"\n# stable form: A{l} = {p.code(stable)}"
-        own = [n for n in (f"Z{l}", f"A{l}") if n not in aliases]
+        own = [n for n in (f"Z{l}", f"A{l}", f"zeros{l}") if n not in aliases]
+        own = [n for n in own if not n.startswith("zeros") or n in _used(a_lines)]
         buffers += own
         steps += _fetch([f"W{l}", f"b{l}"], "params")
         steps += _fetch(own, "ws")
@@ -586,8 +589,12 @@ def context(d: Derivation) -> dict:
     for l in range(1, spec.depth + 1):
         m, prev = widths[l], widths[l - 1]
         shapes |= {f"Z{l}": f"(n, {m})", f"A{l}": f"(n, {m})", f"Delta{l}": f"(n, {m})"}
+        shapes |= {f"zeros{l}": f"(n, {m})"}
         shapes |= {f"fprime{l}": f"(n, {m})", f"dW{l}": f"({m}, {prev})", f"db{l}": f"({m},)"}
-    fwd_buffers = [(name, f"np.empty({shapes[name]}, dtype)") for name in fwd_buffers]
+    fwd_buffers = [
+        (name, f"np.{'zeros' if name.startswith('zeros') else 'empty'}({shapes[name]}, dtype)")
+        for name in fwd_buffers
+    ]
     bwd_buffers = [(name, f"np.empty({shapes[name]}, dtype)") for name in bwd_buffers]
     bwd_buffers.append(("ones", "np.ones(n, dtype)"))  # the 1 of the bias gradient Δᵀ1
     modules = runtime()
