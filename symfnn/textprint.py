@@ -26,6 +26,14 @@ _TAGS = {"l": "(l)", "l+1": "(l+1)", "l-1": "(l-1)", "L": "(L)", "L-1": "(L-1)"}
 _ACT = {"sigmoid": "σ", "identity": "id"}
 
 
+def _act_name(name: str) -> str:
+    """An activation as the terminal writes it: σ, tanh, ReLU (its LaTeX name, plain)."""
+    from .activations import lookup
+
+    latex = lookup(name).latex
+    return _ACT.get(name) or latex.replace(r"\operatorname{", "").strip("{}\\").rstrip("}")
+
+
 class TextPrinter(StrPrinter):
     """Plain-text math with the article's names."""
 
@@ -69,7 +77,7 @@ class TextPrinter(StrPrinter):
     def _print_Function(self, expr):
         name = expr.func.__name__
         if name.startswith("act_"):
-            return f"{_ACT.get(name[4:], name[4:])}({self._print(expr.args[0])})"
+            return f"{_act_name(name[4:])}({self._print(expr.args[0])})"
         return super()._print_Function(expr)
 
     def _print_Symbol(self, expr):

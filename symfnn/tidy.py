@@ -171,6 +171,46 @@ def _softmax(e):
     return candidate if candidate.shape == e.shape and _matrices_agree(e, candidate) else None
 
 
+def _activation_name(e):
+    """g∘V where g is an activation's definition (1/(1 + e^{-x}), the ReLU cases) -> σ(V),
+    ReLU(V): the forward pass reads a = f(z) with f named, defined once in the text."""
+    if not getattr(e, "is_Matrix", False):
+        return None
+    known = _definitions()
+
+    def fits(x):
+        return isinstance(x, ElementwiseApplyFunction) and _named(x, known) is not None
+
+    if not any(fits(x) for x in sp.preorder_traversal(e)):
+        return None
+    return e.replace(fits, lambda x: _named(x, known))
+
+
+def _named(x, known):
+    (v,) = x.function.variables
+    body = x.function.expr.xreplace({v: _X})
+    name = known.get(body)
+    if name is None:
+        return None
+    return ElementwiseApplyFunction(sp.Lambda(_X, activation_function(name)(_X)), x.expr)
+
+
+_X = sp.Dummy("x", real=True)
+
+
+@lru_cache(maxsize=1)
+def _definitions() -> dict:
+    """Definition (in _X) -> activation name; a parameter at its default (a layer with
+    another slope keeps the written-out form, so the name never hides a parameter)."""
+    from .activations import TABLE, derive_activation, z
+
+    out = {}
+    for name, act in TABLE.items():
+        if not act.output_only and name != "identity":
+            out[derive_activation(name).f.xreplace({z: _X})] = name
+    return out
+
+
 def _has_reciprocal(e) -> bool:
     return any(
         isinstance(x, ElementwiseApplyFunction) and x.function.expr.is_Pow
@@ -180,6 +220,9 @@ def _has_reciprocal(e) -> bool:
 
 RULES: tuple[Rule, ...] = (
     Rule("softmax", "exp(v) ⊙ 1/(exp(v)ᵀ1) -> softmax(v), defined once in the text", _softmax),
+    Rule(
+        "activation-name", "1/(1 + exp(-z)) -> σ(z): the activation by its name", _activation_name
+    ),
     Rule("sign-out-of-sum", "Σ(-f) -> -Σ f, so the loss reads -Σ y log a", _sign_out_of_sum),
     Rule("no-double-negative", "-(-A + B) c -> (A - B) c", _no_double_negative),
     Rule(
@@ -405,7 +448,14 @@ def _scalars_agree(before, after, trials: int = 2) -> bool:
 
 
 def _concrete(e):
-    """A smooth function for each undefined one (f_l), its derivatives worked out."""
+    """Each named activation by its definition; a smooth function for each other undefined
+    one (f_l); derivatives worked out."""
+    from .activations import derive_activation, z
+
+    named = lambda x: isinstance(x, AppliedUndef) and x.func.__name__.startswith("act_")
+    e = e.replace(
+        named, lambda x: derive_activation(x.func.__name__[4:]).f.xreplace({z: x.args[0]})
+    )
     e = e.replace(
         lambda x: isinstance(x, AppliedUndef) and len(x.args) == 1,
         lambda x: sp.sin(x.args[0]) + 2,
