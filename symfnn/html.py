@@ -125,6 +125,7 @@ class _HtmlDoc:
         labels += [flow["label"]] if flow else []
         labels += ["sec:verify"] + [x["label"] for x in closing]
         self.refs |= {label: str(n) for n, label in enumerate(labels, 1)}
+        self.refs["tab:layers"] = "1"  # the one table float: the layers
         for section in [*sections, *closing, *([flow] if flow else [])]:
             section["number"] = self.refs[section["label"]]
         self.cites = {entry["key"]: str(n) for n, entry in enumerate(bibliography, 1)}
@@ -309,9 +310,8 @@ def _data_uri(path: Path, mime: str) -> str:
 
 
 def _lookup(table: dict, label: str) -> str:
-    if label not in table:
-        raise RenderError(f"HTML: reference to an unknown label {label}")
-    return table[label]
+    """A reference's number; "??" for a label the page lacks, as LaTeX shows it."""
+    return table.get(label, "??")
 
 
 def _blocks(obj, kind: str):
