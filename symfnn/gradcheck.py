@@ -39,6 +39,11 @@ FULL_LIMIT = 200  # parameters: every coordinate up to this, a subset (and direc
 SUBSET = 24  # coordinates per parameter for large networks
 DIRECTIONS = 6
 BRUTE_SAMPLE = 2  # coordinates per parameter for SymPy (each costs a forward pass in SymPy)
+# SymPy's brute force goes down from the output layer for at most SYMPY_SECONDS of CPU (the
+# output layer always), and never to a layer whose written-out risk per coordinate (`cost`:
+# forward, tree nodes) is over SYMPY_BUDGET
+SYMPY_SECONDS = 4
+SYMPY_BUDGET = (60_000, 2_000)
 BRUTE_BATCH = 2  # samples of the first batch SymPy writes out (at least 2: the mean matters)
 DIGITS = 30  # SymPy's Floats: the float64 point exactly, and room to spare
 DTYPE = np.float64
@@ -353,15 +358,37 @@ def check(
 def _brute(result, spec, params, batch, sweep, l1, l2, script_gradients, rng, total) -> None:
     """(c): the script's gradients against SymPy's at sampled coordinates, on the first
     BRUTE_BATCH samples of the first batch (away from kinks: the coordinates come from
-    those its finite differences compared)."""
+    those its finite differences compared), layer by layer from the output down: the
+    output layer always (if `affordable`), the layers below for SYMPY_SECONDS of CPU."""
     X, Y = batch[0][:BRUTE_BATCH], batch[1][:BRUTE_BATCH]
-    coords = {}
+    sampled = {}
     for r in sweep["rows"]:
         at = r["at"]
         if len(at) > BRUTE_SAMPLE:
             at = sorted(rng.choice(at, BRUTE_SAMPLE, replace=False).tolist())
-        coords[r["name"]] = at
-    partials, value = brute_force(spec, params, X, Y, l1, l2, coords)
+        sampled[r["name"]] = at
+    partials, coords, value, layers = {}, {}, None, []
+    left = float(SYMPY_SECONDS)
+    for l in range(spec.depth, 0, -1):
+        if not affordable(spec, l, len(X)) or left <= 0:
+            break
+        layer = {k: sampled[k] for k in (f"W{l}", f"b{l}")}
+        try:
+            with _cpu_limit(left if layers else None) as clock:
+                found, value = brute_force(spec, params, X, Y, l1, l2, layer)
+        except TimeoutError:
+            break
+        if layers:  # the output layer is free: it also pays for SymPy's first calls
+            left -= clock.spent
+        partials |= found
+        coords |= layer
+        layers.append(l)
+    if not layers:
+        result.notes.append(
+            "vs SymPy: skipped, even the output layer's written-out risk is over the budget"
+            f" ({cost(spec, spec.depth, len(X))} > {SYMPY_BUDGET} nodes: forward, tree)"
+        )
+        return
     grads = script_gradients(params, X, Y)
     rows = {r.name: r for r in result.rows if r.batch == len(batch[0])}
     for key, at in coords.items():
@@ -376,11 +403,91 @@ def _brute(result, spec, params, batch, sweep, l1, l2, script_gradients, rng, to
     ref = reference.risk(spec, params, X, Y)  # the data term: λ = 0
     result.sympy_risk = (value, core.relative_error([value], [ref]))
     count = sum(map(len, coords.values()))
+    skipped = [l for l in range(1, spec.depth + 1) if l not in layers]
     result.notes.append(
         f"vs SymPy: ∂R/∂θ of verify.brute_force_risk at {count} of {total} coordinates"
         f" ({BRUTE_SAMPLE} sampled per parameter), on the batch's first {len(X)} samples,"
         f" {DIGITS}-digit arithmetic"
+        + (
+            f"; layers {', '.join(map(str, sorted(skipped)))}: finite differences only (SymPy's"
+            f" written-out risk of the network above them takes over {SYMPY_SECONDS:g} s CPU)"
+            if skipped
+            else ""
+        )
     )
+
+
+class _cpu_limit:
+    """Raise TimeoutError after `seconds` of this process's CPU time (SIGPROF: the main
+    thread only; None or elsewhere: no limit); `.spent` says how much it used."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+
+    def __enter__(self):
+        import signal
+        import threading
+        import time
+
+        self.begun, self.spent = time.process_time(), 0.0
+        self.active = self.seconds is not None and (
+            threading.current_thread() is threading.main_thread()
+        )
+        if self.active:
+
+            def fire(*_):
+                raise TimeoutError
+
+            self.old = signal.signal(signal.SIGPROF, fire)
+            signal.setitimer(signal.ITIMER_PROF, max(self.seconds, 0.01))
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+        import time
+
+        if self.active:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.signal(signal.SIGPROF, self.old)
+        self.spent = time.process_time() - self.begun
+        return False
+
+
+def _linear(activation: str) -> bool:
+    """Every piece of the activation is linear in z (identity, ReLU-like): SymPy folds a sum
+    of such units into one term, so the written-out risk does not branch there."""
+    import sympy as sp
+
+    from . import activations
+
+    z = activations.z
+    pieces = activations.TABLE[activation].pieces
+    return all(e.is_polynomial(z) and sp.degree(e, z) <= 1 for e, _, _ in pieces)
+
+
+def cost(spec, l: int, samples: int) -> tuple[int, int]:
+    """(forward, tree): the size of SymPy's written-out risk for one coordinate of layer l.
+
+    brute_force writes out the network from layer l on: its forward pass with numbers (one
+    node per weight and sample: cheap, ~30 µs each) and the sub-expressions that hold the
+    coordinate (costly, ~1 ms each). Those branch: every unit of a non-linear layer above l
+    holds its own copy of what the layer below holds, and SymPy's diff and xreplace walk each
+    copy, so the tree grows as the product of those widths (times the outputs, twice for
+    softmax's normaliser), for each sample.
+    """
+    w, L = spec.widths, spec.depth
+    forward = sum(w[k] * (w[k - 1] + 1) for k in range(l, L + 1))
+    tree = w[L] * (w[L] if spec.layers[-1].activation == "softmax" else 1)
+    for k in range(l + 1, L):
+        if not _linear(spec.layers[k - 1].activation):
+            tree *= w[k]
+    return samples * forward, samples * tree
+
+
+def affordable(spec, l: int, samples: int) -> bool:
+    """SymPy can write out the risk for a coordinate of layer l in about a second."""
+    forward, tree = cost(spec, l, samples)
+    return forward <= SYMPY_BUDGET[0] and tree <= SYMPY_BUDGET[1]
 
 
 def brute_force(
@@ -390,10 +497,11 @@ def brute_force(
 
     The data term (1/N) Σ_n L(y_n, a_n) is written out by `verify.brute_force_risk` from the
     definitions, once per coordinate, with that coordinate a symbol t and every other
-    parameter and datum a number (so the expression is a forward pass's size at any network
-    size), differentiated by t and evaluated at θ_i. The penalty Ω = Σ Ω(w) is a sum over
-    the weights one by one, so its part of ∂R/∂w is `diff` of the table's Ω(w) at w alone
-    (written out over every weight it would cost more than the whole forward pass).
+    parameter and datum a number, differentiated by t and evaluated at θ_i. For a coordinate
+    of layer l only the network from layer l on is written out, fed with the reference's
+    float64 activations a_{l-1} of the samples (R depends on the layers below only through
+    them; for l = 1 they are the data themselves). The penalty Ω = Σ Ω(w) is a sum over the
+    weights one by one, so its part of ∂R/∂w is `diff` of the table's Ω(w) at w alone.
     One coordinate at a time is cheaper than all at once: SymPy's `diff` and `xreplace`
     rebuild every sub-expression that holds a symbol.
     """
@@ -403,9 +511,7 @@ def brute_force(
     from .verify import _Instance, brute_force_risk
 
     F = lambda v: sp.Float(float(v), DIGITS)  # the float64 value, exactly
-    data = [sp.ImmutableMatrix(*M.shape, [F(v) for v in M.flat]) for M in (X, Y)]
-    numbers = {key: [F(v) for v in p.flat] for key, p in params.items()}
-    unregularised = replace(spec, l1=0.0, l2=0.0)
+    _, A = reference.forward(spec, params, X)
     t = sp.Symbol("t")  # no assumptions: SymPy would ask the sign of every sum it builds
     dOmega = sum(
         sp.diff(losses.REGULARISERS[name].omega.subs(losses.lam, sp.nsimplify(lam)), losses.W)
@@ -413,24 +519,31 @@ def brute_force(
         if lam
     )
 
-    def instance(key: str | None = None, i: int = 0) -> _Instance:
-        mats = {}
-        for k, p in params.items():
-            entries = numbers[k] if k != key else [*numbers[k][:i], t, *numbers[k][i + 1 :]]
-            mats[k] = sp.ImmutableMatrix(p.shape[0], p.size // p.shape[0], entries)
-        layers = range(1, spec.depth + 1)
-        W, b = [mats[f"W{l}"] for l in layers], [mats[f"b{l}"] for l in layers]
-        return _Instance(unregularised, *data, W, b)
+    def instance(l: int, key: str | None = None, i: int = 0) -> _Instance:
+        """The network from layer l on, its input a_{l-1}, with entry i of `key` being t."""
+        sub = replace(spec, input_width=spec.widths[l - 1], layers=spec.layers[l - 1 :])
+        sub = replace(sub, l1=0.0, l2=0.0)
+        W, b = [], []
+        for k in range(l, spec.depth + 1):
+            for stem, out in (("W", W), ("b", b)):
+                p = params[f"{stem}{k}"]
+                entries = [F(v) for v in p.flat]
+                if f"{stem}{k}" == key:
+                    entries[i] = t
+                out.append(sp.ImmutableMatrix(p.shape[0], p.size // p.shape[0], entries))
+        data = [sp.ImmutableMatrix(*M.shape, [F(v) for v in M.flat]) for M in (A[l - 1], Y)]
+        return _Instance(sub, *data, W, b)
 
     partials = {}
     for key, at in coords.items():
         values = []
         for i in at:
-            point = {t: numbers[key][i]}
-            risk = brute_force_risk(instance(key, i), region=point)
+            point = {t: F(params[key].flat[i])}
+            risk = brute_force_risk(instance(int(key[1:]), key, i), region=point)
             value = sp.diff(risk, t).xreplace(point)
             if key.startswith("W") and dOmega:  # biases are not penalised
                 value += sp.sympify(dOmega).xreplace({losses.W: point[t]})
             values.append(float(value))
         partials[key] = np.array(values)
-    return partials, float(brute_force_risk(instance(), region={}))
+    lowest = min((int(key[1:]) for key in coords), default=spec.depth)
+    return partials, float(brute_force_risk(instance(lowest), region={}))
