@@ -19,14 +19,16 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .checks import check_settings
+
 HISTORY = ("loss", "train_error", "val_error", "grad_norm", "grad_norms", "time")
 
 # Rows of outputs kept before the loss and error count of those steps are taken together.
 BLOCK_ROWS = 4096
 # Steps of an epoch (evenly spaced) whose gradient norms the history records when no
 # clipping needs them at every step: a vdot per parameter per step would cost ~10% on a
-# small network.
-NORM_STEPS = 32
+# small network, and the whole gradient (penalty included) a pass more on a large one.
+NORM_STEPS = 8
 
 
 class EarlyStopping:
@@ -77,6 +79,10 @@ def fit(
     `params` is updated in place and ends as the best weights seen. lr None: the
     optimiser's default (net.optimizer_lr). Returns the history: per epoch "loss",
     "train_error", "val_error", "grad_norm", "grad_norms", "time"; "best_epoch", "stopped"."""
+    # the API's boundary: the rules of the command line and of the spec's [training]
+    numbers = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "l1": l1, "l2": l2}
+    numbers |= {"patience": patience, "seed": seed}
+    check_settings(numbers | {"clip_value": clip_value, "clip_norm": clip_norm})
     l1, l2 = net.coefficients(l1, l2)
     lr = net.optimizer_lr[optimizer] if lr is None else lr
     dtype = params["W1"].dtype
@@ -102,6 +108,11 @@ def fit(
             if not math.isfinite(R):
                 history["stopped"] = f"non-finite loss ({R}) at epoch {epoch}"
                 log(f"stopped: the loss became {R} at epoch {epoch}; kept the best")
+                break
+            if not all(np.isfinite(p).all() for p in params.values()):
+                # the loss was taken before the updates: only finite weights are ever kept
+                history["stopped"] = f"non-finite weights at epoch {epoch}"
+                log(f"stopped: inf or NaN weights at epoch {epoch}; kept the best")
                 break
             train_err = wrong / n
             val_err = train_err
@@ -168,6 +179,7 @@ def _epoch(net, params, data, order, plan, step, settings):
     pass over X). R is inf or nan as soon as a block's loss is."""
     (X, Y), (l1, l2, clip_value, clip_norm, scale) = data, settings
     n, whole = len(X), scale is None  # whole: the step takes the whole gradient
+    spare = {} if whole else {k: np.empty_like(p) for k, p in params.items()}
     scale = 1.0 if whole else scale
     total, norm_sum, norms, counted, wrong = 0.0, 0.0, {k: 0.0 for k in params}, 0, 0
     # per step, every lookup counts on a small net: fetch the functions once
@@ -183,7 +195,9 @@ def _epoch(net, params, data, order, plan, step, settings):
             if whole:
                 net.penalty_gradient(params, grads, l1, l2)
             if recorded or clipping:
-                full = grads if whole else _whole(net, params, grads, scale, l1, l2)
+                full = grads
+                if not whole:
+                    full = _whole(net, params, grads, scale, l1, l2, spare)
                 squares = {k: float(np.vdot(g, g)) for k, g in full.items()}
                 if recorded:
                     for k, v in squares.items():
@@ -202,8 +216,9 @@ def _epoch(net, params, data, order, plan, step, settings):
     return R, wrong, norm_sum / counted, {k: v / counted for k, v in norms.items()}
 
 
-def _whole(net, params, grads, scale, l1, l2) -> dict:
-    """The whole gradient, from the backward pass's at `scale`: new arrays."""
-    whole = {k: g / scale for k, g in grads.items()}
-    net.penalty_gradient(params, whole, l1, l2)
-    return whole
+def _whole(net, params, grads, scale, l1, l2, spare: dict) -> dict:
+    """The whole gradient, from the backward pass's at `scale`, into the arrays `spare`."""
+    for k, g in grads.items():
+        np.multiply(g, 1 / scale, out=spare[k])
+    net.penalty_gradient(params, spare, l1, l2)
+    return spare
