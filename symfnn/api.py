@@ -26,6 +26,7 @@ from . import derive as engine
 from . import spec as specs
 from . import verify as proof
 from .errors import SpecError, show_path
+from .pending import refuse
 from .spec import NetworkSpec
 
 PathLike = str | os.PathLike
@@ -66,6 +67,7 @@ class Derivation(engine.Derivation):
     ) -> str:
         """The LaTeX document; written to `path` when given. `flow`: a `symfnn.analyze`
         result whose chapter (and plots) the document includes."""
+        refuse(self.spec, "documented")
         chapter = _chapter(flow, lang)
         text = document.tex_source(self, lang=lang, report=self.verify(), flow=chapter)
         if path is not None:
@@ -74,6 +76,7 @@ class Derivation(engine.Derivation):
 
     def to_pdf(self, path: PathLike, lang: str = "en", force: bool = False, flow=None) -> Path:
         """Compile the document to `path` (needs latexmk); `flow` as in `to_tex`."""
+        refuse(self.spec, "documented")
         chapter = _chapter(flow, lang)
         (written,) = document.write(
             self, pdf=path, lang=lang, force=force, report=self.verify(), flow=chapter
@@ -87,6 +90,7 @@ class Derivation(engine.Derivation):
         in `to_tex`."""
         from . import html
 
+        refuse(self.spec, "documented")
         chapter = _chapter(flow, lang)
         text = html.html_source(self, lang=lang, report=self.verify(), flow=chapter)
         if path is not None:
@@ -95,6 +99,7 @@ class Derivation(engine.Derivation):
 
     def script(self) -> str:
         """The standalone NumPy training script's source."""
+        refuse(self.spec, "generated as a training script")
         return codegen.script(self)
 
     def module(self) -> types.ModuleType:
@@ -106,14 +111,17 @@ class Derivation(engine.Derivation):
 
     def check(self, seed: int = 0) -> gradcheck.Result:
         """Check the generated script's gradients (finite differences, Taylor test, SymPy)."""
+        refuse(self.spec, "generated as a training script or checked")
         return gradcheck.run(spec=self.spec, seed=seed)
 
     def _repr_latex_(self) -> str:  # Jupyter, where HTML is not shown
+        refuse(self.spec, "documented")
         from .latexprint import derivation_summary_latex
 
         return derivation_summary_latex(self)
 
     def _repr_html_(self) -> str:  # Jupyter: MathML, laid out by the browser
+        refuse(self.spec, "documented")
         from .html import summary_html
 
         return summary_html(self)
@@ -186,6 +194,8 @@ def analyze(
     from . import flow
 
     network = None if spec is None else load_spec(spec, loss=loss, l1=l1, l2=l2)
+    if network is not None:
+        refuse(network, "analysed for gradient flow")
     return flow.analyze(network, out_dir, **options)
 
 
@@ -196,7 +206,10 @@ def check(
     seed: int = 0,
 ) -> gradcheck.Result:
     """The gradient check of a spec's generated script, or of a script file (maybe edited)."""
-    return gradcheck.run(spec=None if spec is None else load_spec(spec), script=script, seed=seed)
+    network = None if spec is None else load_spec(spec)
+    if network is not None:
+        refuse(network, "generated as a training script or checked")
+    return gradcheck.run(spec=network, script=script, seed=seed)
 
 
 def data(name: str, path: PathLike, *, seed: int = 0, force: bool = False) -> dict:
@@ -310,6 +323,13 @@ def pipeline(spec: str | PathLike | NetworkSpec, config: Config | None = None) -
     c = config or Config()
     check_targets(c.targets, c.force)  # refuse before minutes of work, not after
     network = load_spec(spec, loss=c.loss, l1=c.l1, l2=c.l2)  # text | path -> NetworkSpec
+    for wanted, output in (
+        (c.documents, "documented"),
+        (c.script is not None, "generated as a training script"),
+        (c.check, "generated as a training script or checked"),
+    ):
+        if wanted:  # before any work: these outputs do not print bn/dropout layers yet
+            refuse(network, output)
     c.stage(f"deriving {network.depth} layers")
     out = Stages(c, network, derive(network))  # NetworkSpec -> Derivation
     d = out.derivation

@@ -40,17 +40,27 @@ _WIDTH = re.compile(r"\+?\d+", re.ASCII)
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One layer: its width and activation (with the activation's parameter, if any)."""
+    """One layer: its width and activation (with the activation's parameter, if any).
+
+    `batchnorm`: the net input is normalised over the mini-batch before the activation
+    (then the layer has no bias; β takes its place). `dropout`: the probability q of
+    dropping each output of the layer while training (inverted dropout, 0 <= q < 1).
+    """
 
     width: int
     activation: str
     param: float | None = None
+    batchnorm: bool = False
+    dropout: float = 0.0
 
     @property
     def compact(self) -> str:
         # repr: the shortest text that reads back as the same float, so specs round-trip
         tail = "" if self.param is None else f"={self.param!r}"
-        return f"{self.width}:{self.activation}{tail}"
+        flags = (":bn" if self.batchnorm else "") + (
+            f":dropout={self.dropout!r}" if self.dropout else ""
+        )
+        return f"{self.width}:{self.activation}{tail}{flags}"
 
 
 @dataclass(frozen=True)
@@ -82,7 +92,13 @@ class NetworkSpec:
 
     @property
     def parameter_count(self) -> int:
-        return parameter_count(self.widths)
+        # a batch-normalised layer has γ and β instead of b: one vector more
+        return parameter_count(self.widths) + sum(x.width for x in self.layers if x.batchnorm)
+
+    @property
+    def normalised(self) -> bool:
+        """Does any layer use batch normalisation or dropout?"""
+        return any(x.batchnorm or x.dropout for x in self.layers)
 
     def describe(self) -> str:
         """One line: the architecture, its loss and regularisers."""
@@ -186,6 +202,7 @@ def validate(spec: NetworkSpec) -> None:
         if layer.param is not None:
             _strict_float(layer.param, f"layer {l}: {act.name}'s {act.param}")
             positive(layer.param, f"layer {l}: {act.name}'s {act.param}")
+        _check_layer_flags(layer, l, spec.depth)
     if not isinstance(spec.loss, str) or spec.loss not in losses.LOSSES:
         raise SpecError(
             f"unknown loss {show(spec.loss)}" + _suggest(str(spec.loss), list(losses.LOSSES))
@@ -205,6 +222,26 @@ def validate(spec: NetworkSpec) -> None:
             f"the network has {count:,} parameters; at most {MAX_PARAMETERS:,} are allowed "
             f"({count * 4 / 2**30:,.0f} GiB in float32 before gradients)"
         )
+
+
+def _check_layer_flags(layer: LayerSpec, l: int, depth: int) -> None:
+    """bn is a bool and dropout a probability in [0, 1); neither on the output layer."""
+    if not isinstance(layer.batchnorm, bool):
+        raise SpecError(f"layer {l}: batchnorm must be true or false, got {show(layer.batchnorm)}")
+    _strict_float(layer.dropout, f"layer {l}: dropout")
+    dropout_rate(layer.dropout, f"layer {l}: dropout")
+    if l == depth and layer.batchnorm:
+        raise SpecError(f"layer {l}: batch normalisation is for hidden layers, not the output")
+    if l == depth and layer.dropout:
+        raise SpecError(f"layer {l}: dropout is for hidden layers, not the output")
+
+
+def dropout_rate(value: object, what: str) -> float:
+    """A dropout probability q with 0 <= q < 1 (q = 1 would drop every unit)."""
+    number = _number(value, what)
+    if not 0 <= number < 1:
+        raise SpecError(f"{what} must be at least 0 and below 1, got {show(value)}")
+    return number
 
 
 def _strict_width(value: object, where: str) -> None:
@@ -247,6 +284,7 @@ def split_layers(text: str) -> list[str]:
 def _layer(text: str, l: int) -> LayerSpec:
     how = "write WIDTH:ACTIVATION, e.g. 32:relu ('-' separates layers)"
     width, colon, rest = text.partition(":")
+    rest, flag_texts = _split_flags(rest, l)  # WIDTH:ACT[=p][:bn][:dropout=q]
     act, eq, param_text = rest.partition("=")
     if not width.strip() or "=" in width or ":" in act:
         raise SpecError(f"layer {l}: cannot read {show(text)}; {how}")
@@ -266,7 +304,51 @@ def _layer(text: str, l: int) -> LayerSpec:
                 " ('-' separates layers; a '-' right after 'e' is an exponent's sign)"
             )
         param = positive(param_text, what)
-    return LayerSpec(_width(width, f"layer {l}"), act, param)
+    batchnorm, dropout = _flags(flag_texts, l)
+    return LayerSpec(_width(width, f"layer {l}"), act, param, batchnorm, dropout)
+
+
+_FLAGS = ["bn", "dropout"]
+
+
+def _split_flags(rest: str, l: int) -> tuple[str, list[str]]:
+    """`relu=0.1:bn:dropout=0.2` -> ('relu=0.1', ['bn', 'dropout=0.2']).
+
+    Flags are taken from the right while they name a flag; what is left is ACT[=p], so a
+    parameter that swallowed a ':' (`elu=1e-2:softmax`) is still reported as a bad number.
+    """
+    parts = rest.split(":")
+    flags: list[str] = []
+    while len(parts) > 1 and parts[-1].partition("=")[0].strip().lower() in _FLAGS:
+        flags.insert(0, parts.pop())
+    head = ":".join(parts)
+    act = head.partition("=")[0]
+    if ":" in act:
+        unknown = act.split(":")[1]
+        raise SpecError(f"layer {l}: unknown flag {show(unknown)}" + _suggest(unknown, _FLAGS))
+    return head, flags
+
+
+def _flags(texts: list[str], l: int) -> tuple[bool, float]:
+    """`bn` and `dropout=q` after a layer's activation, each at most once."""
+    batchnorm, dropout, seen = False, 0.0, set()
+    for text in texts:
+        name, eq, value = text.partition("=")
+        name = name.strip().lower()
+        if name not in _FLAGS:
+            raise SpecError(f"layer {l}: unknown flag {show(text)}" + _suggest(name, _FLAGS))
+        if name in seen:
+            raise SpecError(f"layer {l}: {name} is given twice")
+        seen.add(name)
+        if name == "bn":
+            if eq:
+                raise SpecError(f"layer {l}: bn takes no value, got {show(text)}")
+            batchnorm = True
+        else:
+            if not eq or not value.strip():
+                raise SpecError(f"layer {l}: write dropout=q with 0 <= q < 1, e.g. dropout=0.2")
+            dropout = dropout_rate(value, f"layer {l}: dropout")
+    return batchnorm, dropout
 
 
 def parse_compact(
@@ -363,10 +445,18 @@ def _from_table(data: dict) -> NetworkSpec:
     for l, row in enumerate(rows, start=1):
         if not isinstance(row, dict) or "width" not in row or "activation" not in row:
             raise SpecError(f"layer {l} needs 'width' and 'activation'")
-        if extra := sorted(set(row) - {"width", "activation", "param"}):
+        if extra := sorted(set(row) - {"width", "activation", "param", "batchnorm", "dropout"}):
             raise SpecError(
-                f"layer {l}: unknown key {show(extra[0])} (allowed: width, activation, param)"
+                f"layer {l}: unknown key {show(extra[0])}"
+                " (allowed: width, activation, param, batchnorm, dropout)"
             )
+        batchnorm = row.get("batchnorm", False)
+        if not isinstance(batchnorm, bool):
+            raise SpecError(f"layer {l}: batchnorm must be true or false, got {show(batchnorm)}")
+        dropout = row.get("dropout", 0.0)
+        if isinstance(dropout, str):
+            raise SpecError(f"layer {l}: dropout must be a number, got {show(dropout)}")
+        dropout = dropout_rate(dropout, f"layer {l}: dropout")
         if not isinstance(row["activation"], str):
             raise SpecError(f"layer {l}: activation must be a name, got {show(row['activation'])}")
         param = row.get("param")
@@ -375,7 +465,13 @@ def _from_table(data: dict) -> NetworkSpec:
                 raise SpecError(f"layer {l}: param must be a number, got {show(param)}")
             param = positive(param, f"layer {l}: param")
         layers.append(
-            LayerSpec(_toml_width(row["width"], f"layer {l}"), row["activation"].lower(), param)
+            LayerSpec(
+                _toml_width(row["width"], f"layer {l}"),
+                row["activation"].lower(),
+                param,
+                batchnorm,
+                dropout,
+            )
         )
     training = data.get("training", {})
     if not isinstance(training, dict):

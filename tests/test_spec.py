@@ -282,3 +282,84 @@ def test_a_toml_name_with_a_newline_is_quoted(tmp_path):
     with pytest.raises(SpecError) as err:
         parse(str(path))
     assert str(err.value).isprintable() and "a\\nb.toml" in str(err.value)
+
+
+# -- batch normalisation and dropout (issue 11) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "784-256:relu:bn:dropout=0.2-10:softmax",
+        "4-5:tanh:bn-3:softmax",
+        "5-6:elu:bn:dropout=0.3-3:softmax",
+        "3-4:leaky_relu=0.1:dropout=0.5-4:elu:bn-2:identity",
+        "4-5:tanh:dropout=1e-05-3:softmax",
+    ],
+)
+def test_layer_flags_round_trip_exactly(text):
+    spec = parse(text)
+    assert spec.compact == text
+    assert parse(spec.compact) == spec
+
+
+def test_layer_flags_are_read_and_counted():
+    spec = parse("784-256:relu:bn:dropout=0.2-10:softmax")
+    first = spec.layers[0]
+    assert (first.batchnorm, first.dropout) == (True, 0.2)
+    assert (spec.layers[1].batchnorm, spec.layers[1].dropout) == (False, 0.0)
+    assert spec.normalised and not parse("4-3:softmax").normalised
+    # W1 (256×784), gamma1 and beta1 (no b1), W2, b2
+    assert spec.parameter_count == 256 * 784 + 2 * 256 + 10 * 256 + 10
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("4-5:tanh:bm-3:softmax", "unknown flag 'bm'; did you mean 'bn'?"),
+        ("4-5:tanh:dropout=1-3:softmax", "dropout must be at least 0 and below 1"),
+        ("4-5:tanh:dropout=-0.1-3:softmax", "dropout must be at least 0 and below 1"),
+        ("4-5:tanh:dropout=x-3:softmax", "dropout must be a non-negative number"),
+        ("4-5:tanh:dropout-3:softmax", "write dropout=q"),
+        ("4-5:tanh:bn=1-3:softmax", "bn takes no value"),
+        ("4-5:tanh:bn:bn-3:softmax", "bn is given twice"),
+        ("4-5:tanh-3:softmax:bn", "layer 2: batch normalisation is for hidden layers"),
+        ("4-3:softmax:dropout=0.1", "layer 1: dropout is for hidden layers"),
+    ],
+)
+def test_bad_layer_flags_are_one_line(text, message):
+    with pytest.raises(SpecError, match=re.escape(message)) as e:
+        parse(text)
+    assert "\n" not in str(e.value)
+
+
+def test_layer_flags_in_toml(tmp_path):
+    path = tmp_path / "bn.toml"
+    path.write_text(
+        "input = 5\n"
+        '[[layers]]\nwidth = 6\nactivation = "elu"\nbatchnorm = true\ndropout = 0.3\n'
+        '[[layers]]\nwidth = 3\nactivation = "softmax"\n'
+    )
+    assert parse_toml(path).compact == "5-6:elu:bn:dropout=0.3-3:softmax"
+    for bad, message in (
+        ("batchnorm = 1", "batchnorm must be true or false"),
+        ('dropout = "0.2"', "dropout must be a number"),
+        ("dropout = 1.5", "dropout must be at least 0 and below 1"),
+    ):
+        path.write_text(
+            f'input = 5\n[[layers]]\nwidth = 6\nactivation = "elu"\n{bad}\n'
+            '[[layers]]\nwidth = 3\nactivation = "softmax"\n'
+        )
+        with pytest.raises(SpecError, match=re.escape(message)):
+            parse_toml(path)
+
+
+def test_layer_flags_are_validated_when_built_directly():
+    with pytest.raises(SpecError, match="dropout must be at least 0 and below 1"):
+        NetworkSpec(
+            4, (LayerSpec(5, "tanh", dropout=1.0), LayerSpec(3, "softmax")), "cross_entropy"
+        )
+    with pytest.raises(SpecError, match="batchnorm must be true or false"):
+        NetworkSpec(
+            4, (LayerSpec(5, "tanh", batchnorm=1), LayerSpec(3, "softmax")), "cross_entropy"
+        )
