@@ -65,6 +65,10 @@ def one_line(message: str) -> None:
 
 # -- the oracle's parts: (text, valid?) --------------------------------------------------------
 
+# Hypothesis favours the first and the smallest choices: these put the usual case first.
+MOSTLY = st.sampled_from([True] * 5 + [False])
+RARELY = st.sampled_from([False] * 5 + [True])
+
 PARAM_ACTS = [n for n in activations.names() if activations.TABLE[n].param]
 PLAIN_ACTS = [n for n in activations.names() if not activations.TABLE[n].param]
 OUTPUT_ONLY = {n for n in activations.names() if activations.TABLE[n].output_only}
@@ -131,7 +135,7 @@ def _activation(good: bool) -> st.SearchStrategy[Part]:
 def layer_parts(draw, last: bool):
     """One `WIDTH:ACT[=PARAM]` and whether it is valid at this position."""
     width = draw(st.one_of(_good_width(), _good_width(), _good_width(), _bad_width()))
-    act = draw(_activation(draw(st.integers(0, 9)) > 0))
+    act = draw(_activation(draw(MOSTLY)))
     if act.ok and act.value in PARAM_ACTS:
         kind = draw(st.sampled_from(["none", "good", "good", "bad"]))
     else:
@@ -285,7 +289,11 @@ def _number_part(low: float, high: float, strict_low: bool) -> st.SearchStrategy
         ok = math.isfinite(f) and (f > low if strict_low else f >= low) and f <= high
         return Part(toml_value(v), f if ok else None, ok)
 
+    in_range = st.floats(low, high).filter(lambda v: v > low or not strict_low)
     values = st.one_of(
+        in_range,
+        in_range,
+        in_range,
         st.floats(allow_nan=True, allow_infinity=True),
         st.floats(0, 2000),
         st.integers(-5, 2000),
@@ -303,6 +311,8 @@ def _toml_width() -> st.SearchStrategy[Part]:
         return Part(toml_value(v), v if ok else None, ok)
 
     return st.one_of(
+        st.integers(1, 9),
+        st.integers(1, 9),
         st.integers(1, 9),
         st.integers(1, 9),
         st.integers(-3, 0),
@@ -328,7 +338,7 @@ TRAINING = [  # (line, valid?) -- the [training] table's own checks are hyper.py
 def toml_cases(draw):
     lines, ok = [], True
     first = draw(_toml_width())
-    if draw(st.integers(0, 20)):
+    if draw(MOSTLY):
         lines.append(f"input = {first.text}")
         ok &= first.ok
     else:
@@ -338,20 +348,20 @@ def toml_cases(draw):
             part = draw(_number_part(0, spec.MAX_COEFFICIENT, strict_low=False))
             lines.append(f"{key} = {part.text}")
             ok &= part.ok
-    if draw(st.integers(0, 5)) == 0:
+    if draw(RARELY):
         lines.append(f"bogus = {draw(st.integers(0, 3))}")
         ok = False
-    depth = draw(st.integers(0, 4))
+    depth = draw(st.integers(1, 4)) if draw(MOSTLY) else 0
     ok &= depth > 0
     widths = [first.value]
     for l in range(1, depth + 1):
         width = draw(_toml_width())
-        act = draw(_activation(draw(st.integers(0, 9)) > 0))
+        act = draw(_activation(draw(MOSTLY)))
         act_name = act.value if act.ok else act.text
         lines += ["[[layers]]", f"width = {width.text}", f"activation = {toml_value(act_name)}"]
         ok &= width.ok and act.ok
         widths.append(width.value)
-        if draw(st.integers(0, 3)) == 0:
+        if draw(st.booleans() if act.value in PARAM_ACTS else RARELY):
             part = draw(_number_part(0, spec.MAX_ACTIVATION_PARAM, strict_low=True))
             lines.append(f"param = {part.text}")
             ok &= part.ok and act.value in PARAM_ACTS
@@ -360,7 +370,7 @@ def toml_cases(draw):
     if ok:
         count = sum(a * b + b for a, b in itertools.pairwise(widths))
         ok = count <= spec.MAX_PARAMETERS
-    if draw(st.booleans()):
+    if draw(RARELY):
         chosen = draw(st.lists(st.sampled_from(TRAINING), max_size=3, unique_by=lambda t: t[0]))
         keys = [line.split(" =")[0] for line, _ in chosen]
         if len(set(keys)) == len(keys):
@@ -443,10 +453,10 @@ FAULTS += ["newline-name", "long-name", "not-a-file"]
 def cli_cases(draw):
     command = draw(st.sampled_from(["generate", "data", "derive", "check", "analyze"]))
     fault = draw(st.sampled_from(FAULTS))
-    good_spec = draw(st.integers(0, 3)) > 0
+    good_spec = draw(MOSTLY)
     text = draw(st.sampled_from(VALID_SPECS)) if good_spec else draw(mutated_specs())
     extra = []
-    if draw(st.integers(0, 4)) == 0:
+    if draw(RARELY):
         extra = draw(
             st.sampled_from(
                 [["--l2", "1e400"], ["--l1", "-1"], ["--loss", "hinge"], ["--l2", "0.01"]]
@@ -467,7 +477,7 @@ def _expect_spec(text: str, extra: list[str]) -> bool:
     return True
 
 
-@fuzz(120, share=0.1)
+@fuzz(80, share=0.1)
 @given(case=cli_cases())
 def test_cli_invocations_end_in_a_result_or_one_line(case, capsys):
     command, fault, text, extra, data = case
@@ -583,7 +593,7 @@ class _Report:
 # -- a few through a real process --------------------------------------------------------------
 
 
-@fuzz(4, share=0.004)
+@fuzz(3, share=0.004)
 @given(st.one_of(mutated_specs(), compact_cases().map(lambda c: c[0])))
 def test_the_process_exits_0_1_or_2_with_one_line(text):
     argv = [sys.executable, "-m", "symfnn", "derive", text, "--l2", "0.5"]
