@@ -4,7 +4,7 @@ nothing of the script.
 In float64, at two batch sizes (neither a layer width, so no hard-coded N passes):
 (a) the script's `loss` against the risk R evaluated from the spec's definitions
     (`reference.risk`: the rule tables' SymPy definitions through `lambdify`, a plain forward
-    pass);
+    pass), and its `forward` against that forward pass;
 (b) the script's `gradients` against central differences of that reference risk — the
     comparison core of `runtime/gradcheck.py`, which the script's own `--gradcheck` runs too:
     every coordinate of a small network; for a large one a random subset per parameter,
@@ -75,15 +75,16 @@ class Row:
 
 @dataclass
 class LossRow:
-    """The script's risk against the reference's at one batch size."""
+    """The script's risk (and forward pass) against the reference's at one batch size."""
 
     batch: int
     script: float
     reference: float
+    forward_rel: float = 0.0  # worst layer of the script's forward() against the reference's
 
     @property
     def rel(self) -> float:
-        return core.relative_error([self.script], [self.reference])
+        return max(core.relative_error([self.script], [self.reference]), self.forward_rel)
 
     @property
     def verdict(self) -> str:
@@ -121,11 +122,13 @@ class Result:
     def lines(self) -> list[str]:
         out = [self.title, *self.notes[:1]]
         out.append(
-            f"{'risk R':6} {'N':>3} {'script':>22} {'reference':>22} {'rel err':>10}  verdict"
+            f"{'risk R':6} {'N':>3} {'script':>22} {'reference':>22} {'rel err':>10}"
+            f" {'forward':>10}  verdict"
         )
         for x in self.losses:
             out.append(
-                f"{'':6} {x.batch:3d} {x.script:22.15e} {x.reference:22.15e} {x.rel:10.3e}"
+                f"{'':6} {x.batch:3d} {x.script:22.15e} {x.reference:22.15e}"
+                f" {core.relative_error([x.script], [x.reference]):10.3e} {x.forward_rel:10.3e}"
                 f"  {x.verdict}"
             )
         brute = any(r.brute_rel is not None for r in self.rows)
@@ -292,6 +295,19 @@ def check(
         except Exception as e:  # noqa: BLE001 -- an edited script may fail in any way
             raise CheckError(f"the script's loss failed: {type(e).__name__}: {e}") from None
 
+    def script_forward(p, X) -> float:
+        """The worst relative error of the script's activations a0..aL (predict's too)."""
+        if not callable(getattr(module, "forward", None)):
+            return 0.0
+        try:
+            A = [np.asarray(a, np.float64) for a in module.forward(p, X)]
+        except Exception as e:  # noqa: BLE001 -- an edited script may fail in any way
+            raise CheckError(f"the script's forward failed: {type(e).__name__}: {e}") from None
+        _, ref = reference.forward(spec, p, X)
+        if len(A) != len(ref) or any(a.shape != r.shape for a, r in zip(A, ref)):
+            raise CheckError("the script's forward does not return [a0, ..., aL] of the spec")
+        return max(core.relative_error(a, r) for a, r in zip(A, ref))
+
     def risk(p, X, Y):  # the reference: the spec's definitions, not the script
         return reference.risk(spec, p, X, Y, l1 or 0.0, l2 or 0.0)
 
@@ -305,7 +321,11 @@ def check(
     result = Result(title, [], [], sizes)
     sweeps = []
     for X, Y in batches:
-        result.losses.append(LossRow(len(X), script_loss(params, X, Y), risk(params, X, Y)))
+        result.losses.append(
+            LossRow(
+                len(X), script_loss(params, X, Y), risk(params, X, Y), script_forward(params, X)
+            )
+        )
         sweep = core.fd_compare(
             risk,
             script_gradients,

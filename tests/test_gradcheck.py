@@ -271,6 +271,21 @@ def test_check_script_fails_on_a_corrupted_script(scripts, tmp_path, size, kind)
         assert all(2e-5 < r.rel < 1e-4 for r in result.rows if r.name == "W2")
 
 
+def test_check_script_compares_forward_with_the_reference(scripts, tmp_path):
+    """predict/forward wrong while loss and gradients are right: (a) sees it."""
+    body = """
+def forward(params, X):
+    A = _forward_(params, X)
+    return A[:-1] + [A[-1] * (1 + 1e-5)]
+"""
+    result = gradcheck.run(script=_corrupt(scripts[14], tmp_path, body), sympy=False)
+    assert not result.ok
+    assert all(4e-6 < x.forward_rel < 1e-5 for x in result.losses)
+    assert not [r for r in result.rows if r.verdict in core.FAILING]
+    clean = gradcheck.run(script=scripts[14], sympy=False)
+    assert max(x.forward_rel for x in clean.losses) < 1e-14
+
+
 def test_a_hard_coded_batch_size_fails_at_the_other_size(scripts, tmp_path):
     """At a batch of 3 the corrupted script is right; the check never uses only that size."""
     path = _corrupt(scripts[14], tmp_path, CORRUPTIONS["batch_of_3"])
