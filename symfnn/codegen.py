@@ -92,7 +92,7 @@ EXAMPLES = {
 
 # The runtime modules a script includes (symfnn/runtime/NAME.py), in dependency order: a
 # module may use the names defined by the ones before it (imported relatively in the package).
-RUNTIME = ("data", "network", "loop", "gradcheck", "cli")
+RUNTIME = ("checks", "safeio", "data", "network", "loop", "gradcheck", "cli")
 _RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 
 

@@ -11,10 +11,10 @@ come from the rule tables of `symfnn.training`.
 from __future__ import annotations
 
 import difflib
-import math
 from dataclasses import dataclass
 
 from .errors import SpecError
+from .runtime.checks import OptionError, number
 from .training import INITS, OPTIMIZERS
 
 # The initial learning rate of each optimizer when none is given (lr = None).
@@ -25,28 +25,26 @@ RELU_LIKE = ("relu", "leaky_relu", "elu")
 
 @dataclass(frozen=True)
 class Param:
-    """One hyper-parameter: its type, its default and what it allows."""
+    """One hyper-parameter: its default and, for a name, the choices. A number's rule (kind,
+    bounds) is runtime.checks.RULES[key], which the generated script's command line shares."""
 
-    kind: type  # int, float or str
     default: object  # None: none (lr: per optimizer; init: from the architecture)
     choices: tuple[str, ...] = ()
-    minimum: float | None = None  # the least value allowed (inclusive)
-    positive: bool = False  # > 0 rather than >= minimum
-    below: float | None = None  # an exclusive upper bound
+    minimum: int | None = None  # a spec's own, stricter bound (epochs: a script that trains)
 
 
 TABLE = {
-    "epochs": Param(int, 50, minimum=1),
-    "batch_size": Param(int, 32, minimum=1),
-    "lr": Param(float, None, positive=True),
-    "optimizer": Param(str, "adam", choices=tuple(OPTIMIZER_LR)),
-    "patience": Param(int, 10, minimum=0),  # epochs without a better val error; 0: off
-    "init": Param(str, None, choices=tuple(INITS)),  # None: default_init
-    "val_split": Param(float, 0.2, minimum=0, below=1),
-    "clip_value": Param(float, None, positive=True),
-    "clip_norm": Param(float, None, positive=True),
-    "seed": Param(int, 0, minimum=0),
-    "dtype": Param(str, "float32", choices=("float32", "float64")),
+    "epochs": Param(50, minimum=1),  # the command line allows 0: predict with --load
+    "batch_size": Param(32),
+    "lr": Param(None),
+    "optimizer": Param("adam", choices=tuple(OPTIMIZER_LR)),
+    "patience": Param(10),  # epochs without a better val error; 0: off
+    "init": Param(None, choices=tuple(INITS)),  # None: default_init
+    "val_split": Param(0.2),
+    "clip_value": Param(None),
+    "clip_norm": Param(None),
+    "seed": Param(0),
+    "dtype": Param("float32", choices=("float32", "float64")),
 }
 _SPEC_FIELDS = ("l1", "l2", "loss", "input", "layers")  # top-level keys, not [training] ones
 
@@ -83,20 +81,13 @@ def value(key: str, given: object) -> object:
             allowed = ", ".join(param.choices)
             raise SpecError(f"{where} must be one of {allowed}; got {given!r}")
         return given
-    numeric = (int,) if param.kind is int else (int, float)
-    if isinstance(given, bool) or not isinstance(given, numeric):
-        kind = "a whole number" if param.kind is int else "a number"
-        raise SpecError(f"{where} must be {kind}, got {given!r}")
-    number = param.kind(given)
-    if not math.isfinite(number):
-        raise SpecError(f"{where} must be finite, got {given!r}")
-    if param.positive and number <= 0:
-        raise SpecError(f"{where} must be positive, got {given!r}")
-    if param.minimum is not None and number < param.minimum:
-        raise SpecError(f"{where} must be at least {param.minimum:g}, got {given!r}")
-    if param.below is not None and number >= param.below:
-        raise SpecError(f"{where} must be below {param.below:g}, got {given!r}")
-    return number
+    try:
+        checked = number(key, given, where)
+    except OptionError as e:
+        raise SpecError(str(e)) from None
+    if param.minimum is not None and checked < param.minimum:
+        raise SpecError(f"{where} must be at least {param.minimum}, got {given!r}")
+    return checked
 
 
 def resolve(spec) -> dict:

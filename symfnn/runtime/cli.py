@@ -1,53 +1,102 @@
 """The command line of a generated script: `python train.py --data d.npz [options]`.
 
 `cli_main(net, description, argv)` parses the options (defaults: the network's TRAINING),
-reads the data, trains, reports and saves; bad input is one line on stderr and exit 2.
+checks everything it can before training (every number by the rules of symfnn's [training]
+table, the data file, the output files), trains, reports and saves atomically. Bad input of
+any kind is one line on stderr and exit 2, argparse's own errors included; a run that
+diverged keeps (and saves) its best finite weights and exits 1.
 Included verbatim in every generated script (codegen.RUNTIME).
 """
 
 import argparse
+import io
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from .data import DataError, read_params
+from .checks import RULES, OptionError, number
+from .data import DataError, in_dtype, read_params
 from .gradcheck import check_gradients
 from .loop import fit
+from .safeio import WriteError, check_target, write_file
+
+# The options that write a file, and what they write.
+OUTPUTS = ("save", "history", "predict")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but an error is one line (OptionError), not the usage and a message."""
+
+    def error(self, message: str):
+        raise OptionError(f"{message} (--help lists the options)")
+
+
+def _typed(key: str):
+    """The argparse type of option `key`: its text checked by RULES[key] (checks.number)."""
+
+    def parse(text: str):
+        try:
+            return number(key, text, text=True)
+        except OptionError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = RULES[key].kind.__name__  # argparse may name the type
+    return parse
 
 
 def build_parser(net, description: str) -> argparse.ArgumentParser:
     """The options of `python train.py`, their defaults the network's TRAINING."""
-    p = argparse.ArgumentParser(description=description)
+    p = OneLineParser(description=description)
     p.add_argument("--data", help="training data: .npz or .csv")
-    p.add_argument("--val-split", type=float, help="if no X_val")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="1: the article's SGD")
-    p.add_argument("--lr", type=float, help="learning rate (None: per optimizer)")
-    p.add_argument("--l1", type=float, default=net.l1, help="lambda_1 (L1 penalty)")
-    p.add_argument("--l2", type=float, default=net.l2, help="lambda_2 (L2 penalty)")
-    p.add_argument("--patience", type=int, help="early stopping; 0: off")
+    number_options = {  # allowed values: checks.RULES, as in symfnn's [training] table
+        "val_split": "0 <= share < 1, held out if no X_val",
+        "epochs": ">= 0; 0 with --load: only predict",
+        "batch_size": ">= 1; 1: the article's SGD",
+        "lr": "learning rate > 0 (None: per optimizer)",
+        "l1": "lambda_1 >= 0 (L1 penalty)",
+        "l2": "lambda_2 >= 0 (L2 penalty)",
+        "patience": "early stopping, >= 0; 0: off",
+        "clip_value": "clip gradient entries to +-this > 0",
+        "clip_norm": "clip the global gradient norm to this > 0",
+        "seed": ">= 0",
+    }
+    for key, text in number_options.items():
+        p.add_argument(f"--{key.replace('_', '-')}", type=_typed(key), help=text)
     p.add_argument("--init", choices=tuple(net.init_schemes))
     p.add_argument("--optimizer", choices=tuple(net.optimizer_lr))
-    p.add_argument("--clip-value", type=float, help="clip gradient entries to +-this")
-    p.add_argument("--clip-norm", type=float, help="clip the global gradient norm")
-    p.add_argument("--seed", type=int)
     p.add_argument("--dtype", choices=("float32", "float64"))
-    p.add_argument("--save", help="write the trained weights to this .npz")
-    p.add_argument("--history", help="write the training history to this .json")
+    exact = "to exactly this file name (no suffix added)"
+    p.add_argument("--save", help=f"write the trained weights (.npz) {exact}")
+    p.add_argument("--history", help=f"write the training history (JSON) {exact}")
     p.add_argument("--load", help="start from these weights; --epochs 0 to predict")
-    p.add_argument("--predict", help="write the test set's outputs to this .npy")
+    p.add_argument("--predict", help=f"write the test set's outputs (.npy) {exact}")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument("--gradcheck", action="store_true", help="check gradients, exit")
-    p.set_defaults(**net.training)
+    p.set_defaults(**net.training, l1=net.l1, l2=net.l2)
     return p
+
+
+def _check_outputs(args) -> None:
+    """Every output file writable, no file named twice: before any long work."""
+    given = [(f"--{k}", getattr(args, k)) for k in OUTPUTS if getattr(args, k)]
+    seen: dict = {}
+    for flag, path in given:
+        target = check_target(path, args.force).resolve()
+        if target in seen:
+            raise OptionError(f"{seen[target]} and {flag} name the same file {path!r}")
+        seen[target] = flag
 
 
 def _start(net, args) -> tuple:
     """(data or None, params) as the options ask; DataError on bad input."""
     net.coefficients(args.l1, args.l2)
-    data = net.load_data(args.data, args.val_split, args.seed) if args.data else None
     dtype = np.dtype(args.dtype)
+    data = None
+    if args.data:
+        data = in_dtype(net.load_data(args.data, args.val_split, args.seed), dtype)
+        if args.predict and "X_test" not in data:
+            raise DataError(f"--predict needs X_test and y_test in {args.data!r}")
     if args.load:
         shapes = {k: p.shape for k, p in net.init_params(0, None, dtype).items()}
         return data, read_params(args.load, shapes, dtype)
@@ -61,46 +110,52 @@ def _report(net, params, data, history) -> None:
             err = net.error(params, data[f"X_{part}"], data[f"Y_{part}"])
             if net.task == "regression":
                 history[f"{part}_score"] = err
-                print(f"{part} error {err:.4f}")
+                print(f"{part} error {err:.4g}")
             else:
                 history[f"{part}_score"] = 1 - err
                 print(f"{part} accuracy {1 - err:.4f}")
 
 
-def cli_main(net, description: str, argv: list | None = None) -> int:
-    """Run the command line; the exit status (0 ok, 1 diverged or check failed, 2 bad input)."""
-    args = build_parser(net, description).parse_args(argv)
-    try:
-        data, params = _start(net, args)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+def _encoded(save, *array, **arrays) -> bytes:
+    """The bytes `save` (np.save, np.savez) writes: written to a file by write_file, so that
+    the name is exactly the one given (np.save would add .npy) and the write atomic."""
+    buffer = io.BytesIO()
+    save(buffer, *array, **arrays)
+    return buffer.getvalue()
+
+
+def _train(net, args) -> int:
+    if not args.data and not args.gradcheck:
+        raise OptionError("--data is required (or --gradcheck)")
+    _check_outputs(args)
+    data, params = _start(net, args)
     if args.gradcheck:
         X, Y = (data["X_train"], data["Y_train"]) if data else (None, None)
         ok, lines = check_gradients(net, params if args.load else None, X, Y, args.seed)
         print("\n".join(lines))
         return 0 if ok else 1
-    if data is None:
-        print("error: --data is required (or --gradcheck)", file=sys.stderr)
-        return 2
     print(f"{net.compact}: {len(data['X_train'])} training samples, {args.dtype}")
-    keys = (
-        "epochs",
-        "batch_size",
-        "lr",
-        "optimizer",
-        "l1",
-        "l2",
-        "clip_value",
-        "clip_norm",
-    )
-    options = {k: getattr(args, k) for k in (*keys, "patience", "seed")}
+    keys = ("epochs", "batch_size", "lr", "optimizer", "l1", "l2", "patience", "seed")
+    options = {k: getattr(args, k) for k in (*keys, "clip_value", "clip_norm")}
     history = fit(net, params, data, **options)
-    _report(net, params, data, history)
+    # the kept weights are finite, but a huge one may still overflow an activation
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        _report(net, params, data, history)
+        outputs = net.predict(params, data["X_test"]) if args.predict else None
     if args.save:
-        np.savez(args.save, **params)
+        write_file(args.save, _encoded(np.savez, **params), args.force)
     if args.history:
-        Path(args.history).write_text(json.dumps(history, indent=1))
-    if args.predict and "X_test" in data:
-        np.save(args.predict, net.predict(params, data["X_test"]))
+        write_file(args.history, json.dumps(history, indent=1).encode(), args.force)
+    if args.predict:
+        write_file(args.predict, _encoded(np.save, outputs), args.force)
     return 0 if not history["stopped"].startswith("non-finite") else 1
+
+
+def cli_main(net, description: str, argv: list | None = None) -> int:
+    """Run the command line; the exit status (0 ok, 1 diverged or check failed, 2 bad input)."""
+    try:
+        return _train(net, build_parser(net, description).parse_args(argv))
+    except (OptionError, DataError, WriteError) as e:
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(e))
+        print(f"error: {message}", file=sys.stderr)
+        return 2
