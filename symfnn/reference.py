@@ -21,6 +21,7 @@ import numpy as np
 import sympy as sp
 
 from . import activations, losses
+from .pending import refuse
 from .spec import LayerSpec, NetworkSpec
 
 
@@ -56,6 +57,7 @@ def forward(
     spec: NetworkSpec, params: dict[str, np.ndarray], X: np.ndarray
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """([z1 .. zL], [a0 .. aL]) for the samples (rows) of X, in float64."""
+    refuse(spec, "in symfnn check's reference")  # batch normalisation, dropout: not yet
     A = [np.asarray(X, np.float64)]
     Z = []
     for l, layer in enumerate(spec.layers, start=1):

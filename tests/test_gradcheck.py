@@ -91,6 +91,12 @@ def test_reference_risk_is_the_definition_written_by_hand():
     assert reference.risk(spec, p, X, Y, l2=0.01) == pytest.approx(by_hand, rel=1e-14)
 
 
+def test_reference_refuses_layers_it_does_not_know():
+    """Batch normalisation and dropout are not in the reference yet: an error, not a guess."""
+    with pytest.raises(SymfnnError, match="not yet"):
+        reference.risk(parse("3-4:tanh:bn-2:softmax"), {}, np.zeros((2, 3)), np.eye(2))
+
+
 def test_reference_does_not_call_the_script():
     """The checker's reference risk stays right when the script's loss is wrong."""
     spec = parse("3-2:tanh-2:softmax", l2=0.01)
