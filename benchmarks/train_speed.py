@@ -7,12 +7,16 @@ round times, in turn and on the same weights and data:
 - "GEMM only": just the step's matrix products into preallocated arrays, the limit any
   NumPy implementation can reach;
 - "hand-tuned": `benchmarks/handtuned.py`, the best plain NumPy loop we can write;
+- "bare step": the generated script's printed passes and fused update, gathered batches,
+  no bookkeeping (what the script's Network runs per step);
 - "train()": the generated script's own `train()` for one epoch, as a user calls it;
-- scikit-learn's MLPClassifier (and PyTorch eager) when installed.
+- scikit-learn's MLPClassifier and PyTorch eager when installed.
 Rounds are interleaved so that a noisy neighbour slows every contender alike; the table
-gives medians of the per-round ratios to the hand-tuned loop, and CPU time beside wall
-time (the machines are shared). Before timing, the generated `train()` and the hand-tuned
-loop must end with equal parameters (to rounding) from the same weights and batches.
+gives medians of the per-round ratios to the hand-tuned loop, by wall time and by CPU time
+(the machines are shared: CPU/wall below 1 means the process waited). Before timing, the
+generated `train()`, its bare step and the hand-tuned loop must end with equal parameters
+(to rounding) from the same weights and batches. A last line measures the peak memory of
+`predict` on 10,000 samples of the medium network, in a fresh process.
 """
 
 from __future__ import annotations
@@ -73,6 +77,23 @@ def generated(module, params0, data, batch: int, seed: int) -> dict:
         params, data, epochs=1, batch_size=batch, lr=LR, optimizer="sgd", l2=L2,
         patience=0, seed=seed, log=lambda *a, **k: None,
     )  # fmt: skip
+    return params
+
+
+def bare(module, params0, X, Y, batch: int, seed: int) -> dict:
+    """The generated step alone: gather, forward, backward at the optimiser's scale, update."""
+    params, net = _copy(params0), module.NET
+    step, scale = net.optimizer("sgd", params, LR, 0.0, L2)
+    ws = net.workspace(batch, X.dtype)
+    xb, yb = np.empty((batch, X.shape[1]), X.dtype), np.empty((batch, Y.shape[1]), Y.dtype)
+    forward, backward = net.forward_pass, net.backward_pass
+    order = np.random.default_rng(seed).permutation(len(X))
+    for lo in range(0, len(order) - batch + 1, batch):
+        np.take(X, order[lo : lo + batch], axis=0, out=xb, mode="clip")
+        np.take(Y, order[lo : lo + batch], axis=0, out=yb, mode="clip")
+        A, Z = forward(params, xb, ws)
+        grads, _ = backward(params, A, Z, yb, ws, scale)
+        step(params, grads)
     return params
 
 
@@ -157,14 +178,19 @@ def bench(text: str, batch: int, steps: int, dtype, rounds: int) -> dict:
     data = {"X_train": X, "Y_train": Y}
     params0 = module.init_params(0, "he", dtype)
     # equal parameters from equal weights and batches, or the comparison means nothing
-    ours, theirs = generated(module, params0, data, batch, 0), handtuned(params0, X, Y, batch, 0)
-    worst = max(float(np.max(np.abs(ours[k] - theirs[k]))) for k in ours)
+    theirs = handtuned(params0, X, Y, batch, 0)
+    worst = 0.0
+    for ours in (generated(module, params0, data, batch, 0), bare(module, params0, X, Y, batch, 0)):
+        worst = max(worst, *(float(np.max(np.abs(ours[k] - theirs[k]))) for k in ours))
     tolerance = 1e-3 if dtype == np.float32 else 1e-9
     if worst > tolerance:
-        raise SystemExit(f"{text}: train() and the hand-tuned loop differ by {worst:.2e}")
+        raise SystemExit(
+            f"{text}: the generated step and the hand-tuned loop differ by {worst:.2e}"
+        )
     contenders = {
         "gemm": gemm_only(widths, batch, steps, dtype),
         "hand": lambda: handtuned(params0, X, Y, batch, 1),
+        "bare": lambda: bare(module, params0, X, Y, batch, 1),
         "train": lambda: generated(module, params0, data, batch, 1),
         **peers(widths, X, labels, batch),
     }
@@ -173,58 +199,99 @@ def bench(text: str, batch: int, steps: int, dtype, rounds: int) -> dict:
         for name, run in contenders.items():
             times[name].append(_clock(run))
     n = batch * steps
-    hand = [wall for wall, _ in times["hand"]]
+    hand = times["hand"]
     row = {"net": text, "batch": batch, "dtype": np.dtype(dtype).name, "agree": worst}
     for name, clocks in times.items():
         walls = [wall for wall, _ in clocks]
         row[name] = {
             "samples/s": n / statistics.median(walls),
+            "cpu samples/s": n / statistics.median(c for _, c in clocks),
             "cpu/wall": statistics.median(c / w for w, c in clocks),
-            "x hand": statistics.median(h / w for h, w in zip(hand, walls)),
+            "x hand": statistics.median(h[0] / w[0] for h, w in zip(hand, clocks)),
+            "x hand cpu": statistics.median(h[1] / w[1] for h, w in zip(hand, clocks)),
         }
     return row
 
 
 def table(rows: list[dict]) -> str:
-    names = [k for k in rows[0] if isinstance(rows[0][k], dict)]
-    head = f"| net (batch) | dtype | {' | '.join(names)} | hand % of GEMM | train() % of GEMM |"
+    """Throughput of the limit and the hand-tuned loop; the others as ×hand (wall / CPU)."""
+    names = [k for k in rows[0] if isinstance(rows[0][k], dict) and k not in ("gemm", "hand")]
+    head = (
+        "| net (batch) | dtype | GEMM only | hand-tuned (% of GEMM) | "
+        + " | ".join(names)
+        + " | train() % of GEMM | CPU/wall hand, train() |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        cells = []
+        limit = r["gemm"]["cpu samples/s"]
+        hand = r["hand"]
+        cells = [f"{r['gemm']['samples/s'] / 1e3:,.1f} k/s"]
+        cells.append(f"{hand['samples/s'] / 1e3:,.1f} k/s ({hand['cpu samples/s'] / limit:.0%})")
         for name in names:
             c = r.get(name)
-            if c is None:
-                cells.append("—")
-            elif name == "hand" or name == "gemm":
-                cells.append(f"{c['samples/s'] / 1e3:,.0f} k/s")
-            else:
-                cells.append(f"×{c['x hand']:.2f}")
-        limit = r["gemm"]["samples/s"]
-        share = (r["hand"]["samples/s"] / limit, r["train"]["samples/s"] / limit)
-        cells += [f"{share[0]:.0%}", f"{share[1]:.0%}"]
+            cells.append("—" if c is None else f"×{c['x hand']:.2f} / ×{c['x hand cpu']:.2f}")
+        cells.append(f"{r['train']['cpu samples/s'] / limit:.0%}")
+        cells.append(f"{hand['cpu/wall']:.2f}, {r['train']['cpu/wall']:.2f}")
         lines.append(f"| {r['net']} ({r['batch']}) | {r['dtype']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+PREDICT = """
+import sys, tracemalloc
+sys.path.insert(0, {root!r})
+import numpy as np
+from symfnn import codegen
+from symfnn.derive import derive
+from symfnn.spec import parse
+module = codegen.load(derive(parse("784-256:relu-256:relu-10:softmax")))
+params = module.init_params(0, "he", np.float32)
+X = np.random.default_rng(0).standard_normal((10000, 784)).astype(np.float32)
+tracemalloc.start()
+out = module.predict(params, X)
+peak = tracemalloc.get_traced_memory()[1]
+print(peak, X.nbytes, out.nbytes, sum(p.nbytes for p in params.values()))
+"""
+
+
+def predict_memory() -> str:
+    """The peak memory `predict` allocates (NumPy's arrays, traced by tracemalloc) on 10,000
+    samples of 784-256-256-10 (float32), in a fresh process, beside the arrays it must hold:
+    its input, its output and the weights."""
+    import subprocess
+
+    root = str(Path(__file__).resolve().parent.parent)
+    run = subprocess.run(
+        [sys.executable, "-c", PREDICT.format(root=root)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peak, x, out, weights = (int(v) for v in run.stdout.split())
+    mib, held = 2**20, x + out + weights
+    return (
+        f"predict, 10,000 samples of 784-256-256-10 (float32): allocates {peak / mib:.1f} MiB "
+        f"at its peak (output included) beside X {x / mib:.1f} MiB and the weights "
+        f"{weights / mib:.1f} MiB: {(x + weights + peak) / held:.2f}x the arrays it must hold"
+    )
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--dtype", nargs="+", default=["float32"])
-    parser.add_argument("--quick", action="store_true", help="a tenth of the steps, 3 rounds")
+    parser.add_argument("--dtype", nargs="+", default=["float32", "float64"])
+    parser.add_argument("--quick", action="store_true", help="a quarter of the steps, 3 rounds")
     args = parser.parse_args(argv)
     rounds = 3 if args.quick else args.rounds
     print(f"1 thread, NumPy {np.__version__}; medians over {rounds} interleaved rounds;")
-    print("'x hand': median per-round throughput ratio to the hand-tuned loop (>1: faster)")
+    print("'×a / ×b': median per-round throughput ratio to the hand-tuned loop by wall time /")
+    print("by CPU time (>1: faster); % of GEMM: CPU throughput over the GEMMs' alone")
     rows = []
     for dtype in args.dtype:
         for text, batch, steps in CASES:
-            steps = max(steps // 10, 4) if args.quick else steps
+            steps = max(steps // 4, 4) if args.quick else steps
             rows.append(bench(text, batch, steps, np.dtype(dtype), rounds))
     print(table(rows))
-    cpu = {
-        name: f"{rows[0][name]['cpu/wall']:.2f}" for name in rows[0] if name in ("hand", "train")
-    }
-    print(f"CPU/wall time (first row; < 1 means the machine was busy elsewhere): {cpu}")
+    print(predict_memory())
 
 
 if __name__ == "__main__":

@@ -25,10 +25,11 @@ HISTORY = ("loss", "train_error", "val_error", "grad_norm", "grad_norms", "time"
 
 # Rows of outputs kept before the loss and error count of those steps are taken together.
 BLOCK_ROWS = 4096
-# Steps of an epoch (evenly spaced) whose gradient norms the history records when no
-# clipping needs them at every step: a vdot per parameter per step would cost ~10% on a
-# small network, and the whole gradient (penalty included) a pass more on a large one.
-NORM_STEPS = 8
+# The history records the gradient norms of every NORM_STRIDE-th step of an epoch (the
+# first included; at most every NORM_STRIDE-th) when no clipping needs them at every step: a
+# vdot per parameter per step would cost ~10% on a small network, and the whole gradient
+# (penalty included) more passes over the weights on a large one.
+NORM_STRIDE, NORM_STEPS = 8, 32
 
 
 class EarlyStopping:
@@ -152,7 +153,7 @@ def _plan(net, X, Y, batch_size: int, clipping) -> list:
     kept = {k: np.empty((rows, Y.shape[1]), X.dtype) for k in names}
     targets = np.empty((rows, Y.shape[1]), X.dtype)
     steps = -(-n // batch)
-    stride = 1 if clipping else max(1, steps // NORM_STEPS)
+    stride = 1 if clipping else max(NORM_STRIDE, -(-steps // NORM_STEPS))
     inputs: dict = {}
     plan, at = [], 0
     for lo in range(0, n, per_block):
@@ -175,7 +176,7 @@ def _plan(net, X, Y, batch_size: int, clipping) -> list:
 def _epoch(net, params, data, order, plan, step, settings):
     """One pass over the rows of data = (X, Y) in `order`: (R, errors, mean global norm, mean norm
     per parameter), norms taken before clipping (at every step when clipping, else at
-    NORM_STEPS of them); the errors counted on each mini-batch before its update (no extra
+    every NORM_STRIDE-th); the errors counted on each mini-batch before its update (no extra
     pass over X). R is inf or nan as soon as a block's loss is."""
     (X, Y), (l1, l2, clip_value, clip_norm, scale) = data, settings
     n, whole = len(X), scale is None  # whole: the step takes the whole gradient
