@@ -12,12 +12,21 @@ runtime (symfnn/runtime/*.py), included verbatim; part 3 binds them into this sc
 """
 
 import argparse
+import contextlib
+import ctypes
+import errno
 import functools
+import io
 import json
 import math
+import os
+import socket
+import stat
 import sys
 import time
+import warnings
 from collections import OrderedDict
+from collections import namedtuple
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,10 +73,13 @@ def _forward_buffers(n, dtype):
     return {
         "Z1": np.empty((n, 128), dtype),
         "A1": np.empty((n, 128), dtype),
+        "zeros1": np.zeros((n, 128), dtype),
         "Z2": np.empty((n, 64), dtype),
         "A2": np.empty((n, 64), dtype),
+        "zeros2": np.zeros((n, 64), dtype),
         "Z3": np.empty((n, 32), dtype),
         "A3": np.empty((n, 32), dtype),
+        "zeros3": np.zeros((n, 32), dtype),
         "Z4": np.empty((n, 10), dtype),
         "A4": np.empty((n, 10), dtype),
     }
@@ -79,22 +91,18 @@ def _backward_buffers(n, dtype):
         "Delta4": np.empty((n, 10), dtype),
         "dW4": np.empty((10, 32), dtype),
         "db4": np.empty((10,), dtype),
-        "Delta4_N": np.empty((n, 10), dtype),
         "Delta3": np.empty((n, 32), dtype),
         "dW3": np.empty((32, 64), dtype),
         "db3": np.empty((32,), dtype),
         "fprime3": np.empty((n, 32), dtype),
-        "Delta3_N": np.empty((n, 32), dtype),
         "Delta2": np.empty((n, 64), dtype),
         "dW2": np.empty((64, 128), dtype),
         "db2": np.empty((64,), dtype),
         "fprime2": np.empty((n, 64), dtype),
-        "Delta2_N": np.empty((n, 64), dtype),
         "Delta1": np.empty((n, 128), dtype),
         "dW1": np.empty((128, 64), dtype),
         "db1": np.empty((128,), dtype),
         "fprime1": np.empty((n, 128), dtype),
-        "Delta1_N": np.empty((n, 128), dtype),
         "ones": np.ones(n, dtype),
     }
 
@@ -105,30 +113,33 @@ def _forward(params, X, ws):
     # layer 1: relu, 64 -> 128
     W1, b1 = params["W1"], params["b1"]
     Z1, A1 = ws["Z1"], ws["A1"]
+    zeros1 = ws["zeros1"]
     # Z1 = A0 @ W1.T + b1  (eq:batch-forward-z-1)
     np.matmul(A0, W1.T, out=Z1)
     Z1 += b1
     # A1 = np.where(Z1 > 0, Z1, 0)  (eq:batch-forward-a-1)
     # stable form: A1 = np.maximum(0, Z1)
-    np.maximum(0, Z1, out=A1)
+    np.maximum(Z1, zeros1, out=A1)
     # layer 2: relu, 128 -> 64
     W2, b2 = params["W2"], params["b2"]
     Z2, A2 = ws["Z2"], ws["A2"]
+    zeros2 = ws["zeros2"]
     # Z2 = A1 @ W2.T + b2  (eq:batch-forward-z-2)
     np.matmul(A1, W2.T, out=Z2)
     Z2 += b2
     # A2 = np.where(Z2 > 0, Z2, 0)  (eq:batch-forward-a-2)
     # stable form: A2 = np.maximum(0, Z2)
-    np.maximum(0, Z2, out=A2)
+    np.maximum(Z2, zeros2, out=A2)
     # layer 3: relu, 64 -> 32
     W3, b3 = params["W3"], params["b3"]
     Z3, A3 = ws["Z3"], ws["A3"]
+    zeros3 = ws["zeros3"]
     # Z3 = A2 @ W3.T + b3  (eq:batch-forward-z-3)
     np.matmul(A2, W3.T, out=Z3)
     Z3 += b3
     # A3 = np.where(Z3 > 0, Z3, 0)  (eq:batch-forward-a-3)
     # stable form: A3 = np.maximum(0, Z3)
-    np.maximum(0, Z3, out=A3)
+    np.maximum(Z3, zeros3, out=A3)
     # layer 4: softmax, 32 -> 10
     W4, b4 = params["W4"], params["b4"]
     Z4, A4 = ws["Z4"], ws["A4"]
@@ -142,8 +153,9 @@ def _forward(params, X, ws):
     return [A0, A1, A2, A3, A4], [Z1, Z2, Z3, Z4]
 
 
-def _backward(params, A, Z, Y, ws, l1, l2):
-    """The backward pass: the error terms Delta_l and the gradients, into ws."""
+def _backward(params, A, Z, Y, ws, scale):
+    """The backward pass into ws: the error terms Delta_l and the data term's gradients,
+    both times scale / N and scale (train() asks for the scale its optimiser wants)."""
     N = Y.shape[0]
     ones = ws["ones"]
     A0, A1, A2, A3, A4 = A
@@ -151,53 +163,52 @@ def _backward(params, A, Z, Y, ws, l1, l2):
     W4 = params["W4"]
     # layer 4 (output layer, softmax)
     Delta4, dW4 = ws["Delta4"], ws["dW4"]
-    db4, Delta4_N = ws["db4"], ws["Delta4_N"]
+    db4 = ws["db4"]
     # Delta4 = A4 - Y  (eq:batch-delta-out-4)
+    # kept times scale / N: each error term below carries the factor
     np.subtract(A4, Y, out=Delta4)
+    Delta4 *= scale / N
     # dW4 = Delta4.T @ A3 / N  (eq:batch-grad-W-4)
-    np.multiply(Delta4, 1 / N, out=Delta4_N)
-    np.matmul(Delta4_N.T, A3, out=dW4)
+    # its data term times scale: dW4 = Delta4.T @ A3
+    np.matmul(Delta4.T, A3, out=dW4)
     # db4 = Delta4.T @ ones / N  (eq:batch-grad-b-4)
-    np.matmul(ones, Delta4_N, out=db4)
+    np.matmul(ones, Delta4, out=db4)
     # layer 3 (hidden layer, relu)
     Delta3, dW3 = ws["Delta3"], ws["dW3"]
     db3, fprime3 = ws["db3"], ws["fprime3"]
-    Delta3_N = ws["Delta3_N"]
     # Delta3 = np.where(A3 > 0, 1, 0) * (Delta4 @ W4)  (eq:batch-delta-3)
     np.matmul(Delta4, W4, out=Delta3)
     np.greater(A3, 0, out=fprime3)
     Delta3 *= fprime3
     # dW3 = Delta3.T @ A2 / N  (eq:batch-grad-W-3)
-    np.multiply(Delta3, 1 / N, out=Delta3_N)
-    np.matmul(Delta3_N.T, A2, out=dW3)
+    # its data term times scale: dW3 = Delta3.T @ A2
+    np.matmul(Delta3.T, A2, out=dW3)
     # db3 = Delta3.T @ ones / N  (eq:batch-grad-b-3)
-    np.matmul(ones, Delta3_N, out=db3)
+    np.matmul(ones, Delta3, out=db3)
     # layer 2 (hidden layer, relu)
     Delta2, dW2 = ws["Delta2"], ws["dW2"]
     db2, fprime2 = ws["db2"], ws["fprime2"]
-    Delta2_N = ws["Delta2_N"]
     # Delta2 = np.where(A2 > 0, 1, 0) * (Delta3 @ W3)  (eq:batch-delta-2)
     np.matmul(Delta3, W3, out=Delta2)
     np.greater(A2, 0, out=fprime2)
     Delta2 *= fprime2
     # dW2 = Delta2.T @ A1 / N  (eq:batch-grad-W-2)
-    np.multiply(Delta2, 1 / N, out=Delta2_N)
-    np.matmul(Delta2_N.T, A1, out=dW2)
+    # its data term times scale: dW2 = Delta2.T @ A1
+    np.matmul(Delta2.T, A1, out=dW2)
     # db2 = Delta2.T @ ones / N  (eq:batch-grad-b-2)
-    np.matmul(ones, Delta2_N, out=db2)
+    np.matmul(ones, Delta2, out=db2)
     # layer 1 (hidden layer, relu)
     Delta1, dW1 = ws["Delta1"], ws["dW1"]
     db1, fprime1 = ws["db1"], ws["fprime1"]
-    Delta1_N = ws["Delta1_N"]
     # Delta1 = np.where(A1 > 0, 1, 0) * (Delta2 @ W2)  (eq:batch-delta-1)
     np.matmul(Delta2, W2, out=Delta1)
     np.greater(A1, 0, out=fprime1)
     Delta1 *= fprime1
     # dW1 = Delta1.T @ A0 / N  (eq:batch-grad-W-1)
-    np.multiply(Delta1, 1 / N, out=Delta1_N)
-    np.matmul(Delta1_N.T, A0, out=dW1)
+    # its data term times scale: dW1 = Delta1.T @ A0
+    np.matmul(Delta1.T, A0, out=dW1)
     # db1 = Delta1.T @ ones / N  (eq:batch-grad-b-1)
-    np.matmul(ones, Delta1_N, out=db1)
+    np.matmul(ones, Delta1, out=db1)
     grads = {
         "W1": dW1,
         "b1": db1,
@@ -228,6 +239,10 @@ def _data_loss(Z4, A4, Y):
 def _penalty(params, l1, l2):
     """The regulariser Omega of every weight matrix (the regulariser table)."""
     return 0.0
+
+
+def _penalty_gradient(params, grads, l1, l2):
+    """Adds the regulariser's gradient to each dW_l in grads, in place."""
 
 
 def _risk(data_loss, N, penalty):
@@ -329,6 +344,295 @@ OPTIMIZERS = {
 }
 
 
+def _sgd_fused(params, lr, l1, l2):
+    """SGD for train(): (step, lr); grads: lr times the data gradient."""
+    weights = [k for k in params if k.startswith("W")]
+    biases = [k for k in params if k.startswith("b")]
+
+    def step(params, grads):
+        for k in weights:
+            theta, g = params[k], grads[k]
+            # g = grads / lr
+            # theta <- theta - lr * g
+            theta -= g
+        for k in biases:
+            theta, g = params[k], grads[k]
+            # g = grads / lr
+            # theta <- theta - lr * g
+            theta -= g
+
+    return step, lr  # the scale the backward pass is to run at
+
+
+def _momentum_fused(params, lr, l1, l2, mu=0.9):
+    """momentum for train(): (step, lr); grads: lr times the data gradient."""
+    weights = [k for k in params if k.startswith("W")]
+    biases = [k for k in params if k.startswith("b")]
+    state = {}
+    for k, p in params.items():
+        state[k] = (np.zeros_like(p),)
+
+    def step(params, grads):
+        for k in weights:
+            theta, g = params[k], grads[k]
+            (v,) = state[k]
+            # g = grads / lr
+            # v <- mu * v - lr * g
+            v *= mu
+            v -= g
+            # theta <- theta + v
+            theta += v
+        for k in biases:
+            theta, g = params[k], grads[k]
+            (v,) = state[k]
+            # g = grads / lr
+            # v <- mu * v - lr * g
+            v *= mu
+            v -= g
+            # theta <- theta + v
+            theta += v
+
+    return step, lr  # the scale the backward pass is to run at
+
+
+# The optimisers whose update is linear in the gradient with the factor lr: train() runs
+# the backward pass at scale lr and their fused step applies it.
+FUSED = {
+    "sgd": _sgd_fused,
+    "momentum": _momentum_fused,
+}
+
+
+# == 2. Included runtime: symfnn/runtime/checks.py ====================================
+
+
+class OptionError(ValueError):
+    """A training option outside what its rule allows (a one-line message)."""
+
+
+# What one numeric option allows: kind int or float; minimum the least value (inclusive);
+# positive: > 0 rather than >= minimum; below an exclusive upper bound.
+Rule = namedtuple("Rule", "kind minimum positive below", defaults=(None, False, None))
+
+RULES = {
+    "epochs": Rule(int, minimum=0),  # 0: no training (predict with --load)
+    "batch_size": Rule(int, minimum=1),  # 1: the article's SGD
+    "lr": Rule(float, positive=True),
+    "patience": Rule(int, minimum=0),  # 0: no early stopping
+    "val_split": Rule(float, minimum=0, below=1),  # a share of the rows, 0: none
+    "clip_value": Rule(float, positive=True),
+    "clip_norm": Rule(float, positive=True),
+    "seed": Rule(int, minimum=0),
+    "l1": Rule(float, minimum=0),
+    "l2": Rule(float, minimum=0),
+}
+
+
+def _shown_value(given: object) -> str:
+    """repr() of what was given, shortened: a 5,000-digit number stays one short line."""
+    text = repr(given)
+    return text if len(text) <= 40 else f"{text[:25]}... ({len(text)} characters)"
+
+
+def number(key: str, given: object, where: str = "", text: bool = False) -> int | float:
+    """`given` checked against RULES[key]: the number (int or float as the rule's kind), else
+    OptionError "WHERE must be ..., got GIVEN". With `text`, `given` is the text of a number
+    (a command-line argument); otherwise it must be a number already (bool is not)."""
+    rule, lead = RULES[key], f"{where} " if where else ""
+    got = f", got {_shown_value(given)}"
+    kind = "a whole number" if rule.kind is int else "a number"
+    numeric = (int,) if rule.kind is int else (int, float)
+    try:
+        if text:
+            value = rule.kind(given.strip())
+        elif isinstance(given, bool) or not isinstance(given, numeric):
+            raise TypeError
+        else:
+            value = rule.kind(given)
+    except (TypeError, ValueError, AttributeError):
+        raise OptionError(f"{lead}must be {kind}{got}") from None
+    except OverflowError:  # an int beyond the largest float
+        raise OptionError(f"{lead}must be finite{got}") from None
+    if not math.isfinite(value):
+        raise OptionError(f"{lead}must be finite{got}")
+    if rule.positive and value <= 0:
+        raise OptionError(f"{lead}must be positive{got}")
+    if rule.minimum is not None and value < rule.minimum:
+        raise OptionError(f"{lead}must be at least {rule.minimum:g}{got}")
+    if rule.below is not None and value >= rule.below:
+        raise OptionError(f"{lead}must be below {rule.below:g}{got}")
+    return value
+
+
+def check_settings(settings: dict) -> None:
+    """Every numeric option of `settings` (name -> value; None: the default or off) checked:
+    OptionError for the first one its rule refuses."""
+    for key, given in settings.items():
+        if key in RULES and given is not None:
+            number(key, given, key)
+
+
+# == 2. Included runtime: symfnn/runtime/safeio.py ====================================
+
+
+class WriteError(Exception):
+    """An output file cannot be written (a one-line message)."""
+
+
+TEMP_TAG = "symfnn-tmp"  # the tag of symfnn's own temporary names (symfnn/fileio.py)
+_HOST = "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:40] or "host"
+
+
+def _why(e: OSError) -> str:
+    return e.strerror or type(e).__name__
+
+
+def shown_path(path: object) -> str:
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def check_target(path: str | os.PathLike, force: bool) -> Path:
+    """`path` as a file to write: WriteError for a folder, an existing file without `force`,
+    a missing folder or one this process cannot create a file in."""
+    path, shown = Path(path), shown_path(path)
+    try:
+        if path.is_dir():
+            raise WriteError(f"{shown} is a folder; give a file name")
+        if path.exists() or path.is_symlink():
+            if not force:
+                raise WriteError(f"{shown} exists; pass --force to overwrite it")
+            if not path.is_file():
+                raise WriteError(f"{shown} is not a regular file; not replaced")
+        folder = path.parent
+        if not folder.is_dir():
+            missing = f"folder {shown_path(folder)} does not exist"
+            raise WriteError(f"cannot write {shown}: {missing}")
+    except OSError as e:  # e.g. a name longer than the file system allows
+        raise WriteError(f"cannot write {shown}: {_why(e)}") from None
+    except ValueError:  # a NUL in the name
+        raise WriteError(f"cannot write {shown}: not a valid file name") from None
+    try:  # a probe: a read-only file system refuses even root
+        os.close(_open_temp(folder, _temp_name(path))[0])
+    except OSError as e:
+        raise WriteError(f"cannot write {shown}: {_why(e)}") from None
+    return path
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name[:100]}.{TEMP_TAG}."
+
+
+def _temp_name(path: Path) -> Path:
+    token = os.urandom(4).hex()
+    return path.parent / f"{_temp_prefix(path)}{_HOST}.{os.getpid()}.{token}"
+
+
+def _open_temp(folder: Path, name: Path) -> tuple[int, bool]:
+    """(fd, named): an unnamed file in `folder` where the OS has them, else `name` created."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is not None:
+        try:
+            # mode 0o666 through the umask, as open() gives
+            return os.open(folder, flag | os.O_WRONLY, 0o666), False
+        except OSError as e:
+            if e.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                raise
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    os.unlink(name)  # a probe or a fallback opened only to be named again below
+    return fd, True
+
+
+def _gone(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError):
+        return False
+    return False
+
+
+def _sweep(path: Path) -> None:
+    """Remove the temporaries of `path` that a killed process of this host left (best effort)."""
+    prefix = _temp_prefix(path)
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            if not entry.name.startswith(prefix):
+                continue
+            host, _, rest = entry.name[len(prefix) :].partition(".")
+            pid = rest.partition(".")[0]
+            mine = entry.stat(follow_symlinks=False).st_uid == os.geteuid()
+            if host == _HOST and pid.isdigit() and mine and _gone(pid):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def _link(fd: int, name: Path) -> bool:
+    """Name the unnamed file `fd`: linkat(AT_EMPTY_PATH), else through /proc."""
+    try:  # linkat with AT_EMPTY_PATH has no os-module spelling
+        libc = ctypes.CDLL(None, use_errno=True)
+        at_fdcwd, at_empty_path = -100, 0x1000
+        if libc.linkat(fd, b"", at_fdcwd, os.fsencode(name), at_empty_path) == 0:
+            return True
+    except (OSError, AttributeError):
+        pass
+    try:
+        os.link(f"/proc/self/fd/{fd}", name, follow_symlinks=True)
+    except OSError:
+        return False
+    return True
+
+
+def _write_named(path: Path, data: bytes, mode: int | None) -> Path:
+    """`data` in a complete temporary file beside `path`; its name."""
+    tmp = _temp_name(path)
+    fd, named = None, False
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is not None:
+        with contextlib.suppress(OSError):
+            fd = os.open(path.parent, flag | os.O_WRONLY, 0o666)
+    if fd is None:  # no unnamed files here: a hidden name from the start
+        fd, named = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), True
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if mode is not None:
+            os.fchmod(fd, mode)
+        os.fsync(fd)  # the rename must not reach the disk before the data does
+        if not named and not _link(fd, tmp):
+            raise OSError(errno.EOPNOTSUPP, "cannot name a temporary file here")
+    except BaseException:
+        if named:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    finally:
+        os.close(fd)
+    return tmp
+
+
+def write_file(path: str | os.PathLike, data: bytes, force: bool) -> Path:
+    """Write `data` to exactly `path` (no suffix added), atomically; WriteError on failure."""
+    path = check_target(path, force)
+    _sweep(path)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
+        tmp = _write_named(path, data, mode)
+    except OSError as e:
+        raise WriteError(f"cannot write {shown_path(path)}: {_why(e)}") from None
+    try:
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise WriteError(f"cannot write {shown_path(path)}: {_why(e)}") from None
+        raise
+    return path
+
+
 # == 2. Included runtime: symfnn/runtime/data.py ====================================
 
 
@@ -336,11 +640,28 @@ class DataError(Exception):
     """The data file (or the weights file) does not fit this network."""
 
 
+PARTS = ("train", "val", "test")
+# dtype kinds of real numbers: bool, signed and unsigned integers, floats
+REAL_KINDS = "biuf"
+_KIND_NAMES = {"c": "complex numbers", "U": "text", "S": "bytes", "O": "Python objects"}
+
+
+def as_real(array: np.ndarray, name: str) -> np.ndarray:
+    """`array` checked to hold finite real numbers (DataError naming `name` otherwise)."""
+    array = np.asarray(array)
+    if array.dtype.kind not in REAL_KINDS:
+        what = _KIND_NAMES.get(array.dtype.kind, f"values of type {array.dtype}")
+        raise DataError(f"{name} holds {what}; real numbers are needed")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise DataError(f"{name} contains NaN or inf")
+    return array
+
+
 def as_targets(y: np.ndarray, name: str, outputs: int, task: str) -> np.ndarray:
     """Integer labels, one-hot or real targets -> a 2-D float array of `outputs` columns."""
-    y = np.asarray(y)
+    y = as_real(y, name)
     if task == "classification" and y.ndim == 1:
-        if y.dtype.kind not in "iu" and not np.all(y == np.round(y)):
+        if y.dtype.kind not in "biu" and not np.all(y == np.round(y)):
             raise DataError(f"{name}: class labels must be whole numbers")
         if y.size and (y.min() < 0 or y.max() >= outputs):
             got = f"{y.min()}..{y.max()}"
@@ -357,28 +678,74 @@ def as_targets(y: np.ndarray, name: str, outputs: int, task: str) -> np.ndarray:
 
 
 def as_inputs(X: np.ndarray, name: str, inputs: int) -> np.ndarray:
-    """X checked to be 2-D with `inputs` columns."""
-    X = np.asarray(X)
+    """X checked to be 2-D with `inputs` columns of finite real numbers."""
+    X = as_real(X, name)
     if X.ndim != 2 or X.shape[1] != inputs:
         raise DataError(f"{name}: expected {inputs} input columns, got {X.shape}")
     return X
+
+
+def _read_npz(path: Path) -> dict:
+    """The arrays of an .npz archive, read in full (a damaged member fails here, not later)."""
+    archive = np.load(path, allow_pickle=False)
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        what = "one .npy array" if isinstance(archive, np.ndarray) else "no archive"
+        needed = "an .npz of named arrays is needed"
+        raise DataError(f"{shown_path(path)} is {what}; {needed}")
+    with archive:
+        arrays = {k: archive[k] for k in archive.files}
+    for name, array in arrays.items():
+        # a member that is no .npy file comes back as its bytes
+        if not isinstance(array, np.ndarray):
+            raise DataError(f"{shown_path(path)}: {name!r} is not a .npy array")
+    return arrays
 
 
 def read_arrays(path: str | Path, inputs: int) -> dict:
     """The raw arrays of a .npz file, or X_train/y_train of a .csv (inputs, then targets)."""
     path = Path(path)
     try:
-        if path.suffix == ".csv":
-            raw = np.loadtxt(path, delimiter=",", ndmin=2)
+        if path.suffix.lower() == ".csv":
+            with warnings.catch_warnings():  # an empty file: 0 rows, refused below
+                warnings.simplefilter("ignore")
+                raw = np.loadtxt(path, delimiter=",", ndmin=2)
             if raw.shape[1] < inputs + 1:
-                raise DataError(f"{path}: expected {inputs} inputs and targets per row")
+                needs = f"expected {inputs} inputs and targets per row"
+                raise DataError(f"{shown_path(path)}: {needs}")
             y = raw[:, inputs:]
             y = y[:, 0] if y.shape[1] == 1 else y
             return {"X_train": raw[:, :inputs], "y_train": y}
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read {path}: {e}") from None
+        return _read_npz(path)
+    except DataError:
+        raise
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+        raise DataError(f"cannot read {shown_path(path)}: {why}") from None
+    except Exception as e:  # noqa: BLE001 -- a damaged file fails in zipfile, zlib, ...
+        raise DataError(f"cannot read {shown_path(path)}: {_damaged(e)}") from None
+
+
+def _damaged(e: Exception) -> str:
+    """One line on a file that zipfile, zlib or NumPy's .npy reader gave up on."""
+    why = " ".join(str(e).split())[:120] or type(e).__name__
+    return f"not a valid data file ({why})"
+
+
+def _split(data: dict, path: str, val_split: float, seed: int) -> None:
+    """Hold out a share `val_split` of the training rows (shuffled by `seed`) for validation."""
+    n = len(data["X_train"])
+    cut = round(n * (1 - val_split))
+    if cut < 1 or cut == n:
+        raise DataError(
+            f"{path}: {n} training rows leave {n - cut} for validation and {cut} for "
+            f"training at val_split {val_split:g}; give X_val/y_val, more rows, or "
+            "a val_split that leaves rows on both sides (0: no validation)"
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    for key in ("X", "Y"):
+        full = data[f"{key}_train"]
+        data[f"{key}_train"] = full[order[:cut]]
+        data[f"{key}_val"] = full[order[cut:]]
 
 
 def read_data(
@@ -394,44 +761,64 @@ def read_data(
 
     Without X_val, a fraction `val_split` of the training rows (shuffled by `seed`) is held
     out for validation."""
-    files = read_arrays(path, inputs)
+    files, shown = read_arrays(path, inputs), shown_path(path)
     if "X_train" not in files or "y_train" not in files:
-        raise DataError(f"{path}: needs arrays X_train and y_train")
+        raise DataError(f"{shown}: needs arrays X_train and y_train")
     data = {}
-    for part in ("train", "val", "test"):
-        if f"X_{part}" in files:
-            X, y = files[f"X_{part}"], files.get(f"y_{part}")
-            if y is None:
-                raise DataError(f"{path}: X_{part} without y_{part}")
-            X = as_inputs(X, f"X_{part}", inputs)
-            Y = as_targets(y, f"y_{part}", outputs, task)
-            if len(X) != len(Y):
-                rows = f"X_{part} has {len(X)} rows, y_{part} {len(Y)}"
-                raise DataError(f"{path}: {rows}")
-            if not (np.isfinite(X).all() and np.isfinite(Y).all()):
-                raise DataError(f"{path}: {part} data contains NaN or inf")
-            data[f"X_{part}"], data[f"Y_{part}"] = X, Y
+    for part in PARTS:
+        X, y = files.get(f"X_{part}"), files.get(f"y_{part}")
+        if X is None and y is None:
+            continue
+        if X is None or y is None:
+            given, missing = ("y", "X") if X is None else ("X", "y")
+            raise DataError(f"{shown}: {given}_{part} without {missing}_{part}")
+        X = as_inputs(X, f"X_{part}", inputs)
+        Y = as_targets(y, f"y_{part}", outputs, task)
+        if len(X) != len(Y):
+            raise DataError(f"{shown}: X_{part} has {len(X)} rows, y_{part} {len(Y)}")
+        if not len(X):
+            raise DataError(f"{shown}: X_{part} and y_{part} have no rows")
+        data[f"X_{part}"], data[f"Y_{part}"] = X, Y
     if "X_val" not in data and val_split > 0:
-        order = np.random.default_rng(seed).permutation(len(data["X_train"]))
-        cut = round(len(order) * (1 - val_split))
-        for key in ("X", "Y"):
-            full = data[f"{key}_train"]
-            data[f"{key}_train"] = full[order[:cut]]
-            data[f"{key}_val"] = full[order[cut:]]
+        _split(data, shown, val_split, seed)
     return data
 
 
+def in_dtype(data: dict, dtype) -> dict:
+    """The arrays of `data` converted to `dtype`; DataError for values it cannot hold (X =
+    1e39 is finite in float64 and inf in float32)."""
+    dtype, out = np.dtype(dtype), {}
+    with np.errstate(over="ignore", invalid="ignore"):
+        for key, array in data.items():
+            out[key] = array.astype(dtype, copy=False)
+            if not np.isfinite(out[key]).all():
+                big = float(np.max(np.abs(array)))
+                limit = float(np.finfo(dtype).max)
+                raise DataError(
+                    f"{key} holds {big:.3g}, beyond {dtype.name}'s range (±{limit:.3g}); "
+                    "scale the data or train in --dtype float64"
+                )
+    return out
+
+
 def read_params(path: str | Path, shapes: dict, dtype) -> dict:
-    """Weights saved by `--save`: every key of `shapes` (name -> shape) present and of its shape."""
+    """Weights saved by `--save`: every key of `shapes` (name -> shape) present and of its shape,
+    finite real numbers that `dtype` can hold."""
     try:
-        with np.load(path, allow_pickle=False) as f:
-            params = {k: f[k].astype(dtype) for k in f.files}
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read weights {path}: {e}") from None
+        params = _read_npz(Path(path))
+    except DataError as e:
+        raise DataError(f"cannot read weights: {e}") from None
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+        raise DataError(f"cannot read weights {shown_path(path)}: {why}") from None
+    except Exception as e:  # noqa: BLE001 -- a damaged file
+        why = _damaged(e)
+        raise DataError(f"cannot read weights {shown_path(path)}: {why}") from None
     for k, shape in shapes.items():
         if k not in params or params[k].shape != shape:
-            raise DataError(f"{path}: {k} missing or not of shape {shape}")
-    return {k: params[k] for k in shapes}
+            raise DataError(f"{shown_path(path)}: {k} missing or not of shape {shape}")
+        as_real(params[k], f"{shown_path(path)}: {k}")
+    return in_dtype({k: params[k] for k in shapes}, dtype)
 
 
 # == 2. Included runtime: symfnn/runtime/network.py ====================================
@@ -466,11 +853,13 @@ class Network:
         backward_pass: Callable,
         data_loss: Callable,
         penalty: Callable,
+        penalty_gradient: Callable,
         risk: Callable,
         forward_buffers: Callable,
         backward_buffers: Callable,
         init_std: dict,
         optimizers: dict,
+        fused: dict,
         clip_by_value: Callable,
         norm_scale: Callable,
     ):
@@ -489,9 +878,10 @@ class Network:
         self.optimizer_lr = optimizer_lr
         self.forward_pass, self.backward_pass = forward_pass, backward_pass
         self.data_loss, self.penalty, self.risk = data_loss, penalty, risk
+        self.penalty_gradient = penalty_gradient
         self.forward_buffers, self.backward_buffers = forward_buffers, backward_buffers
         self.init_std = init_std
-        self.optimizers = optimizers
+        self.optimizers, self.fused = optimizers, fused
         self.clip_by_value, self.norm_scale = clip_by_value, norm_scale
         self.init_schemes = tuple(init_std)
         self._workspaces = OrderedDict()
@@ -593,11 +983,12 @@ class Network:
         l1, l2 = self.coefficients(l1, l2)
         A, Z, ws = self._forward(params, X, backward=True)
         Y = np.ascontiguousarray(Y, dtype=A[-1].dtype)
-        grads, deltas = self.backward_pass(params, A, Z, Y, ws, l1, l2)
+        grads, deltas = self.backward_pass(params, A, Z, Y, ws, 1.0)
         R = self._risk(params, Z, A, Y, l1, l2)
         grads = {k: g.copy() for k, g in grads.items()}
-        if return_deltas:
-            return R, grads, {k: d.copy() for k, d in deltas.items()}
+        self.penalty_gradient(params, grads, l1, l2)
+        if return_deltas:  # kept times scale / N = 1 / N by the backward pass
+            return R, grads, {k: d * len(Y) for k, d in deltas.items()}
         return R, grads
 
     def _risk(self, params, Z, A, Y, l1, l2) -> float:
@@ -634,10 +1025,15 @@ class Network:
                 for g in grads.values():
                     g *= scale
 
-    def optimizer(self, kind: str, params: dict, lr: float) -> Callable:
-        """The update `step(params, grads)` of optimiser `kind`, its state (only its own)
-        allocated for `params`; `grads` may be used as scratch."""
-        return self.optimizers[kind](params, lr)
+    def optimizer(self, kind: str, params: dict, lr: float, l1=0.0, l2=0.0, fused=True):
+        """(step, scale): the update `step(params, grads)` of optimiser `kind`, its state
+        (only its own) allocated for `params`; `grads` may be used as scratch. With `fused`
+        and an optimiser of FUSED, `grads` are the backward pass's at `scale` (lr) and step
+        adds the penalty's gradient; otherwise scale is None: `grads` are the whole
+        gradient (the backward pass's at scale 1 plus penalty_gradient)."""
+        if fused and kind in self.fused:
+            return self.fused[kind](params, lr, l1, l2)
+        return self.optimizers[kind](params, lr), None
 
     def load_data(self, path, val_split=None, seed=None) -> dict:
         """{"X_train", "Y_train", ...} from a .npz or .csv (see read_data); None: TRAINING's."""
@@ -670,10 +1066,11 @@ HISTORY = ("loss", "train_error", "val_error", "grad_norm", "grad_norms", "time"
 
 # Rows of outputs kept before the loss and error count of those steps are taken together.
 BLOCK_ROWS = 4096
-# Steps of an epoch (evenly spaced) whose gradient norms the history records when no
-# clipping needs them at every step: a vdot per parameter per step would cost ~10% on a
-# small network.
-NORM_STEPS = 32
+# The history records the gradient norms of every NORM_STRIDE-th step of an epoch (the
+# first included; at most every NORM_STRIDE-th) when no clipping needs them at every step: a
+# vdot per parameter per step would cost ~10% on a small network, and the whole gradient
+# (penalty included) more passes over the weights on a large one.
+NORM_STRIDE, NORM_STEPS = 8, 32
 
 
 class EarlyStopping:
@@ -724,6 +1121,10 @@ def fit(
     `params` is updated in place and ends as the best weights seen. lr None: the
     optimiser's default (net.optimizer_lr). Returns the history: per epoch "loss",
     "train_error", "val_error", "grad_norm", "grad_norms", "time"; "best_epoch", "stopped"."""
+    # the API's boundary: the rules of the command line and of the spec's [training]
+    numbers = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "l1": l1, "l2": l2}
+    numbers |= {"patience": patience, "seed": seed}
+    check_settings(numbers | {"clip_value": clip_value, "clip_norm": clip_norm})
     l1, l2 = net.coefficients(l1, l2)
     lr = net.optimizer_lr[optimizer] if lr is None else lr
     dtype = params["W1"].dtype
@@ -732,22 +1133,28 @@ def fit(
     Y = np.ascontiguousarray(data["Y_train"], dtype=dtype)
     X_val, Y_val = data.get("X_val"), data.get("Y_val")
     rng = np.random.default_rng(seed)
-    step = net.optimizer(optimizer, params, lr)
+    clipping = bool(clip_value or clip_norm)  # clipping needs the whole gradient first
+    step, scale = net.optimizer(optimizer, params, lr, l1, l2, fused=not clipping)
     history = {k: [] for k in HISTORY} | {"best_epoch": 0, "stopped": "epochs"}
     stopping = EarlyStopping(params, patience)
-    plan = _plan(net, X, Y, batch_size, clip_value or clip_norm)
+    plan = _plan(net, X, Y, batch_size, clipping)
     n = len(X)
     # a diverging run overflows: the loss says so below, NumPy need not warn
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             order = rng.permutation(n)
-            settings = (l1, l2, clip_value, clip_norm)
+            settings = (l1, l2, clip_value, clip_norm, scale)
             result = _epoch(net, params, (X, Y), order, plan, step, settings)
             R, wrong, norm, norms = result
             if not math.isfinite(R):
                 history["stopped"] = f"non-finite loss ({R}) at epoch {epoch}"
                 log(f"stopped: the loss became {R} at epoch {epoch}; kept the best")
+                break
+            if not all(np.isfinite(p).all() for p in params.values()):
+                # the loss was taken before the updates: only finite weights are ever kept
+                history["stopped"] = f"non-finite weights at epoch {epoch}"
+                log(f"stopped: inf or NaN weights at epoch {epoch}; kept the best")
                 break
             train_err = wrong / n
             val_err = train_err
@@ -787,7 +1194,7 @@ def _plan(net, X, Y, batch_size: int, clipping) -> list:
     kept = {k: np.empty((rows, Y.shape[1]), X.dtype) for k in names}
     targets = np.empty((rows, Y.shape[1]), X.dtype)
     steps = -(-n // batch)
-    stride = 1 if clipping else max(1, steps // NORM_STEPS)
+    stride = 1 if clipping else max(NORM_STRIDE, -(-steps // NORM_STEPS))
     inputs: dict = {}
     plan, at = [], 0
     for lo in range(0, n, per_block):
@@ -810,10 +1217,12 @@ def _plan(net, X, Y, batch_size: int, clipping) -> list:
 def _epoch(net, params, data, order, plan, step, settings):
     """One pass over the rows of data = (X, Y) in `order`: (R, errors, mean global norm, mean norm
     per parameter), norms taken before clipping (at every step when clipping, else at
-    NORM_STEPS of them); the errors counted on each mini-batch before its update (no extra
+    every NORM_STRIDE-th); the errors counted on each mini-batch before its update (no extra
     pass over X). R is inf or nan as soon as a block's loss is."""
-    (X, Y), (l1, l2, clip_value, clip_norm) = data, settings
-    n = len(X)
+    (X, Y), (l1, l2, clip_value, clip_norm, scale) = data, settings
+    n, whole = len(X), scale is None  # whole: the step takes the whole gradient
+    spare = {} if whole else {k: np.empty_like(p) for k, p in params.items()}
+    scale = 1.0 if whole else scale
     total, norm_sum, norms, counted, wrong = 0.0, 0.0, {k: 0.0 for k in params}, 0, 0
     # per step, every lookup counts on a small net: fetch the functions once
     forward, backward = net.forward_pass, net.backward_pass
@@ -824,9 +1233,14 @@ def _epoch(net, params, data, order, plan, step, settings):
         for s, e, x, y, ws, recorded in block:
             np.take(X, order[s:e], axis=0, out=x, mode="clip")
             A, Z = forward(params, x, ws)
-            grads, _ = backward(params, A, Z, y, ws, l1, l2)
+            grads, _ = backward(params, A, Z, y, ws, scale)
+            if whole:
+                net.penalty_gradient(params, grads, l1, l2)
             if recorded or clipping:
-                squares = {k: float(np.vdot(g, g)) for k, g in grads.items()}
+                full = grads
+                if not whole:
+                    full = _whole(net, params, grads, scale, l1, l2, spare)
+                squares = {k: float(np.vdot(g, g)) for k, g in full.items()}
                 if recorded:
                     for k, v in squares.items():
                         norms[k] += math.sqrt(v)
@@ -842,6 +1256,14 @@ def _epoch(net, params, data, order, plan, step, settings):
             return total, wrong, math.nan, norms
     R = net.risk(total, n, net.penalty(params, l1, l2))
     return R, wrong, norm_sum / counted, {k: v / counted for k, v in norms.items()}
+
+
+def _whole(net, params, grads, scale, l1, l2, spare: dict) -> dict:
+    """The whole gradient, from the backward pass's at `scale`, into the arrays `spare`."""
+    for k, g in grads.items():
+        np.multiply(g, 1 / scale, out=spare[k])
+    net.penalty_gradient(params, spare, l1, l2)
+    return spare
 
 
 # == 2. Included runtime: symfnn/runtime/gradcheck.py ====================================
@@ -1146,37 +1568,82 @@ def check_gradients(net, params=None, X=None, Y=None, seed=0, coords=8):
 # == 2. Included runtime: symfnn/runtime/cli.py ====================================
 
 
+# The options that write a file, and what they write.
+OUTPUTS = ("save", "history", "predict")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but an error is one line (OptionError), not the usage and a message."""
+
+    def error(self, message: str):
+        raise OptionError(f"{message} (--help lists the options)")
+
+
+def _typed(key: str):
+    """The argparse type of option `key`: its text checked by RULES[key] (checks.number)."""
+
+    def parse(text: str):
+        try:
+            return number(key, text, text=True)
+        except OptionError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = RULES[key].kind.__name__  # argparse may name the type
+    return parse
+
+
 def build_parser(net, description: str) -> argparse.ArgumentParser:
     """The options of `python train.py`, their defaults the network's TRAINING."""
-    p = argparse.ArgumentParser(description=description)
+    p = OneLineParser(description=description)
     p.add_argument("--data", help="training data: .npz or .csv")
-    p.add_argument("--val-split", type=float, help="if no X_val")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="1: the article's SGD")
-    p.add_argument("--lr", type=float, help="learning rate (None: per optimizer)")
-    p.add_argument("--l1", type=float, default=net.l1, help="lambda_1 (L1 penalty)")
-    p.add_argument("--l2", type=float, default=net.l2, help="lambda_2 (L2 penalty)")
-    p.add_argument("--patience", type=int, help="early stopping; 0: off")
+    number_options = {  # allowed values: checks.RULES, as in symfnn's [training] table
+        "val_split": "0 <= share < 1, held out if no X_val",
+        "epochs": ">= 0; 0 with --load: only predict",
+        "batch_size": ">= 1; 1: the article's SGD",
+        "lr": "learning rate > 0 (None: per optimizer)",
+        "l1": "lambda_1 >= 0 (L1 penalty)",
+        "l2": "lambda_2 >= 0 (L2 penalty)",
+        "patience": "early stopping, >= 0; 0: off",
+        "clip_value": "clip gradient entries to +-this > 0",
+        "clip_norm": "clip the global gradient norm to this > 0",
+        "seed": ">= 0",
+    }
+    for key, text in number_options.items():
+        p.add_argument(f"--{key.replace('_', '-')}", type=_typed(key), help=text)
     p.add_argument("--init", choices=tuple(net.init_schemes))
     p.add_argument("--optimizer", choices=tuple(net.optimizer_lr))
-    p.add_argument("--clip-value", type=float, help="clip gradient entries to +-this")
-    p.add_argument("--clip-norm", type=float, help="clip the global gradient norm")
-    p.add_argument("--seed", type=int)
     p.add_argument("--dtype", choices=("float32", "float64"))
-    p.add_argument("--save", help="write the trained weights to this .npz")
-    p.add_argument("--history", help="write the training history to this .json")
+    exact = "to exactly this file name (no suffix added)"
+    p.add_argument("--save", help=f"write the trained weights (.npz) {exact}")
+    p.add_argument("--history", help=f"write the training history (JSON) {exact}")
     p.add_argument("--load", help="start from these weights; --epochs 0 to predict")
-    p.add_argument("--predict", help="write the test set's outputs to this .npy")
+    p.add_argument("--predict", help=f"write the test set's outputs (.npy) {exact}")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument("--gradcheck", action="store_true", help="check gradients, exit")
-    p.set_defaults(**net.training)
+    p.set_defaults(**net.training, l1=net.l1, l2=net.l2)
     return p
+
+
+def _check_outputs(args) -> None:
+    """Every output file writable, no file named twice: before any long work."""
+    given = [(f"--{k}", getattr(args, k)) for k in OUTPUTS if getattr(args, k)]
+    seen: dict = {}
+    for flag, path in given:
+        target = check_target(path, args.force).resolve()
+        if target in seen:
+            raise OptionError(f"{seen[target]} and {flag} name the same file {path!r}")
+        seen[target] = flag
 
 
 def _start(net, args) -> tuple:
     """(data or None, params) as the options ask; DataError on bad input."""
     net.coefficients(args.l1, args.l2)
-    data = net.load_data(args.data, args.val_split, args.seed) if args.data else None
     dtype = np.dtype(args.dtype)
+    data = None
+    if args.data:
+        data = in_dtype(net.load_data(args.data, args.val_split, args.seed), dtype)
+        if args.predict and "X_test" not in data:
+            raise DataError(f"--predict needs X_test and y_test in {args.data!r}")
     if args.load:
         shapes = {k: p.shape for k, p in net.init_params(0, None, dtype).items()}
         return data, read_params(args.load, shapes, dtype)
@@ -1190,49 +1657,55 @@ def _report(net, params, data, history) -> None:
             err = net.error(params, data[f"X_{part}"], data[f"Y_{part}"])
             if net.task == "regression":
                 history[f"{part}_score"] = err
-                print(f"{part} error {err:.4f}")
+                print(f"{part} error {err:.4g}")
             else:
                 history[f"{part}_score"] = 1 - err
                 print(f"{part} accuracy {1 - err:.4f}")
 
 
-def cli_main(net, description: str, argv: list | None = None) -> int:
-    """Run the command line; the exit status (0 ok, 1 diverged or check failed, 2 bad input)."""
-    args = build_parser(net, description).parse_args(argv)
-    try:
-        data, params = _start(net, args)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+def _encoded(save, *array, **arrays) -> bytes:
+    """The bytes `save` (np.save, np.savez) writes: written to a file by write_file, so that
+    the name is exactly the one given (np.save would add .npy) and the write atomic."""
+    buffer = io.BytesIO()
+    save(buffer, *array, **arrays)
+    return buffer.getvalue()
+
+
+def _train(net, args) -> int:
+    if not args.data and not args.gradcheck:
+        raise OptionError("--data is required (or --gradcheck)")
+    _check_outputs(args)
+    data, params = _start(net, args)
     if args.gradcheck:
         X, Y = (data["X_train"], data["Y_train"]) if data else (None, None)
         ok, lines = check_gradients(net, params if args.load else None, X, Y, args.seed)
         print("\n".join(lines))
         return 0 if ok else 1
-    if data is None:
-        print("error: --data is required (or --gradcheck)", file=sys.stderr)
-        return 2
     print(f"{net.compact}: {len(data['X_train'])} training samples, {args.dtype}")
-    keys = (
-        "epochs",
-        "batch_size",
-        "lr",
-        "optimizer",
-        "l1",
-        "l2",
-        "clip_value",
-        "clip_norm",
-    )
-    options = {k: getattr(args, k) for k in (*keys, "patience", "seed")}
+    keys = ("epochs", "batch_size", "lr", "optimizer", "l1", "l2", "patience", "seed")
+    options = {k: getattr(args, k) for k in (*keys, "clip_value", "clip_norm")}
     history = fit(net, params, data, **options)
-    _report(net, params, data, history)
+    # the kept weights are finite, but a huge one may still overflow an activation
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        _report(net, params, data, history)
+        outputs = net.predict(params, data["X_test"]) if args.predict else None
     if args.save:
-        np.savez(args.save, **params)
+        write_file(args.save, _encoded(np.savez, **params), args.force)
     if args.history:
-        Path(args.history).write_text(json.dumps(history, indent=1))
-    if args.predict and "X_test" in data:
-        np.save(args.predict, net.predict(params, data["X_test"]))
+        write_file(args.history, json.dumps(history, indent=1).encode(), args.force)
+    if args.predict:
+        write_file(args.predict, _encoded(np.save, outputs), args.force)
     return 0 if not history["stopped"].startswith("non-finite") else 1
+
+
+def cli_main(net, description: str, argv: list | None = None) -> int:
+    """Run the command line; the exit status (0 ok, 1 diverged or check failed, 2 bad input)."""
+    try:
+        return _train(net, build_parser(net, description).parse_args(argv))
+    except (OptionError, DataError, WriteError) as e:
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(e))
+        print(f"error: {message}", file=sys.stderr)
+        return 2
 
 
 # == 3. This network: the runtime bound to the printed part ================================
@@ -1251,11 +1724,13 @@ NET = Network(
     backward_pass=_backward,
     data_loss=_data_loss,
     penalty=_penalty,
+    penalty_gradient=_penalty_gradient,
     risk=_risk,
     forward_buffers=_forward_buffers,
     backward_buffers=_backward_buffers,
     init_std=INIT_STD,
     optimizers=OPTIMIZERS,
+    fused=FUSED,
     clip_by_value=_clip_by_value,
     norm_scale=_norm_scale,
 )
