@@ -31,6 +31,13 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):
         raise OptionError(f"{message} (--help lists the options)")
 
+    def parse_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        for arg in args:  # argparse takes `--lr=--` as an empty list, not as an error
+            if arg == "--" or (arg.startswith("--") and arg.endswith("=--")):
+                self.error(f"{arg!r}: '--' is no value; the script takes no arguments")
+        return super().parse_args(args, namespace)
+
 
 def _typed(key: str):
     """The argparse type of option `key`: its text checked by RULES[key] (checks.number)."""

@@ -69,13 +69,15 @@ def as_inputs(X: np.ndarray, name: str, inputs: int) -> np.ndarray:
 
 def _read_npz(path: Path) -> dict:
     """The arrays of an .npz archive, read in full (a damaged member fails here, not later)."""
-    archive = np.load(path, allow_pickle=False)
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        what = "one .npy array" if isinstance(archive, np.ndarray) else "no archive"
-        needed = "an .npz of named arrays is needed"
-        raise DataError(f"{shown_path(path)} is {what}; {needed}")
-    with archive:
-        arrays = {k: archive[k] for k in archive.files}
+    # the file is ours to close: np.load leaves its own open when the zip is damaged
+    with open(path, "rb") as file:
+        archive = np.load(file, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            what = "one .npy array" if isinstance(archive, np.ndarray) else "no archive"
+            needed = "an .npz of named arrays is needed"
+            raise DataError(f"{shown_path(path)} is {what}; {needed}")
+        with archive:
+            arrays = {k: archive[k] for k in archive.files}
     for name, array in arrays.items():
         # a member that is no .npy file comes back as its bytes
         if not isinstance(array, np.ndarray):
