@@ -79,6 +79,7 @@ class LayerDerivation:
     delta: Step
     grad_W: Step
     grad_b: Step
+    norm: object = None  # batchnorm.NormLayer: a layer with bn/dropout (grad_b is then ∂R/∂β)
 
     @property
     def is_output(self) -> bool:
@@ -598,9 +599,6 @@ def _generic_to_output() -> dict:
 
 def derive(spec: NetworkSpec) -> Derivation:
     """Derive every equation of backpropagation for `spec` (linear in depth)."""
-    from .pending import refuse
-
-    refuse(spec, "derived")  # issue 11: the batch-normalisation derivation is not in yet
     flags = (spec.l1 > 0, spec.l2 > 0)
     L = spec.depth
     out_layer = spec.layers[-1]
@@ -629,6 +627,11 @@ def derive(spec: NetworkSpec) -> Derivation:
                 gb.rename(mapping, f"grad-b-{l}"),
             )
         )
+        if layer.batchnorm or layer.dropout:  # issue 11: derived in symfnn/batchnorm.py
+            from . import batchnorm
+
+            norm, steps = batchnorm.layer(layer, l, flags)
+            layers[-1] = replace(layers[-1], norm=norm, **steps)
     reg = None
     if any(flags):
         omega, grad = _regulariser_terms(*flags)
@@ -642,6 +645,10 @@ def derive(spec: NetworkSpec) -> Derivation:
     coefficients = {
         sym: v for sym, v, on in ((LAMBDA1, spec.l1, flags[0]), (LAMBDA2, spec.l2, flags[1])) if on
     }
+    if any(layer.batchnorm for layer in spec.layers):
+        from .batchnorm import EPSILON, EPSILON_VALUE
+
+        coefficients[EPSILON] = float(EPSILON_VALUE)
     return Derivation(
         spec,
         general_steps(),

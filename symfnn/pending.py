@@ -11,7 +11,7 @@ from .errors import SpecError
 from .spec import NetworkSpec
 
 # The stages that handle batch normalisation and dropout already.
-DONE = "read from the spec"
+DONE = "derived and proven"
 
 
 def refuse(spec: NetworkSpec, output: str) -> None:

@@ -273,8 +273,14 @@ def derivation_text(d: Derivation) -> str:
     for name, e in oe.stages:
         lines.append(f"  {name + ':':15s} {text(e)}")
     lines.append("")
+    from . import textprint_bn  # batch norm and dropout (issue 11)
+
+    lines += textprint_bn.unit_lines(d)
     lines.append("Every layer")
     for layer in d.layers:
+        if layer.norm is not None:
+            lines += textprint_bn.layer_lines(layer)
+            continue
         lines.append(f"  layer {layer.l} ({layer.activation.name}, {layer.width}×{layer.fan_in})")
         lines.append(f"    {_eq(layer.delta.matrix_lhs, layer.delta.matrix)}")
         for step in (layer.grad_W, layer.grad_b):  # the risk's gradient: a mean over samples
@@ -287,8 +293,10 @@ def derivation_text(d: Derivation) -> str:
         lines.append(f"  {text(step.matrix_lhs)} ← {text(step.matrix)}")
     lines.append("")
     lines.append("Mini-batch form (B samples as rows; what the generated code runs, in order)")
-    order = [(layer.forward_z, layer.forward_a) for layer in d.layers]
-    order += [(layer.delta, layer.grad_W, layer.grad_b) for layer in reversed(d.layers)]
+    from .batchnorm import batch_backward, batch_forward
+
+    order = [batch_forward(layer) for layer in d.layers]
+    order += [batch_backward(layer) for layer in reversed(d.layers)]
     for steps in order:
         for step in steps:
             lines.append(f"  {_eq(as_batch(step.batch_lhs), as_batch(step.batch))}")

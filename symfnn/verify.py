@@ -250,6 +250,10 @@ def verify(
     d: Derivation, *, points: int = 3, samples: int = 2, seed: int = 0, symbolic: bool = True
 ) -> Report:
     """Prove `d` on a small instance of its architecture; see the module docstring."""
+    if d.spec.normalised:  # batch norm / dropout (issue 11): samples couple, see verify_bn
+        from .verify_bn import verify as verify_normalised
+
+        return verify_normalised(d, points=points, samples=samples, seed=seed, symbolic=symbolic)
     small = small_instance(d.spec)
     d_small = derive(small) if small != d.spec else d
     d_small = _transplant(d, d_small)

@@ -35,3 +35,157 @@ def test_plain_specs_are_not_refused():
     refuse(api.load_spec("4-5:tanh-3:softmax"), "documented")  # no error
     with pytest.raises(SpecError, match="not yet documented: 4-5:tanh:bn-3:softmax"):
         refuse(api.load_spec(BN), "documented")
+
+
+# -- the derivation ---------------------------------------------------------------------------
+
+import random
+
+import sympy as sp
+
+from symfnn import batchnorm
+from symfnn.derive import derive
+from symfnn.spec import parse
+from symfnn.verify import verify
+
+REGRESSION = "3-2:tanh:bn:dropout=0.25-2:identity"
+
+
+@pytest.fixture
+def fresh_caches():
+    """Derive the unit steps anew (a monkeypatched definition must reach them), and after."""
+    for f in (batchnorm.unit_steps, batchnorm._lifted_unit_steps):
+        f.cache_clear()
+    yield
+    for f in (batchnorm.unit_steps, batchnorm._lifted_unit_steps):
+        f.cache_clear()
+
+
+def test_sympy_reaches_the_compact_form():
+    """The textbook form, typed here as the reference, is what SymPy's result simplifies to."""
+    g, zh, n, r, N = batchnorm.dzhat, batchnorm.zhat, batchnorm.n, batchnorm.r, sp.Symbol("N")
+    N = batchnorm.N
+    textbook = (N * g[r] - sp.Sum(g[n], (n, 1, N)) - zh[r] * sp.Sum(g[n] * zh[n], (n, 1, N))) / (
+        N * sp.sqrt(batchnorm.var + batchnorm.EPSILON)
+    )
+    derived = batchnorm.unit_steps().delta
+    assert not derived.index.has(batchnorm.z)
+    assert sp.simplify(derived.index - textbook) == 0
+    # the raw derivative still runs through μ and σ² (sums over the batch)
+    assert derived.raw.has(sp.Sum) and derived.raw.has(sp.KroneckerDelta)
+
+
+def test_batch_form_equals_differentiating_the_definition_on_numbers():
+    """Δ from the derivation's mini-batch form vs ∂/∂Z of Σ G ⊙ Ẑ(Z), with Ẑ from its definition."""
+    d = derive(parse("4-2:tanh:bn-3:softmax"))
+    delta = d.layers[0].norm.backward[-1]
+    x = batchnorm.names(1)
+    rng = random.Random(3)
+    rnd = lambda: sp.Rational(rng.randint(-9, 9), 7)
+    Z = sp.Matrix(3, 2, lambda i, j: sp.Symbol(f"z{i}{j}"))
+    G = sp.Matrix(3, 2, lambda i, j: rnd())
+    at = {s: rnd() for s in Z}
+    eps = batchnorm.EPSILON_VALUE
+    mean = [sum(Z[:, j]) / 3 for j in range(2)]
+    var = [sum((Z[i, j] - mean[j]) ** 2 for i in range(3)) / 3 for j in range(2)]
+    Zhat = sp.Matrix(3, 2, lambda i, j: (Z[i, j] - mean[j]) / sp.sqrt(var[j] + eps))
+    objective = sum(G[i, j] * Zhat[i, j] for i in range(3) for j in range(2))
+    # G = N ∂R/∂Ẑ, so N ∂R/∂Z = ∂(Σ G ⊙ Ẑ)/∂Z
+    expected = sp.Matrix(3, 2, lambda i, j: sp.diff(objective, Z[i, j]).subs(at))
+    values = {
+        x.Zhat: Zhat.subs(at),
+        x.dZhat: G,
+        x.var: sp.Matrix([[v.subs(at) for v in var]]),
+    }
+    sizes = {batchnorm.N: 3, batchnorm.width(1): 2, batchnorm.EPSILON: eps}
+    from symfnn import matrixform
+
+    got = matrixform.evaluate(delta.batch.xreplace({batchnorm.EPSILON: eps}), sizes, values)
+    assert max(abs(sp.N(v, 50)) for v in got - expected) < 1e-40
+
+
+def test_a_normalised_layer_has_gamma_and_beta_and_no_bias():
+    d = derive(parse("4-5:tanh:bn-3:softmax"))
+    norm = d.layers[0].norm
+    assert norm.batchnorm and d.layers[1].norm is None
+    labels = [s.label for s in norm.steps]
+    assert labels[:6] == [
+        "forward-z-1",
+        "bn-mean-1",
+        "bn-variance-1",
+        "bn-normalise-1",
+        "bn-affine-1",
+        "forward-a-1",
+    ]
+    assert not norm.forward[0].batch.has(sp.MatrixSymbol("b1", batchnorm.width(1), 1))
+    assert str(norm.grad_gamma.batch_lhs) == "dgamma1" and d.layers[0].grad_b is norm.grad_beta
+    assert all(s.checked for s in norm.steps)
+
+
+def test_dropout_mask_enters_as_data():
+    d = derive(parse("4-5:relu:dropout=0.5-3:softmax"))
+    (forward,), (delta,) = d.layers[0].norm.forward, d.layers[0].norm.backward
+    mask = batchnorm.names(1).Mask
+    assert forward.batch.has(mask) and delta.batch.has(mask)
+    assert forward.batch.has(sp.Integer(2)) and delta.batch.has(sp.Integer(2))  # 1/(1 - q)
+
+
+# -- the proof --------------------------------------------------------------------------------
+
+
+def test_the_proof_proves_bn_and_dropout():
+    d = derive(parse(REGRESSION, loss="squared_error"))
+    report = verify(d, points=1, symbolic=False)
+    assert report.ok, report.lines()
+    assert report.samples >= 3 and report.worst < 1e-50
+    assert report.partials == 2 * 2 + 2 + 2 + 2 * 2 + 2  # W1, γ1, β1 (no b1), W2, b2
+
+
+@pytest.mark.parametrize(
+    "path, zhat_of_z",
+    [
+        # ẑ with μ held constant: the mean's path is dropped
+        (
+            "mean",
+            lambda idx: (
+                (batchnorm.z[idx] - batchnorm.mu)
+                / sp.sqrt(batchnorm._variance_of_z(batchnorm.mu) + batchnorm.EPSILON)
+            ),
+        ),
+        # ẑ with σ² held constant: the variance's path is dropped
+        (
+            "variance",
+            lambda idx: (
+                (batchnorm.z[idx] - batchnorm._mean_of_z())
+                / sp.sqrt(batchnorm.var + batchnorm.EPSILON)
+            ),
+        ),
+    ],
+)
+def test_a_derivation_missing_a_path_fails_the_proof(path, zhat_of_z, monkeypatch, fresh_caches):
+    monkeypatch.setattr(batchnorm, "_zhat_of_z", zhat_of_z)
+    d = derive(parse(REGRESSION, loss="squared_error"))
+    report = verify(d, points=1, symbolic=False)
+    assert not report.ok and report.mismatches
+    assert "FAILED" in report.lines()[-1]
+
+
+def test_a_derivation_without_the_dropout_mask_fails_the_proof():
+    from dataclasses import replace
+
+    d = derive(parse("3-2:tanh:dropout=0.25-2:identity", loss="squared_error"))
+    layer = d.layers[0]
+    (delta,) = layer.norm.backward
+    mask = batchnorm.names(1).Mask
+    wrong = replace(delta, batch=delta.batch.xreplace({mask: sp.OneMatrix(*mask.shape)}))
+    layer = replace(layer, norm=replace(layer.norm, backward=(wrong,)), delta=wrong)
+    report = verify(replace(d, layers=(layer, *d.layers[1:])), points=1, symbolic=False)
+    assert not report.ok
+
+
+def test_the_terminal_text_shows_the_batch_norm_steps():
+    from symfnn.textprint import derivation_text
+
+    out = derivation_text(derive(parse("4-5:tanh:bn:dropout=0.5-3:softmax")))
+    assert "Batch normalisation, one unit over the mini-batch" in out
+    assert "statistics:" in out and "dgamma1 =" in out and "Mask1" in out
