@@ -357,3 +357,20 @@ def test_kill_9_during_save_leaves_the_old_or_the_whole_new_file(tmp_path):
         target.write_bytes(b"old")
     if os.environ.get("SYMFNN_KILLS"):
         print(f"\n{len(outcomes)} kills: {sum(outcomes)} left the new file, the rest the old")
+
+
+def test_a_temporary_left_by_a_killed_script_goes_on_the_next_save(script, capsys, tmp_path):
+    """A kill between naming the complete temporary and renaming it leaves a hidden name
+    tagged with host and pid; the next write to the folder removes it, not a live one's."""
+    module, _ = script
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    prefix = f".w.npz.{module.TEMP_TAG}.{module._HOST}"
+    stale = tmp_path / f"{prefix}.{dead.pid}.0badc0de"
+    live = tmp_path / f"{prefix}.{os.getpid()}.0badc0de"
+    stale.write_bytes(b"half")
+    live.write_bytes(b"busy")
+    data = npz(tmp_path, **good())
+    rc, _, err = main(module, capsys, "--data", data, "--epochs", 1, "--save", tmp_path / "w.npz")
+    assert rc == 0, err
+    assert not stale.exists() and live.exists()
