@@ -430,6 +430,23 @@ def test_core_compares_any_risk_with_any_gradient():
     assert [r["name"] for r in bad["rows"] if core.fd_verdict(r["rel"]) in core.FAILING] == ["w"]
 
 
+def test_taylor_direction_avoids_kinks():
+    """R = relu(w) + w^2 at w = 1e-4: a step down crosses the kink, the remainder then
+    shrinks like h, not h^2; with the sign pattern the direction is drawn again."""
+    params = {"w": np.array([1e-4])}
+    risk = lambda: float(np.maximum(params["w"], 0).sum() + (params["w"] ** 2).sum())
+    grads = {"w": 1 + 2 * params["w"]}
+    signs = lambda: [params["w"] > 0]
+    seed = next(
+        s for s in range(50) if core.random_direction(params, np.random.default_rng(s))["w"][0] < 0
+    )
+    crossing = core.fd_taylor(params, grads, risk, np.random.default_rng(seed))
+    assert core.taylor_slope(crossing) < 1.5
+    avoided = core.fd_taylor(params, grads, risk, np.random.default_rng(seed), signs=signs)
+    assert 1.9 < core.taylor_slope(avoided) < 2.1
+    assert params["w"][0] == 1e-4  # moved back
+
+
 def test_script_gradcheck_runs_the_shared_core(scripts):
     """The generated script's --gradcheck is core.check_gradients on the script's NET."""
     module = codegen.load(scripts[62])

@@ -101,39 +101,59 @@ def random_direction(params, rng):
     return {k: x / norm for k, x in v.items()}
 
 
-def _fd_shift(params, v, h):
+def _fd_along(params, v, h, f):
+    """f() at params + h v; params are put back exactly afterwards."""
+    saved = {k: p.copy() for k, p in params.items()}
     for k, p in params.items():
         p += h * v[k]
-
-
-def _fd_along(params, v, h, f):
-    """f() at params + h v; params are moved back afterwards."""
-    _fd_shift(params, v, h)
     try:
         return f()
     finally:
-        _fd_shift(params, v, -h)
+        for k, p in params.items():
+            np.copyto(p, saved[k])
 
 
 def _fd_dot(grads, v):
     return sum(float(np.vdot(grads[k], v[k])) for k in v)
 
 
-def fd_directional(params, grads, risk, rng, count, h, floor=1e-12):
+def _fd_same(params, v, steps, signs):
+    """Do the kink sign patterns stay as at params for every step h v? (signs: None, or
+    a function of no arguments giving the patterns at the current params)."""
+    if signs is None:
+        return True
+    base = signs()
+    for h in steps:
+        moved = _fd_along(params, v, h, signs)
+        if any((a != b).any() for a, b in zip(base, moved)):
+            return False
+    return True
+
+
+def fd_directional(params, grads, risk, rng, count, h, floor=1e-12, signs=None):
     """Relative error of `count` random directional derivatives grad . v against
-    (risk(theta + h v) - risk(theta - h v)) / 2h."""
+    (risk(theta + h v) - risk(theta - h v)) / 2h; a direction whose step crosses a kink
+    (signs, see _fd_same) is drawn again, up to 4 count draws."""
     num, ana = [], []
-    for _ in range(count):
+    for _ in range(4 * count):
+        if len(num) == count:
+            break
         v = random_direction(params, rng)
+        if not _fd_same(params, v, (h, -h), signs):
+            continue
         up, down = _fd_along(params, v, h, risk), _fd_along(params, v, -h, risk)
         num.append((up - down) / (2 * h))
         ana.append(_fd_dot(grads, v))
     return relative_error(num, ana, floor)
 
 
-def fd_taylor(params, grads, risk, rng, steps=TAYLOR_STEPS):
-    """[(h, |risk(theta + h v) - risk(theta) - h grad . v|)] along one random direction v."""
-    v = random_direction(params, rng)
+def fd_taylor(params, grads, risk, rng, steps=TAYLOR_STEPS, signs=None):
+    """[(h, |risk(theta + h v) - risk(theta) - h grad . v|)] along one random direction v
+    (drawn again, up to 8 times, while a step crosses a kink: signs, see _fd_same)."""
+    for _ in range(8):
+        v = random_direction(params, rng)
+        if _fd_same(params, v, steps, signs):
+            break
     slope, base = _fd_dot(grads, v), risk()
     return [(h, abs(_fd_along(params, v, h, risk) - base - h * slope)) for h in steps]
 
@@ -217,8 +237,9 @@ def fd_compare(
         )
     out = {"N": len(X), "rows": rows, "directional": None, "taylor": [], "floor": floor}
     if directions:
-        out["directional"] = fd_directional(params, grads, R, rng, directions, H, floor)
-        out["taylor"] = fd_taylor(params, grads, R, rng)
+        signs = None if pattern is None else (lambda: pattern(params, X))
+        out["directional"] = fd_directional(params, grads, R, rng, directions, H, floor, signs)
+        out["taylor"] = fd_taylor(params, grads, R, rng, signs=signs)
     return out
 
 
