@@ -42,8 +42,8 @@ gradient-flow analysis needs):
         lr None: OPTIMIZER_LR[optimizer]. `params` is updated in place
         and ends as the best weights seen (by validation error).
         history: per epoch "loss", "train_error", "val_error", "grad_norm" (global
-        norm before clipping, mean over every 8th step of the epoch (at most 32), or
-        over every step when clipping), "grad_norms" (one {"W1": ..., "b1": ...} per
+        norm before clipping, mean over 8 evenly spaced steps of the epoch, or over
+        every step when clipping), "grad_norms" (one {"W1": ..., "b1": ...} per
         epoch: mean per-parameter norm before clipping, over the same steps),
         "time"; and "best_epoch", "stopped". The train error is measured on each
         mini-batch before its update (no extra pass over the training set). `callback(epoch, params, history)` runs
@@ -225,7 +225,7 @@ def _forward(d: Derivation) -> tuple[list[str], list[str], set[str]]:
         steps: list[str] = [f"# layer {l}: {act.name}, {layer.fan_in} -> {layer.width}"]
         z_lines = p.statements(f"Z{l}", layer.forward_z.batch)
         if act.name == "softmax":
-            a_lines = p.softmax(f"A{l}", f"Z{l}")
+            a_lines = p.softmax(f"A{l}", f"Z{l}", f"rowmax{l}", f"rowsum{l}")
             a_comment = f"# A{l} = softmax(Z{l}), shifted by the row maximum  (eq:batch-{layer.forward_a.label})"
         elif isinstance(layer.forward_a.batch, sp.MatrixSymbol):
             a_lines = p.statements(f"A{l}", layer.forward_a.batch)
@@ -239,8 +239,8 @@ def _forward(d: Derivation) -> tuple[list[str], list[str], set[str]]:
             a_comment = _comment(layer.forward_a)
             if stable != layer.forward_a.batch:
                 a_comment += f"\n# stable form: A{l} = {p.code(stable)}"
-        own = [n for n in (f"Z{l}", f"A{l}", f"zeros{l}") if n not in aliases]
-        own = [n for n in own if not n.startswith("zeros") or n in _used(a_lines)]
+        own = [n for n in (f"Z{l}", f"A{l}") if n not in aliases]
+        own += [n for n in (f"zeros{l}", f"rowmax{l}", f"rowsum{l}") if n in _used(a_lines)]
         buffers += own
         steps += _fetch([f"W{l}", f"b{l}"], "params")
         steps += _fetch(own, "ws")
@@ -346,8 +346,10 @@ def _backward(d: Derivation) -> tuple[list[str], list[str], list[str]]:
     return head + steps + tail, buffers, penalty
 
 
-def _data_loss(d: Derivation) -> list[str]:
-    """Σ over the batch of Σ_i ell(a_i, y_i), in its stable form."""
+def _data_loss(d: Derivation, aliases: set[str]) -> tuple[list[str], list[str]]:
+    """Lines of `_data_loss(out, Y)`: Σ over the batch of Σ_i ell(a_i, y_i), in its stable
+    form, from the output layer's buffers in `out` (a workspace, or the rows train() kept);
+    and the names it reads there, the one holding A_L first."""
     p = printer()
     L = d.spec.depth
     out = d.spec.layers[-1].activation
@@ -356,14 +358,22 @@ def _data_loss(d: Derivation) -> list[str]:
     from .codeprint import LSE
 
     names = {z_sym: sp.Symbol(f"Z{L}"), losses.a: sp.Symbol(f"A{L}"), losses.y: sp.Symbol("Y")}
-    lines = []
-    if stable.has(LSE):
-        lines += p.logsumexp("lse", f"Z{L}")
     expr = stable.xreplace(names)
+    lines = []
+    if stable.has(LSE):  # the softmax kept its row maximum and sum: lse without a 2nd pass
+        lines += [f"# lse = log(sum(exp(Z{L}), axis=1)) from the softmax's row maximum and sum"]
+        lines += p.logsumexp("lse", f"rowmax{L}", f"rowsum{L}")
+    held = f"Z{L}" if f"A{L}" in aliases else f"A{L}"
+    read = [held] + [n for n in (f"Z{L}", f"rowmax{L}", f"rowsum{L}") if n in _used(lines)]
+    read += [f"Z{L}"] if f"Z{L}" in _used([p.code(expr)]) and f"Z{L}" not in read else []
+    used = _used([*lines, p.code(expr)])
+    alias = held != f"A{L}" and f"A{L}" in used  # the identity's A_L is Z_L
+    fetch = [f'{n} = out["{n}"]' for n in read if n in used or (alias and n == held)]
+    fetch += [f"A{L} = {held}  # the identity's A_L is Z_L"] if alias else []
     lines.append(f"return float(np.sum({p.code(expr)}))")
     kind = "in the logits" if reads_z else "as defined"
     head = f"# ell(a, y) = {p.code(d.loss.ell)}, summed {kind}"
-    return [head, *lines]
+    return [head, *fetch, *lines], read
 
 
 def _risk(d: Derivation) -> str:
@@ -583,14 +593,15 @@ def _py_dict(items: dict) -> str:
 def context(d: Derivation) -> dict:
     """Everything the template lays out, printed and ordered."""
     spec = d.spec
-    forward, fwd_buffers, _ = _forward(d)
+    forward, fwd_buffers, aliases = _forward(d)
+    data_loss, output_rows = _data_loss(d, aliases)
     backward, bwd_buffers, penalty_gradient = _backward(d)
     widths = spec.widths
     shapes = {}
     for l in range(1, spec.depth + 1):
         m, prev = widths[l], widths[l - 1]
         shapes |= {f"Z{l}": f"(n, {m})", f"A{l}": f"(n, {m})", f"Delta{l}": f"(n, {m})"}
-        shapes |= {f"zeros{l}": f"(n, {m})"}
+        shapes |= {f"zeros{l}": f"(n, {m})", f"rowmax{l}": "(n, 1)", f"rowsum{l}": "(n, 1)"}
         shapes |= {f"fprime{l}": f"(n, {m})", f"dW{l}": f"({m}, {prev})", f"db{l}": f"({m},)"}
     fwd_buffers = [
         (name, f"np.{'zeros' if name.startswith('zeros') else 'empty'}({shapes[name]}, dtype)")
@@ -629,8 +640,8 @@ def context(d: Derivation) -> dict:
         "kink_layers": kinks,
         "forward": forward,
         "backward": backward,
-        "data_loss": _data_loss(d),
-        "data_loss_args": f"Z{spec.depth}, A{spec.depth}, Y",
+        "data_loss": data_loss,
+        "output_rows": _py(tuple(output_rows)),
         "penalty": _penalty(d),
         "penalty_gradient": penalty_gradient,
         "risk": _risk(d),

@@ -307,23 +307,21 @@ class NumPyCodePrinter(NumPyPrinter):
             return self.elementwise(target, expr)
         return [f"np.copyto({target}, {self._print(expr)})"]
 
-    def softmax(self, target: str, z: str) -> list[str]:
-        """The stable softmax exp(z - max z) / Σ exp(z - max z), row by row."""
-        zs, m = sp.Symbol(z), sp.Symbol(f"{z}.max(axis=1, keepdims=True)")
-        lines = self._ew(stable_softmax_numerator(zs, m), zs, target)
-        return [tidy(x) for x in (*lines, f"{target} /= {target}.sum(axis=1, keepdims=True)")]
-
-    def logsumexp(self, target: str, z: str) -> list[str]:
-        """lse = m + log Σ exp(z - m), m the row maximum: log Σ exp(z) without overflow."""
-        zs, m = sp.Symbol(z), sp.Symbol("m")
-        total = sp.Symbol(
-            f"{self._print(stable_softmax_numerator(zs, m))}.sum(axis=1, keepdims=True)"
-        )
-        lines = [
-            f"m = {z}.max(axis=1, keepdims=True)",
-            f"{target} = {self._print(m + sp.log(total))}",
-        ]
+    def softmax(self, target: str, z: str, rowmax: str, rowsum: str) -> list[str]:
+        """The stable softmax exp(z - m) / s row by row, m the row maximum and s = Σ exp(z - m)
+        kept in the (N, 1) buffers `rowmax` and `rowsum`: the data loss reads them back."""
+        zs = sp.Symbol(z)
+        # the ufuncs' own reductions: np.max and np.sum add a Python wrapper's call per use
+        lines = [f"np.maximum.reduce({z}, axis=1, keepdims=True, out={rowmax})"]
+        lines += self._ew(stable_softmax_numerator(zs, sp.Symbol(rowmax)), zs, target)
+        lines += [f"np.add.reduce({target}, axis=1, keepdims=True, out={rowsum})"]
+        lines += [f"{target} /= {rowsum}"]
         return [tidy(x) for x in lines]
+
+    def logsumexp(self, target: str, rowmax: str, rowsum: str) -> list[str]:
+        """lse = m + log Σ exp(z - m) from the softmax's m and s: log Σ exp(z) without
+        overflow, and with no second pass over z."""
+        return [tidy(f"{target} = {self._print(sp.Symbol(rowmax) + sp.log(sp.Symbol(rowsum)))}")]
 
     def _bias(self, term) -> str | None:
         """1 bᵀ (a row broadcast over the batch) -> 'b' (NumPy broadcasts the 1-D b)."""

@@ -117,7 +117,7 @@ class Line:
         return {"Z1": np.empty((n, 1), dtype)}
 
     def output_names(self):
-        return "Z1", "A1"  # A1 is Z1: no buffer of its own
+        return ("Z1",)  # A1 is Z1: no buffer of its own
 
     def forward_pass(self, params, X, ws):
         Z = np.multiply(X, params["W1"], out=ws["Z1"])
@@ -130,8 +130,8 @@ class Line:
     def penalty_gradient(self, params, grads, l1, l2):
         pass
 
-    def data_loss(self, Z, A, Y):
-        return float(np.sum((A - Y) ** 2) / 2)
+    def data_loss(self, out, Y):
+        return float(np.sum((out["Z1"] - Y) ** 2) / 2)
 
     def penalty(self, params, l1, l2):
         return 0.0

@@ -3,7 +3,8 @@ stopping that keeps the best weights.
 
 `fit(net, params, data, ...)` runs on any object with the methods of `network.Network` that
 it calls (`workspace`, `output_names`, `forward_pass`, `backward_pass`, `data_loss`,
-`penalty`, `risk`, `count_errors`, `error`, `coefficients`, `optimizer`, `clip`), so a test
+`penalty`, `penalty_gradient`, `risk`, `count_errors`, `error`, `coefficients`, `optimizer`,
+`clip`), so a test
 can drive it with a small stand-in. Included verbatim in every generated script
 (codegen.RUNTIME).
 
@@ -25,11 +26,11 @@ HISTORY = ("loss", "train_error", "val_error", "grad_norm", "grad_norms", "time"
 
 # Rows of outputs kept before the loss and error count of those steps are taken together.
 BLOCK_ROWS = 4096
-# The history records the gradient norms of every NORM_STRIDE-th step of an epoch (the
-# first included; at most every NORM_STRIDE-th) when no clipping needs them at every step: a
-# vdot per parameter per step would cost ~10% on a small network, and the whole gradient
-# (penalty included) more passes over the weights on a large one.
-NORM_STRIDE, NORM_STEPS = 8, 32
+# The history records the gradient norms of NORM_STEPS evenly spaced steps of an epoch
+# (the first included) when no clipping needs them at every step: a vdot per parameter per
+# step would cost ~10% on a small network, and the whole gradient (penalty included) more
+# passes over the weights on a large one.
+NORM_STEPS = 8
 
 
 class EarlyStopping:
@@ -96,14 +97,15 @@ def fit(
     step, scale = net.optimizer(optimizer, params, lr, l1, l2, fused=not clipping)
     history = {k: [] for k in HISTORY} | {"best_epoch": 0, "stopped": "epochs"}
     stopping = EarlyStopping(params, patience)
-    plan = _plan(net, X, Y, batch_size, clipping)
+    plan = _plan(net, X, Y, batch_size)
+    spare = None if scale is None else {k: np.empty_like(p) for k, p in params.items()}
     n = len(X)
     # a diverging run overflows: the loss says so below, NumPy need not warn
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             order = rng.permutation(n)
-            settings = (l1, l2, clip_value, clip_norm, scale)
+            settings = (l1, l2, clip_value, clip_norm, scale, spare)
             result = _epoch(net, params, (X, Y), order, plan, step, settings)
             R, wrong, norm, norms = result
             if not math.isfinite(R):
@@ -138,69 +140,73 @@ def fit(
     return history
 
 
-def _plan(net, X, Y, batch_size: int, clipping) -> list:
-    """The steps of every epoch, grouped in blocks of about BLOCK_ROWS rows: per block
-    (lo, hi, the block's output rows, its targets, [per step (lo, hi, x, y, ws, norms)]).
+def _plan(net, X, Y, batch_size: int) -> list:
+    """The steps of every epoch in blocks of about BLOCK_ROWS rows: per block (lo, hi, the
+    block's rows of the output layer's buffers (net.output_names()) and of the targets
+    ("Y"), and its steps (s, e, x, ws), the rows lo + s .. lo + e). Full blocks share one
+    list of steps.
 
     `x` is the step's input buffer, `ws` a workspace whose output-layer buffers are views of
-    the block's rows, `y` a view of the block's targets, `norms` whether the step records
-    its gradient norms. Epochs differ only in the order of the rows gathered into them."""
-    n = len(X)
+    the block's rows, so that the loss and the errors of a block are taken once, after its
+    steps. Epochs differ only in the order of the rows gathered into them."""
+    n, dtype = len(X), X.dtype
     batch = min(batch_size, n)
-    per_block = max(1, BLOCK_ROWS // batch) * batch
-    names = [k for k in net.output_names() if k in net.workspace(batch, X.dtype)]
-    rows = min(per_block, n)
-    kept = {k: np.empty((rows, Y.shape[1]), X.dtype) for k in names}
-    targets = np.empty((rows, Y.shape[1]), X.dtype)
-    steps = -(-n // batch)
-    stride = 1 if clipping else max(NORM_STRIDE, -(-steps // NORM_STEPS))
+    per_block = min(max(1, BLOCK_ROWS // batch) * batch, n)
+    full = net.workspace(batch, dtype)
+    names = net.output_names()
+    kept = {k: np.empty((per_block, full[k].shape[1]), dtype) for k in names}
+    kept["Y"] = np.empty((per_block, Y.shape[1]), dtype)
     inputs: dict = {}
-    plan, at = [], 0
+    plan, shared = [], None
     for lo in range(0, n, per_block):
-        hi = min(lo + per_block, n)
-        block = []
-        for s in range(lo, hi, batch):
-            e = min(s + batch, hi)
-            if e - s not in inputs:
-                inputs[e - s] = np.empty((e - s, X.shape[1]), X.dtype)
-            ws = dict(net.workspace(e - s, X.dtype))
-            ws |= {k: kept[k][s - lo : e - lo] for k in names}
-            y = targets[s - lo : e - lo]
-            block.append((s, e, inputs[e - s], y, ws, at % stride == 0))
-            at += 1
-        outputs = [kept[k][: hi - lo] for k in names]
-        plan.append((lo, hi, outputs, targets[: hi - lo], block))
+        size = min(per_block, n - lo)
+        steps = shared
+        if size < per_block or shared is None:
+            steps = []
+            for s in range(0, size, batch):
+                e = min(s + batch, size)
+                if e - s not in inputs:
+                    inputs[e - s] = np.empty((e - s, X.shape[1]), dtype)
+                ws = dict(net.workspace(e - s, dtype))
+                ws |= {k: rows[s:e] for k, rows in kept.items()}
+                steps.append((s, e, inputs[e - s], ws))
+            shared = steps if size == per_block else shared
+        plan.append((lo, lo + size, {k: v[:size] for k, v in kept.items()}, steps))
     return plan
 
 
 def _epoch(net, params, data, order, plan, step, settings):
-    """One pass over the rows of data = (X, Y) in `order`: (R, errors, mean global norm, mean norm
-    per parameter), norms taken before clipping (at every step when clipping, else at
-    every NORM_STRIDE-th); the errors counted on each mini-batch before its update (no extra
-    pass over X). R is inf or nan as soon as a block's loss is."""
-    (X, Y), (l1, l2, clip_value, clip_norm, scale) = data, settings
+    """One pass over the rows of data = (X, Y) in `order`: (R, errors, mean global norm,
+    mean norm per parameter), norms taken before clipping (at every step when clipping,
+    else at NORM_STEPS of them); the errors counted on each mini-batch before its update (no
+    extra pass over X). R is inf or nan as soon as a block's loss is."""
+    (X, Y), (l1, l2, clip_value, clip_norm, scale, spare) = data, settings
+    held = net.output_names()[0]  # the buffer holding A_L
     n, whole = len(X), scale is None  # whole: the step takes the whole gradient
-    spare = {} if whole else {k: np.empty_like(p) for k, p in params.items()}
     scale = 1.0 if whole else scale
     total, norm_sum, norms, counted, wrong = 0.0, 0.0, {k: 0.0 for k in params}, 0, 0
     # per step, every lookup counts on a small net: fetch the functions once
     forward, backward = net.forward_pass, net.backward_pass
     clipping = bool(clip_value or clip_norm)
-    for lo, hi, outputs, targets, block in plan:
-        # the targets of the whole block in one gather; `y` of each step is a view of them
-        np.take(Y, order[lo:hi], axis=0, out=targets, mode="clip")
-        for s, e, x, y, ws, recorded in block:
-            np.take(X, order[s:e], axis=0, out=x, mode="clip")
+    steps = sum(len(block) for *_, block in plan)
+    stride = 1 if clipping else -(-steps // NORM_STEPS)
+    at = 0
+    for lo, hi, rows, block in plan:
+        # the targets of the whole block in one gather; `ws["Y"]` of each step views them
+        Y.take(order[lo:hi], axis=0, out=rows["Y"], mode="clip")
+        for s, e, x, ws in block:
+            # the array's own take: np.take adds a Python wrapper's call per step
+            X.take(order[lo + s : lo + e], axis=0, out=x, mode="clip")
             A, Z = forward(params, x, ws)
-            grads, _ = backward(params, A, Z, y, ws, scale)
+            grads, _ = backward(params, A, Z, ws["Y"], ws, scale)
             if whole:
                 net.penalty_gradient(params, grads, l1, l2)
-            if recorded or clipping:
+            if at % stride == 0 or clipping:
                 full = grads
                 if not whole:
                     full = _whole(net, params, grads, scale, l1, l2, spare)
                 squares = {k: float(np.vdot(g, g)) for k, g in full.items()}
-                if recorded:
+                if at % stride == 0:
                     for k, v in squares.items():
                         norms[k] += math.sqrt(v)
                     norm_sum += math.sqrt(sum(squares.values()))
@@ -208,9 +214,9 @@ def _epoch(net, params, data, order, plan, step, settings):
                 if clipping:
                     net.clip(grads, squares, clip_value, clip_norm)
             step(params, grads)
-        z_rows, a_rows = outputs[0], outputs[-1]  # one array when A_L is Z_L (identity)
-        total += net.data_loss(z_rows, a_rows, targets)
-        wrong += net.count_errors(a_rows, targets)
+            at += 1
+        total += net.data_loss(rows, rows["Y"])
+        wrong += net.count_errors(rows[held], rows["Y"])
         if not math.isfinite(total):  # diverged: stop at once
             return total, wrong, math.nan, norms
     R = net.risk(total, n, net.penalty(params, l1, l2))

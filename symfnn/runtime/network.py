@@ -48,6 +48,7 @@ class Network:
         data_loss: Callable,
         penalty: Callable,
         penalty_gradient: Callable,
+        output_rows: list,
         risk: Callable,
         forward_buffers: Callable,
         backward_buffers: Callable,
@@ -72,7 +73,7 @@ class Network:
         self.optimizer_lr = optimizer_lr
         self.forward_pass, self.backward_pass = forward_pass, backward_pass
         self.data_loss, self.penalty, self.risk = data_loss, penalty, risk
-        self.penalty_gradient = penalty_gradient
+        self.penalty_gradient, self.output_rows = penalty_gradient, tuple(output_rows)
         self.forward_buffers, self.backward_buffers = forward_buffers, backward_buffers
         self.init_std = init_std
         self.optimizers, self.fused = optimizers, fused
@@ -141,11 +142,10 @@ class Network:
         A, _, _ = self._forward(params, X, backward=False)
         return [a.copy() for a in A]
 
-    def output_names(self) -> tuple[str, str]:
-        """The workspace names of the output layer's Z_L and A_L (an identity output has no
-        A_L buffer: its A_L is Z_L)."""
-        L = len(self.widths) - 1
-        return f"Z{L}", f"A{L}"
+    def output_names(self) -> tuple:
+        """The workspace names of the output layer's buffers the data loss reads, the one
+        holding A_L first (Z_L for an identity output, whose A_L is Z_L)."""
+        return self.output_rows
 
     def _outputs(self, params: dict, X):
         """(lo, hi, AL of the rows lo:hi of X), CHUNK rows at a time: inference in memory
@@ -167,9 +167,9 @@ class Network:
     def loss(self, params: dict, X, Y, l1=None, l2=None) -> float:
         """The regularised risk R = (1/N) sum_n L(y_n, a_n) + Omega on this batch."""
         l1, l2 = self.coefficients(l1, l2)
-        A, Z, _ = self._forward(params, X, backward=False)
+        A, _, ws = self._forward(params, X, backward=False)
         Y = np.ascontiguousarray(Y, dtype=A[-1].dtype)
-        return self._risk(params, Z, A, Y, l1, l2)
+        return self._risk(params, ws, Y, l1, l2)
 
     def gradients(self, params: dict, X, Y, l1=None, l2=None, return_deltas=False):
         """(R, {"W1": dR/dW1, "b1": dR/db1, ...}) on this batch; with return_deltas also
@@ -178,17 +178,17 @@ class Network:
         A, Z, ws = self._forward(params, X, backward=True)
         Y = np.ascontiguousarray(Y, dtype=A[-1].dtype)
         grads, deltas = self.backward_pass(params, A, Z, Y, ws, 1.0)
-        R = self._risk(params, Z, A, Y, l1, l2)
+        R = self._risk(params, ws, Y, l1, l2)
         grads = {k: g.copy() for k, g in grads.items()}
         self.penalty_gradient(params, grads, l1, l2)
         if return_deltas:  # kept times scale / N = 1 / N by the backward pass
             return R, grads, {k: d * len(Y) for k, d in deltas.items()}
         return R, grads
 
-    def _risk(self, params, Z, A, Y, l1, l2) -> float:
-        """R on a batch whose forward pass gave Z and A."""
+    def _risk(self, params, ws, Y, l1, l2) -> float:
+        """R on a batch whose forward pass wrote into the workspace ws."""
         penalty = self.penalty(params, l1, l2)
-        return self.risk(self.data_loss(Z[-1], A[-1], Y), len(Y), penalty)
+        return self.risk(self.data_loss(ws, Y), len(Y), penalty)
 
     def count_errors(self, out: np.ndarray, Y: np.ndarray) -> float:
         """Summed over a batch: wrong classes, wrong labels / labels, or squared errors."""
