@@ -30,7 +30,10 @@ from .errors import (
 # a network this deep takes seconds per stage: say what is happening
 PROGRESS_DEPTH = 50
 
-SPEC_HELP = "architecture: compact form like 784-256:relu-10:softmax, or a .toml file"
+SPEC_HELP = (
+    "architecture: compact form like 784-256:relu-10:softmax (flags after an activation: "
+    ":bn, :dropout=q), or a .toml file"
+)
 
 
 class _Parser(argparse.ArgumentParser):
