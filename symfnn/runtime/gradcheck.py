@@ -238,7 +238,8 @@ def fd_compare(
     out = {"N": len(X), "rows": rows, "directional": None, "taylor": [], "floor": floor}
     if directions:
         signs = None if pattern is None else (lambda: pattern(params, X))
-        out["directional"] = fd_directional(params, grads, R, rng, directions, H, floor, signs)
+        along = fd_directional(params, grads, R, rng, directions, H, floor, signs)
+        out["directional"] = along
         out["taylor"] = fd_taylor(params, grads, R, rng, signs=signs)
     return out
 
