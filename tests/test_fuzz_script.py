@@ -149,19 +149,22 @@ def allowed(key: str, number) -> bool:
         return number >= 1
     if key in ("epochs", "patience", "seed", "l1", "l2"):
         return number >= 0
-    if key == "val_split":  # and the split must leave rows on both sides
-        return 0 <= number < 1 and (number == 0 or 1 <= round(ROWS * (1 - number)) < ROWS)
+    if key == "val_split":
+        return 0 <= number < 1
     return number > 0  # lr, clip_value, clip_norm
 
 
 @st.composite
 def option_cases(draw):
     keys = draw(st.lists(st.sampled_from(INT_KEYS + FLOAT_KEYS), min_size=1, max_size=2))
-    argv, ok = ["--epochs", "1"], True
+    argv, ok, split = ["--epochs", "1"], True, VAL_SPLIT
     for key in keys:
         value = draw(_int_value(key) if key in INT_KEYS else _float_value())
         argv += [f"--{key.replace('_', '-')}={value.text}"]
-        ok &= allowed(key, value.number)
+        ok &= allowed(key, value.number)  # each value is checked as it is read
+        split = value.number if key == "val_split" else split  # the last one counts
+    if ok and split:  # the split must leave rows on both sides
+        ok = 1 <= round(ROWS * (1 - split)) < ROWS
     if draw(st.integers(0, 19)) == 0:
         argv.append(draw(st.sampled_from(["--bogus", "--lr", "--optimizer=rmsprop", "x"])))
         ok = False
