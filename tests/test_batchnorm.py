@@ -189,3 +189,23 @@ def test_the_terminal_text_shows_the_batch_norm_steps():
     out = derivation_text(derive(parse("4-5:tanh:bn:dropout=0.5-3:softmax")))
     assert "Batch normalisation, one unit over the mini-batch" in out
     assert "statistics:" in out and "dgamma1 =" in out and "Mask1" in out
+
+
+def test_symbolic_cancellation_proves_the_right_form_and_refutes_a_wrong_one(
+    monkeypatch, fresh_caches
+):
+    from symfnn.verify_bn import _symbolic
+
+    spec = parse("3-2:tanh:bn-2:identity", loss="squared_error")
+    assert _symbolic(derive(spec), {}).startswith("cancel(difference) = 0 for all 5 partials")
+    # σ² held constant in ẑ: the variance's path is gone
+    monkeypatch.setattr(
+        batchnorm,
+        "_zhat_of_z",
+        lambda idx: (
+            (batchnorm.z[idx] - batchnorm._mean_of_z()) / sp.sqrt(batchnorm.var + batchnorm.EPSILON)
+        ),
+    )
+    for f in (batchnorm.unit_steps, batchnorm._lifted_unit_steps):
+        f.cache_clear()
+    assert _symbolic(derive(spec), {}).startswith("FAILED")
