@@ -189,9 +189,9 @@ def _unit_map(t) -> tuple[dict, dict]:
 def lift(e: sp.Expr, t) -> sp.Basic:
     """A per-unit index expression -> the N×m (or 1×m) matrix of it for every unit.
 
-    Rules: x_r -> X; a per-unit scalar -> its row; Σ_n over the batch -> 1ᵀ(·); a product
-    or sum of rows and batch matrices -> ⊙ / + with rows broadcast, 1 rowᵀ... i.e. 1_N row;
-    a non-integer power -> applied element-wise.
+    Rules: x_r -> X (N×m); a per-unit scalar -> its 1×m row; Σ_n over the batch -> 1ᵀ(·);
+    a product or sum of rows and batch matrices -> ⊙ or +, a row broadcast to every sample
+    as 1_N row, a number as c 1; a non-integer power -> applied element-wise.
     """
     samples, units = _unit_map(t)
     m = width(t)
@@ -372,7 +372,7 @@ def _lifted_unit_steps() -> tuple[Step, ...]:
         (us.grad_gamma, x.dgamma, True),
         (us.grad_beta, x.dbeta, True),
         (us.dzhat, x.dZhat, False),
-        (us.delta, names("l").Z, False),
+        (us.delta, derive._batch_map("l")[_delta_vec()], False),
     ):
         batch = lift(step.index, "l")
         if column:
@@ -455,7 +455,7 @@ def layer(spec_layer: LayerSpec, l: int, flags: tuple[bool, bool]) -> tuple[Norm
             (fa, "forward-a"),
         )
     )
-    delta_l = rn(replace(delta, batch_lhs=derive._batch_map("l")[_delta_vec()]), "delta")
+    delta_l = rn(delta, "delta")
     backward = (rn(delta_u, "delta-y"), rn(g_zhat, "bn-dzhat"), delta_l)
     norm = NormLayer(
         l, True, q, forward, backward, rn(g_gamma, "grad-gamma"), rn(g_beta, "grad-beta")
