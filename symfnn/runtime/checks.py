@@ -8,8 +8,8 @@ difference is the spec's own: a spec asks for at least 1 epoch, the command line
 standard library only.
 """
 
+import collections
 import math
-from collections import namedtuple
 
 
 class OptionError(ValueError):
@@ -18,7 +18,8 @@ class OptionError(ValueError):
 
 # What one numeric option allows: kind int or float; minimum the least value (inclusive);
 # positive: > 0 rather than >= minimum; below an exclusive upper bound.
-Rule = namedtuple("Rule", "kind minimum positive below", defaults=(None, False, None))
+_RULE_FIELDS = ("kind", "minimum", "positive", "below")
+Rule = collections.namedtuple("Rule", _RULE_FIELDS, defaults=(None, False, None))
 
 RULES = {
     "epochs": Rule(int, minimum=0),  # 0: no training (predict with --load)
