@@ -12,6 +12,7 @@ runtime (symfnn/runtime/*.py), included verbatim; part 3 binds them into this sc
 """
 
 import argparse
+import collections
 import contextlib
 import ctypes
 import errno
@@ -26,7 +27,6 @@ import sys
 import time
 import warnings
 from collections import OrderedDict
-from collections import namedtuple
 from collections.abc import Callable
 from pathlib import Path
 
@@ -82,6 +82,8 @@ def _forward_buffers(n, dtype):
         "zeros3": np.zeros((n, 32), dtype),
         "Z4": np.empty((n, 10), dtype),
         "A4": np.empty((n, 10), dtype),
+        "rowmax4": np.empty((n, 1), dtype),
+        "rowsum4": np.empty((n, 1), dtype),
     }
 
 
@@ -143,13 +145,16 @@ def _forward(params, X, ws):
     # layer 4: softmax, 32 -> 10
     W4, b4 = params["W4"], params["b4"]
     Z4, A4 = ws["Z4"], ws["A4"]
+    rowmax4, rowsum4 = ws["rowmax4"], ws["rowsum4"]
     # Z4 = A3 @ W4.T + b4  (eq:batch-forward-z-4)
     np.matmul(A3, W4.T, out=Z4)
     Z4 += b4
     # A4 = softmax(Z4), shifted by the row maximum  (eq:batch-forward-a-4)
-    np.subtract(Z4, Z4.max(axis=1, keepdims=True), out=A4)
+    np.maximum.reduce(Z4, axis=1, keepdims=True, out=rowmax4)
+    np.subtract(Z4, rowmax4, out=A4)
     np.exp(A4, out=A4)
-    A4 /= A4.sum(axis=1, keepdims=True)
+    np.add.reduce(A4, axis=1, keepdims=True, out=rowsum4)
+    A4 /= rowsum4
     return [A0, A1, A2, A3, A4], [Z1, Z2, Z3, Z4]
 
 
@@ -228,11 +233,15 @@ def _backward(params, A, Z, Y, ws, scale):
     return grads, deltas
 
 
-def _data_loss(Z4, A4, Y):
-    """The loss summed over the batch and the output units, as printed below."""
+def _data_loss(out, Y):
+    """The loss summed over the batch and the output units, from the output layer's
+    buffers in out (a workspace, or the rows train() kept), as printed below."""
     # ell(a, y) = -y * np.log(a), summed in the logits
-    m = Z4.max(axis=1, keepdims=True)
-    lse = m + np.log(np.exp(Z4 - m).sum(axis=1, keepdims=True))
+    Z4 = out["Z4"]
+    rowmax4 = out["rowmax4"]
+    rowsum4 = out["rowsum4"]
+    # lse = log(sum(exp(Z4), axis=1)) from the softmax's row maximum and sum
+    lse = rowmax4 + np.log(rowsum4)
     return float(np.sum(-Y * (Z4 - lse)))
 
 
@@ -412,7 +421,8 @@ class OptionError(ValueError):
 
 # What one numeric option allows: kind int or float; minimum the least value (inclusive);
 # positive: > 0 rather than >= minimum; below an exclusive upper bound.
-Rule = namedtuple("Rule", "kind minimum positive below", defaults=(None, False, None))
+_RULE_FIELDS = ("kind", "minimum", "positive", "below")
+Rule = collections.namedtuple("Rule", _RULE_FIELDS, defaults=(None, False, None))
 
 RULES = {
     "epochs": Rule(int, minimum=0),  # 0: no training (predict with --load)
@@ -687,13 +697,15 @@ def as_inputs(X: np.ndarray, name: str, inputs: int) -> np.ndarray:
 
 def _read_npz(path: Path) -> dict:
     """The arrays of an .npz archive, read in full (a damaged member fails here, not later)."""
-    archive = np.load(path, allow_pickle=False)
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        what = "one .npy array" if isinstance(archive, np.ndarray) else "no archive"
-        needed = "an .npz of named arrays is needed"
-        raise DataError(f"{shown_path(path)} is {what}; {needed}")
-    with archive:
-        arrays = {k: archive[k] for k in archive.files}
+    # the file is ours to close: np.load leaves its own open when the zip is damaged
+    with open(path, "rb") as file:
+        archive = np.load(file, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            what = "one .npy array" if isinstance(archive, np.ndarray) else "no archive"
+            needed = "an .npz of named arrays is needed"
+            raise DataError(f"{shown_path(path)} is {what}; {needed}")
+        with archive:
+            arrays = {k: archive[k] for k in archive.files}
     for name, array in arrays.items():
         # a member that is no .npy file comes back as its bytes
         if not isinstance(array, np.ndarray):
@@ -854,6 +866,7 @@ class Network:
         data_loss: Callable,
         penalty: Callable,
         penalty_gradient: Callable,
+        output_rows: list,
         risk: Callable,
         forward_buffers: Callable,
         backward_buffers: Callable,
@@ -878,7 +891,7 @@ class Network:
         self.optimizer_lr = optimizer_lr
         self.forward_pass, self.backward_pass = forward_pass, backward_pass
         self.data_loss, self.penalty, self.risk = data_loss, penalty, risk
-        self.penalty_gradient = penalty_gradient
+        self.penalty_gradient, self.output_rows = penalty_gradient, tuple(output_rows)
         self.forward_buffers, self.backward_buffers = forward_buffers, backward_buffers
         self.init_std = init_std
         self.optimizers, self.fused = optimizers, fused
@@ -947,11 +960,10 @@ class Network:
         A, _, _ = self._forward(params, X, backward=False)
         return [a.copy() for a in A]
 
-    def output_names(self) -> tuple[str, str]:
-        """The workspace names of the output layer's Z_L and A_L (an identity output has no
-        A_L buffer: its A_L is Z_L)."""
-        L = len(self.widths) - 1
-        return f"Z{L}", f"A{L}"
+    def output_names(self) -> tuple:
+        """The workspace names of the output layer's buffers the data loss reads, the one
+        holding A_L first (Z_L for an identity output, whose A_L is Z_L)."""
+        return self.output_rows
 
     def _outputs(self, params: dict, X):
         """(lo, hi, AL of the rows lo:hi of X), CHUNK rows at a time: inference in memory
@@ -973,9 +985,9 @@ class Network:
     def loss(self, params: dict, X, Y, l1=None, l2=None) -> float:
         """The regularised risk R = (1/N) sum_n L(y_n, a_n) + Omega on this batch."""
         l1, l2 = self.coefficients(l1, l2)
-        A, Z, _ = self._forward(params, X, backward=False)
+        A, _, ws = self._forward(params, X, backward=False)
         Y = np.ascontiguousarray(Y, dtype=A[-1].dtype)
-        return self._risk(params, Z, A, Y, l1, l2)
+        return self._risk(params, ws, Y, l1, l2)
 
     def gradients(self, params: dict, X, Y, l1=None, l2=None, return_deltas=False):
         """(R, {"W1": dR/dW1, "b1": dR/db1, ...}) on this batch; with return_deltas also
@@ -984,17 +996,17 @@ class Network:
         A, Z, ws = self._forward(params, X, backward=True)
         Y = np.ascontiguousarray(Y, dtype=A[-1].dtype)
         grads, deltas = self.backward_pass(params, A, Z, Y, ws, 1.0)
-        R = self._risk(params, Z, A, Y, l1, l2)
+        R = self._risk(params, ws, Y, l1, l2)
         grads = {k: g.copy() for k, g in grads.items()}
         self.penalty_gradient(params, grads, l1, l2)
         if return_deltas:  # kept times scale / N = 1 / N by the backward pass
             return R, grads, {k: d * len(Y) for k, d in deltas.items()}
         return R, grads
 
-    def _risk(self, params, Z, A, Y, l1, l2) -> float:
-        """R on a batch whose forward pass gave Z and A."""
+    def _risk(self, params, ws, Y, l1, l2) -> float:
+        """R on a batch whose forward pass wrote into the workspace ws."""
         penalty = self.penalty(params, l1, l2)
-        return self.risk(self.data_loss(Z[-1], A[-1], Y), len(Y), penalty)
+        return self.risk(self.data_loss(ws, Y), len(Y), penalty)
 
     def count_errors(self, out: np.ndarray, Y: np.ndarray) -> float:
         """Summed over a batch: wrong classes, wrong labels / labels, or squared errors."""
@@ -1066,11 +1078,11 @@ HISTORY = ("loss", "train_error", "val_error", "grad_norm", "grad_norms", "time"
 
 # Rows of outputs kept before the loss and error count of those steps are taken together.
 BLOCK_ROWS = 4096
-# The history records the gradient norms of every NORM_STRIDE-th step of an epoch (the
-# first included; at most every NORM_STRIDE-th) when no clipping needs them at every step: a
-# vdot per parameter per step would cost ~10% on a small network, and the whole gradient
-# (penalty included) more passes over the weights on a large one.
-NORM_STRIDE, NORM_STEPS = 8, 32
+# The history records the gradient norms of NORM_STEPS evenly spaced steps of an epoch
+# (the first included) when no clipping needs them at every step: a vdot per parameter per
+# step would cost ~10% on a small network, and the whole gradient (penalty included) more
+# passes over the weights on a large one.
+NORM_STEPS = 8
 
 
 class EarlyStopping:
@@ -1137,14 +1149,15 @@ def fit(
     step, scale = net.optimizer(optimizer, params, lr, l1, l2, fused=not clipping)
     history = {k: [] for k in HISTORY} | {"best_epoch": 0, "stopped": "epochs"}
     stopping = EarlyStopping(params, patience)
-    plan = _plan(net, X, Y, batch_size, clipping)
+    plan = _plan(net, X, Y, batch_size)
+    spare = None if scale is None else {k: np.empty_like(p) for k, p in params.items()}
     n = len(X)
     # a diverging run overflows: the loss says so below, NumPy need not warn
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             order = rng.permutation(n)
-            settings = (l1, l2, clip_value, clip_norm, scale)
+            settings = (l1, l2, clip_value, clip_norm, scale, spare)
             result = _epoch(net, params, (X, Y), order, plan, step, settings)
             R, wrong, norm, norms = result
             if not math.isfinite(R):
@@ -1179,69 +1192,73 @@ def fit(
     return history
 
 
-def _plan(net, X, Y, batch_size: int, clipping) -> list:
-    """The steps of every epoch, grouped in blocks of about BLOCK_ROWS rows: per block
-    (lo, hi, the block's output rows, its targets, [per step (lo, hi, x, y, ws, norms)]).
+def _plan(net, X, Y, batch_size: int) -> list:
+    """The steps of every epoch in blocks of about BLOCK_ROWS rows: per block (lo, hi, the
+    block's rows of the output layer's buffers (net.output_names()) and of the targets
+    ("Y"), and its steps (s, e, x, ws), the rows lo + s .. lo + e). Full blocks share one
+    list of steps.
 
     `x` is the step's input buffer, `ws` a workspace whose output-layer buffers are views of
-    the block's rows, `y` a view of the block's targets, `norms` whether the step records
-    its gradient norms. Epochs differ only in the order of the rows gathered into them."""
-    n = len(X)
+    the block's rows, so that the loss and the errors of a block are taken once, after its
+    steps. Epochs differ only in the order of the rows gathered into them."""
+    n, dtype = len(X), X.dtype
     batch = min(batch_size, n)
-    per_block = max(1, BLOCK_ROWS // batch) * batch
-    names = [k for k in net.output_names() if k in net.workspace(batch, X.dtype)]
-    rows = min(per_block, n)
-    kept = {k: np.empty((rows, Y.shape[1]), X.dtype) for k in names}
-    targets = np.empty((rows, Y.shape[1]), X.dtype)
-    steps = -(-n // batch)
-    stride = 1 if clipping else max(NORM_STRIDE, -(-steps // NORM_STEPS))
+    per_block = min(max(1, BLOCK_ROWS // batch) * batch, n)
+    full = net.workspace(batch, dtype)
+    names = net.output_names()
+    kept = {k: np.empty((per_block, full[k].shape[1]), dtype) for k in names}
+    kept["Y"] = np.empty((per_block, Y.shape[1]), dtype)
     inputs: dict = {}
-    plan, at = [], 0
+    plan, shared = [], None
     for lo in range(0, n, per_block):
-        hi = min(lo + per_block, n)
-        block = []
-        for s in range(lo, hi, batch):
-            e = min(s + batch, hi)
-            if e - s not in inputs:
-                inputs[e - s] = np.empty((e - s, X.shape[1]), X.dtype)
-            ws = dict(net.workspace(e - s, X.dtype))
-            ws |= {k: kept[k][s - lo : e - lo] for k in names}
-            y = targets[s - lo : e - lo]
-            block.append((s, e, inputs[e - s], y, ws, at % stride == 0))
-            at += 1
-        outputs = [kept[k][: hi - lo] for k in names]
-        plan.append((lo, hi, outputs, targets[: hi - lo], block))
+        size = min(per_block, n - lo)
+        steps = shared
+        if size < per_block or shared is None:
+            steps = []
+            for s in range(0, size, batch):
+                e = min(s + batch, size)
+                if e - s not in inputs:
+                    inputs[e - s] = np.empty((e - s, X.shape[1]), dtype)
+                ws = dict(net.workspace(e - s, dtype))
+                ws |= {k: rows[s:e] for k, rows in kept.items()}
+                steps.append((s, e, inputs[e - s], ws))
+            shared = steps if size == per_block else shared
+        plan.append((lo, lo + size, {k: v[:size] for k, v in kept.items()}, steps))
     return plan
 
 
 def _epoch(net, params, data, order, plan, step, settings):
-    """One pass over the rows of data = (X, Y) in `order`: (R, errors, mean global norm, mean norm
-    per parameter), norms taken before clipping (at every step when clipping, else at
-    every NORM_STRIDE-th); the errors counted on each mini-batch before its update (no extra
-    pass over X). R is inf or nan as soon as a block's loss is."""
-    (X, Y), (l1, l2, clip_value, clip_norm, scale) = data, settings
+    """One pass over the rows of data = (X, Y) in `order`: (R, errors, mean global norm,
+    mean norm per parameter), norms taken before clipping (at every step when clipping,
+    else at NORM_STEPS of them); the errors counted on each mini-batch before its update (no
+    extra pass over X). R is inf or nan as soon as a block's loss is."""
+    (X, Y), (l1, l2, clip_value, clip_norm, scale, spare) = data, settings
+    held = net.output_names()[0]  # the buffer holding A_L
     n, whole = len(X), scale is None  # whole: the step takes the whole gradient
-    spare = {} if whole else {k: np.empty_like(p) for k, p in params.items()}
     scale = 1.0 if whole else scale
     total, norm_sum, norms, counted, wrong = 0.0, 0.0, {k: 0.0 for k in params}, 0, 0
     # per step, every lookup counts on a small net: fetch the functions once
     forward, backward = net.forward_pass, net.backward_pass
     clipping = bool(clip_value or clip_norm)
-    for lo, hi, outputs, targets, block in plan:
-        # the targets of the whole block in one gather; `y` of each step is a view of them
-        np.take(Y, order[lo:hi], axis=0, out=targets, mode="clip")
-        for s, e, x, y, ws, recorded in block:
-            np.take(X, order[s:e], axis=0, out=x, mode="clip")
+    steps = sum(len(block) for *_, block in plan)
+    stride = 1 if clipping else -(-steps // NORM_STEPS)
+    at = 0
+    for lo, hi, rows, block in plan:
+        # the targets of the whole block in one gather; `ws["Y"]` of each step views them
+        Y.take(order[lo:hi], axis=0, out=rows["Y"], mode="clip")
+        for s, e, x, ws in block:
+            # the array's own take: np.take adds a Python wrapper's call per step
+            X.take(order[lo + s : lo + e], axis=0, out=x, mode="clip")
             A, Z = forward(params, x, ws)
-            grads, _ = backward(params, A, Z, y, ws, scale)
+            grads, _ = backward(params, A, Z, ws["Y"], ws, scale)
             if whole:
                 net.penalty_gradient(params, grads, l1, l2)
-            if recorded or clipping:
+            if at % stride == 0 or clipping:
                 full = grads
                 if not whole:
                     full = _whole(net, params, grads, scale, l1, l2, spare)
                 squares = {k: float(np.vdot(g, g)) for k, g in full.items()}
-                if recorded:
+                if at % stride == 0:
                     for k, v in squares.items():
                         norms[k] += math.sqrt(v)
                     norm_sum += math.sqrt(sum(squares.values()))
@@ -1249,9 +1266,9 @@ def _epoch(net, params, data, order, plan, step, settings):
                 if clipping:
                     net.clip(grads, squares, clip_value, clip_norm)
             step(params, grads)
-        z_rows, a_rows = outputs[0], outputs[-1]  # one array when A_L is Z_L (identity)
-        total += net.data_loss(z_rows, a_rows, targets)
-        wrong += net.count_errors(a_rows, targets)
+            at += 1
+        total += net.data_loss(rows, rows["Y"])
+        wrong += net.count_errors(rows[held], rows["Y"])
         if not math.isfinite(total):  # diverged: stop at once
             return total, wrong, math.nan, norms
     R = net.risk(total, n, net.penalty(params, l1, l2))
@@ -1357,39 +1374,59 @@ def random_direction(params, rng):
     return {k: x / norm for k, x in v.items()}
 
 
-def _fd_shift(params, v, h):
+def _fd_along(params, v, h, f):
+    """f() at params + h v; params are put back exactly afterwards."""
+    saved = {k: p.copy() for k, p in params.items()}
     for k, p in params.items():
         p += h * v[k]
-
-
-def _fd_along(params, v, h, f):
-    """f() at params + h v; params are moved back afterwards."""
-    _fd_shift(params, v, h)
     try:
         return f()
     finally:
-        _fd_shift(params, v, -h)
+        for k, p in params.items():
+            np.copyto(p, saved[k])
 
 
 def _fd_dot(grads, v):
     return sum(float(np.vdot(grads[k], v[k])) for k in v)
 
 
-def fd_directional(params, grads, risk, rng, count, h, floor=1e-12):
+def _fd_same(params, v, steps, signs):
+    """Do the kink sign patterns stay as at params for every step h v? (signs: None, or
+    a function of no arguments giving the patterns at the current params)."""
+    if signs is None:
+        return True
+    base = signs()
+    for h in steps:
+        moved = _fd_along(params, v, h, signs)
+        if any((a != b).any() for a, b in zip(base, moved)):
+            return False
+    return True
+
+
+def fd_directional(params, grads, risk, rng, count, h, floor=1e-12, signs=None):
     """Relative error of `count` random directional derivatives grad . v against
-    (risk(theta + h v) - risk(theta - h v)) / 2h."""
+    (risk(theta + h v) - risk(theta - h v)) / 2h; a direction whose step crosses a kink
+    (signs, see _fd_same) is drawn again, up to 4 count draws."""
     num, ana = [], []
-    for _ in range(count):
+    for _ in range(4 * count):
+        if len(num) == count:
+            break
         v = random_direction(params, rng)
+        if not _fd_same(params, v, (h, -h), signs):
+            continue
         up, down = _fd_along(params, v, h, risk), _fd_along(params, v, -h, risk)
         num.append((up - down) / (2 * h))
         ana.append(_fd_dot(grads, v))
     return relative_error(num, ana, floor)
 
 
-def fd_taylor(params, grads, risk, rng, steps=TAYLOR_STEPS):
-    """[(h, |risk(theta + h v) - risk(theta) - h grad . v|)] along one random direction v."""
-    v = random_direction(params, rng)
+def fd_taylor(params, grads, risk, rng, steps=TAYLOR_STEPS, signs=None):
+    """[(h, |risk(theta + h v) - risk(theta) - h grad . v|)] along one random direction v
+    (drawn again, up to 8 times, while a step crosses a kink: signs, see _fd_same)."""
+    for _ in range(8):
+        v = random_direction(params, rng)
+        if _fd_same(params, v, steps, signs):
+            break
     slope, base = _fd_dot(grads, v), risk()
     return [(h, abs(_fd_along(params, v, h, risk) - base - h * slope)) for h in steps]
 
@@ -1473,8 +1510,10 @@ def fd_compare(
         )
     out = {"N": len(X), "rows": rows, "directional": None, "taylor": [], "floor": floor}
     if directions:
-        out["directional"] = fd_directional(params, grads, R, rng, directions, H, floor)
-        out["taylor"] = fd_taylor(params, grads, R, rng)
+        signs = None if pattern is None else (lambda: pattern(params, X))
+        along = fd_directional(params, grads, R, rng, directions, H, floor, signs)
+        out["directional"] = along
+        out["taylor"] = fd_taylor(params, grads, R, rng, signs=signs)
     return out
 
 
@@ -1577,6 +1616,13 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         raise OptionError(f"{message} (--help lists the options)")
+
+    def parse_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        for arg in args:  # argparse takes `--lr=--` as an empty list, not as an error
+            if arg == "--" or (arg.startswith("--") and arg.endswith("=--")):
+                self.error(f"{arg!r}: '--' is no value; the script takes no arguments")
+        return super().parse_args(args, namespace)
 
 
 def _typed(key: str):
@@ -1725,6 +1771,7 @@ NET = Network(
     data_loss=_data_loss,
     penalty=_penalty,
     penalty_gradient=_penalty_gradient,
+    output_rows=["A4", "Z4", "rowmax4", "rowsum4"],
     risk=_risk,
     forward_buffers=_forward_buffers,
     backward_buffers=_backward_buffers,
