@@ -133,7 +133,7 @@ def test_a_bad_number_is_one_line_naming_it_and_what_is_allowed(
 
 def test_argparse_errors_are_one_line_too(script, capsys, tmp_path):
     module, _ = script
-    for argv in (["--bogus"], ["--optimizer", "rmsprop"], ["--lr"], ["--data"]):
+    for argv in (["--bogus"], ["--optimizer", "rmsprop"], ["--lr"], ["--data"], ["--lr=--"]):
         rc, _, err = main(module, capsys, *argv)
         one_line_error(rc, err)
 
@@ -240,6 +240,8 @@ def test_outputs_are_checked_before_training(script, capsys, tmp_path):
         (["--history", tmp_path / "no" / "h.json"], "does not exist"),
         (["--predict", tmp_path], "is a folder"),
         (["--save", tmp_path / "a", "--history", tmp_path / "a"], "same file"),
+        (["--save", ""], "an empty file name"),
+        (["--load", ""], "an empty file name"),
     ]
     for argv, words in cases:
         rc, out, err = main(module, capsys, "--data", data, *argv)
