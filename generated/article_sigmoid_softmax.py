@@ -1587,10 +1587,17 @@ def _typed(key: str):
     return parse
 
 
+def _file_name(text: str) -> str:
+    """A file option's argument: an empty name would read as 'not given' and be skipped."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty file name")
+    return text
+
+
 def build_parser(net, description: str) -> argparse.ArgumentParser:
     """The options of `python train.py`, their defaults the network's TRAINING."""
     p = OneLineParser(description=description)
-    p.add_argument("--data", help="training data: .npz or .csv")
+    p.add_argument("--data", type=_file_name, help="training data: .npz or .csv")
     number_options = {  # allowed values: checks.RULES, as in symfnn's [training] table
         "val_split": "0 <= share < 1, held out if no X_val",
         "epochs": ">= 0; 0 with --load: only predict",
@@ -1609,10 +1616,14 @@ def build_parser(net, description: str) -> argparse.ArgumentParser:
     p.add_argument("--optimizer", choices=tuple(net.optimizer_lr))
     p.add_argument("--dtype", choices=("float32", "float64"))
     exact = "to exactly this file name (no suffix added)"
-    p.add_argument("--save", help=f"write the trained weights (.npz) {exact}")
-    p.add_argument("--history", help=f"write the training history (JSON) {exact}")
-    p.add_argument("--load", help="start from these weights; --epochs 0 to predict")
-    p.add_argument("--predict", help=f"write the test set's outputs (.npy) {exact}")
+    files = {
+        "save": f"write the trained weights (.npz) {exact}",
+        "history": f"write the training history (JSON) {exact}",
+        "load": "start from these weights (.npz); --epochs 0 to predict",
+        "predict": f"write the test set's outputs (.npy) {exact}",
+    }
+    for key, text in files.items():
+        p.add_argument(f"--{key}", type=_file_name, help=text)
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument("--gradcheck", action="store_true", help="check gradients, exit")
     p.set_defaults(**net.training, l1=net.l1, l2=net.l2)
