@@ -209,3 +209,11 @@ def test_symbolic_cancellation_proves_the_right_form_and_refutes_a_wrong_one(
     for f in (batchnorm.unit_steps, batchnorm._lifted_unit_steps):
         f.cache_clear()
     assert _symbolic(derive(spec), {}).startswith("FAILED")
+
+
+def test_two_stacked_normalised_layers_are_proven():
+    """δ of layer 1 comes through layer 2's normalisation and mask (about 10 s)."""
+    d = derive(parse("3-4:tanh:bn-4:sigmoid:bn:dropout=0.5-2:identity", loss="squared_error"))
+    report = verify(d, points=1, symbolic=False)
+    assert report.ok, report.lines()
+    assert report.partials == 2 * (4 + 2 + 2) + 4 + 2
