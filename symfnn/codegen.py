@@ -42,8 +42,8 @@ gradient-flow analysis needs):
         lr None: OPTIMIZER_LR[optimizer]. `params` is updated in place
         and ends as the best weights seen (by validation error).
         history: per epoch "loss", "train_error", "val_error", "grad_norm" (global
-        norm before clipping, mean over 8 evenly spaced steps of the epoch, or over
-        every step when clipping), "grad_norms" (one {"W1": ..., "b1": ...} per
+        norm before clipping, mean over up to 8 evenly spaced steps of the epoch (at
+        most one in 8), or over every step when clipping), "grad_norms" (one {"W1": ..., "b1": ...} per
         epoch: mean per-parameter norm before clipping, over the same steps),
         "time"; and "best_epoch", "stopped". The train error is measured on each
         mini-batch before its update (no extra pass over the training set). `callback(epoch, params, history)` runs
