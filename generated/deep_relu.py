@@ -1079,10 +1079,10 @@ HISTORY = ("loss", "train_error", "val_error", "grad_norm", "grad_norms", "time"
 # Rows of outputs kept before the loss and error count of those steps are taken together.
 BLOCK_ROWS = 4096
 # The history records the gradient norms of NORM_STEPS evenly spaced steps of an epoch
-# (the first included) when no clipping needs them at every step: a vdot per parameter per
-# step would cost ~10% on a small network, and the whole gradient (penalty included) more
-# passes over the weights on a large one.
-NORM_STEPS = 8
+# (the first included), at most one in NORM_STRIDE, when no clipping needs them at every
+# step: a vdot per parameter per step would cost ~10% on a small network, and the whole
+# gradient (penalty included) a few passes over the weights (~5% of a step) on a large one.
+NORM_STEPS, NORM_STRIDE = 8, 8
 
 
 class EarlyStopping:
@@ -1230,7 +1230,7 @@ def _plan(net, X, Y, batch_size: int) -> list:
 def _epoch(net, params, data, order, plan, step, settings):
     """One pass over the rows of data = (X, Y) in `order`: (R, errors, mean global norm,
     mean norm per parameter), norms taken before clipping (at every step when clipping,
-    else at NORM_STEPS of them); the errors counted on each mini-batch before its update (no
+    else at most NORM_STEPS of them); the errors counted on each mini-batch before its update (no
     extra pass over X). R is inf or nan as soon as a block's loss is."""
     (X, Y), (l1, l2, clip_value, clip_norm, scale, spare) = data, settings
     held = net.output_names()[0]  # the buffer holding A_L
@@ -1241,7 +1241,7 @@ def _epoch(net, params, data, order, plan, step, settings):
     forward, backward = net.forward_pass, net.backward_pass
     clipping = bool(clip_value or clip_norm)
     steps = sum(len(block) for *_, block in plan)
-    stride = 1 if clipping else -(-steps // NORM_STEPS)
+    stride = 1 if clipping else max(NORM_STRIDE, -(-steps // NORM_STEPS))
     at = 0
     for lo, hi, rows, block in plan:
         # the targets of the whole block in one gather; `ws["Y"]` of each step views them
