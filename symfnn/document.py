@@ -47,16 +47,18 @@ class _Doc(Sections):
             self.activations(),
             self.output(),
             self.summary(),
+            *([self.normalisation()] if spec.normalised else []),
             self.layers(),
             self.batch(),
-            self.worked(),
+            # one sample through a normalised layer: its variance is 0 (no worked example)
+            *([] if spec.normalised else [self.worked()]),
         ]
         return {
             "s": s,
             "title": fill(s["title"], arch=arch),
             "author": fill(s["author"], version=__version__),
             "intro": fill(
-                s["intro"],
+                s["intro_normalised" if spec.normalised else "intro"],
                 depth=spec.depth,
                 params=spec.parameter_count,
                 loss=self.loss_name(),
@@ -140,7 +142,7 @@ class _Doc(Sections):
                 fill(s["n_sample"], n=self.m(n), N=self.m(N)),
             ),
         ]
-        if d.coefficients:
+        if self.penalties():
             rows.append((self.m(sp.Symbol("Omega")), s["n_Omega"]))
         first, rows = rows, []
         rows += [
@@ -167,7 +169,7 @@ class _Doc(Sections):
             ),
             (self.m(sp.Symbol("alpha")), s["n_alpha"]),
         ]
-        rows += [(self.m(sym), s["n_lambda"]) for sym in d.coefficients]
+        rows += [(self.m(sym), s["n_lambda"]) for sym in self.penalties()]
         blocks = [
             {"kind": "notation", "rows": [{"symbol": a, "meaning": b} for a, b in part]}
             for part in (first, rows)

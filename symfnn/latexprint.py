@@ -9,6 +9,7 @@ prints as g with x replaced by V, its products as Hadamard products
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 import sympy as sp
@@ -17,7 +18,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter
 
 from . import tidy as tidying
-from .symbols import parse_name
+from .symbols import _GENERIC, parse_name
 
 _STEM = {"delta": r"\delta", "Delta": r"\Delta", "W": "W"}
 _PER_SAMPLE = ("a", "z", "delta", "y")  # stems that differ from sample to sample
@@ -30,6 +31,37 @@ _GREEK = {
     "lambda_1": r"\lambda_1",
     "lambda_2": r"\lambda_2",
 }
+
+
+# batch normalisation and dropout (symfnn.batchnorm's matrices, one layer each): stem -> LaTeX
+_NORM_STEM = {
+    "Zhat": r"\hat{Z}",
+    "dZhat": r"d\hat{Z}",
+    "DeltaY": r"\Delta_{y}",
+    "Mask": "M",
+    "mask": "r",  # one sample's dropout mask (r as in Srivastava et al.; m is a width)
+    "mu": r"\mu",
+    "sigma2_": r"\sigma",  # squared outside the layer tag
+    "gamma": r"\gamma",
+    "beta": r"\beta",
+    "dgamma": r"\gamma",
+    "dbeta": r"\beta",
+}
+_NORM_NAME = re.compile(r"^(" + "|".join(_NORM_STEM) + r")(\d+|_l|_lp1|_lm1)$")
+
+
+def _norm_name(name: str) -> str | None:
+    """Zhat1 -> \\hat{Z}^{(1)}, sigma2_1 -> {\\sigma^{(1)}}^{2}, dgamma1 -> ∂R/∂γ^{(1)}."""
+    match = _NORM_NAME.match(name)
+    if match is None:
+        return None
+    stem, t = match.groups()
+    out = _tagged(_NORM_STEM[stem], t if t.isdigit() else _GENERIC[t[1:]])
+    if stem == "sigma2_":
+        return f"{{{out}}}^{{2}}"
+    if stem.startswith("d") and stem != "dZhat":
+        return rf"\frac{{\partial R}}{{\partial {out}}}"
+    return out
 
 
 def _tagged(stem: str, t: str | None) -> str:
@@ -106,7 +138,7 @@ class SymfnnLatexPrinter(LatexPrinter):
     _print_Dummy = _print_Symbol
 
     def _print_MatrixSymbol(self, expr):
-        out = self._name(expr.name) or super()._print_MatrixSymbol(expr)
+        out = self._name(expr.name) or _norm_name(expr.name) or super()._print_MatrixSymbol(expr)
         return self._shaped(out, expr) if self._settings["shapes"] else out
 
     def _shaped(self, out: str, expr) -> str:
@@ -115,10 +147,12 @@ class SymfnnLatexPrinter(LatexPrinter):
         return rf"\underbrace{{{out}}}_{{{r} \times {c}}}"
 
     def _print_IndexedBase(self, expr):
-        return self._name(expr.name) or super()._print_IndexedBase(expr)
+        return self._name(expr.name) or _norm_name(expr.name) or super()._print_IndexedBase(expr)
 
     def _print_Indexed(self, expr):
         parsed = parse_name(expr.base.name)
+        if parsed is None and (norm := _norm_name(expr.base.name)):
+            return f"{norm}_{{{''.join(self._print(i) for i in expr.indices)}}}"
         if parsed is None:
             return super()._print_Indexed(expr)
         stem, t = parsed
@@ -282,8 +316,10 @@ class SymfnnLatexPrinter(LatexPrinter):
         return rf"{self._add_parens(self._print(expr.base))}^{{\odot {self._print(expr.exp)}}}"
 
     def _print_MatMul(self, expr):
-        scalars = [f for f in expr.args if not getattr(f, "is_Matrix", False)]
-        matrices = [f for f in expr.args if getattr(f, "is_Matrix", False)]
+        # a nested product's factors are this product's: 1_B (−μ) prints − 1_B μ
+        args = [g for f in expr.args for g in (f.args if isinstance(f, sp.MatMul) else (f,))]
+        scalars = [f for f in args if not getattr(f, "is_Matrix", False)]
+        matrices = [f for f in args if getattr(f, "is_Matrix", False)]
         c = sp.Mul(*scalars)
         sign = ""
         if c.could_extract_minus_sign():

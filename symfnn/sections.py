@@ -14,10 +14,13 @@ import re
 import sympy as sp
 
 from . import figures, matrixform
+from .batchnorm import batch_backward, batch_forward
+from .derive import LAMBDA1, LAMBDA2
 from .errors import RenderError
 from .indexcalc import fold
 from .latexprint import latex, matrix_lhs
 from .prose import fill, strings
+from .sections_bn import NormSections
 from .symbols import N, i, j, k, layer_symbols, p, q
 from .tidy import (
     BATCH,
@@ -35,11 +38,15 @@ LOSS = sp.Symbol("L")
 RISK = sp.Symbol("R")
 
 
-class Sections:
+class Sections(NormSections):
     """Blocks of the mathematical sections for one derivation in one language."""
 
     def __init__(self, d, lang: str):
         self.d, self.lang, self.s = d, lang, strings(lang)
+
+    def penalties(self) -> dict:
+        """The regularisation coefficients λ1, λ2 (d.coefficients also holds bn's ε)."""
+        return {sym: v for sym, v in self.d.coefficients.items() if sym in (LAMBDA1, LAMBDA2)}
 
     def m(self, expr, **kw) -> str:
         """Inline math."""
@@ -216,9 +223,9 @@ class Sections:
             risk = sp.Add(*data)
             blocks.append(self.text("risk_plain", N=self.m(N)))
             blocks.append(self.eq((sp.Symbol("R"), "=", risk, "risk")))
-        if d.coefficients:
+        if self.penalties():
             values = ", ".join(
-                self.m(sp.Eq(sym, sp.Float(v, 3))) for sym, v in d.coefficients.items()
+                self.m(sp.Eq(sym, sp.Float(v, 3))) for sym, v in self.penalties().items()
             )
             blocks.append(self.text("coefficients", values=values))
             reg = d.regulariser
@@ -462,6 +469,9 @@ class Sections:
             blocks.append(
                 {"kind": "text", "text": r"\textbf{" + self.heading(layer) + r"}\nopagebreak"}
             )
+            if layer.norm is not None and layer.norm.batchnorm:  # no per-sample form: batch
+                blocks.append(self.eq(*self.norm_layer_lines(layer)))
+                continue
             blocks.append(
                 self.eq(
                     (layer.delta.matrix_lhs, "=", layer.delta.matrix, layer.delta.label),
@@ -479,12 +489,8 @@ class Sections:
         A0 = sp.MatrixSymbol("A0", BATCH, layer_symbols(0).m)
         n = sp.Symbol("n")
         line = lambda st: (as_batch(st.batch_lhs), "=", as_batch(st.batch), f"batch-{st.label}")
-        forward = [line(st) for layer in self.d.layers for st in (layer.forward_z, layer.forward_a)]
-        backward = [
-            line(st)
-            for layer in reversed(self.d.layers)
-            for st in (layer.delta, layer.grad_W, layer.grad_b)
-        ]
+        forward = [line(st) for layer in self.d.layers for st in batch_forward(layer)]
+        backward = [line(st) for layer in reversed(self.d.layers) for st in batch_backward(layer)]
         example = self.d.layers[-1].grad_W
         blocks = [
             self.text("batch_intro", B=self.m(BATCH), N=self.m(N), A0=self.m(A0), n=self.m(n)),
