@@ -1,0 +1,225 @@
+"""The generated script of a network with batch normalisation / dropout (issue 11).
+
+Its risk and gradients are compared with a reference written here from the definitions alone
+(plain NumPy forward pass, a fourth-order central difference of that reference risk), and with
+PyTorch's batch_norm (and autograd) when torch is importable; a corrupted backward line of the
+printed script must fail both the comparison and the script's own gradient check.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from symfnn import codegen_bn, derive, spec
+
+EPS = 1e-5  # the framework convention: training-mode BN, biased batch variance
+
+ARCHS = [
+    ("4-5:tanh:bn-3:softmax", {}),
+    ("5-6:elu:bn:dropout=0.3-3:softmax", {"l2": 0.001}),
+    ("3-4:tanh:bn-4:relu:bn-2:identity", {"loss": "squared_error"}),
+    ("4-6:sigmoid:dropout=0.25-5:tanh:bn-3:sigmoid", {"loss": "binary_cross_entropy"}),
+]
+
+
+def _module(text: str, opts: dict):
+    return codegen_bn.load(derive.derive(spec.parse(text, **opts)))
+
+
+_cache: dict = {}
+
+
+def module(text: str, opts: dict):
+    key = (text, tuple(sorted(opts.items())))
+    if key not in _cache:
+        _cache[key] = _module(text, opts)
+    return _cache[key]
+
+
+# -- the reference, from the definitions ------------------------------------------------------
+
+F = {
+    "tanh": np.tanh,
+    "sigmoid": lambda u: 1 / (1 + np.exp(-u)),
+    "relu": lambda u: np.maximum(u, 0),
+    "elu": lambda u: np.where(u > 0, u, np.expm1(np.minimum(u, 0))),
+    "identity": lambda u: u,
+}
+
+
+def ref_forward(net: spec.NetworkSpec, params, X, masks, stats=None):
+    """A_L (and each normalised layer's U = gamma zhat + beta) straight from the definitions."""
+    A, pre = X, {}
+    for l, layer in enumerate(net.layers, 1):
+        Z = A @ params[f"W{l}"].T
+        if layer.batchnorm:
+            if stats is None:  # training mode: the batch's mean and biased variance
+                mu, var = Z.mean(axis=0), Z.var(axis=0)
+            else:
+                mu, var = stats[f"mean{l}"], stats[f"var{l}"]
+            U = params[f"gamma{l}"] * (Z - mu) / np.sqrt(var + EPS) + params[f"beta{l}"]
+        else:
+            U = Z + params[f"b{l}"]
+        pre[l] = U
+        if layer.activation == "softmax":
+            E = np.exp(U - U.max(axis=1, keepdims=True))
+            A = E / E.sum(axis=1, keepdims=True)
+        else:
+            A = F[layer.activation](U)
+        if layer.dropout and stats is None:
+            A = A * masks[f"Mask{l}"] / (1 - layer.dropout)
+    return A, pre
+
+
+def ref_risk(net, params, X, Y, masks) -> float:
+    A, _ = ref_forward(net, params, X, masks)
+    if net.loss == "cross_entropy":
+        ell = -Y * np.log(A)
+    elif net.loss == "binary_cross_entropy":
+        ell = -(Y * np.log(A) + (1 - Y) * np.log(1 - A))
+    else:
+        ell = (A - Y) ** 2 / 2
+    penalty = sum(net.l2 / 2 * np.sum(params[f"W{l}"] ** 2) for l in range(1, net.depth + 1))
+    return float(np.sum(ell) / len(X) + penalty)
+
+
+def ref_gradient(net, params, X, Y, masks, key, h=1e-4) -> np.ndarray:
+    """Fourth-order central differences of the reference risk, coordinate by coordinate."""
+    p, g = params[key], np.empty_like(params[key])
+    for i in range(p.size):
+        old, f = p.flat[i], []
+        for s in (2, 1, -1, -2):
+            p.flat[i] = old + s * h
+            f.append(ref_risk(net, params, X, Y, masks))
+        p.flat[i] = old
+        g.flat[i] = (-f[0] + 8 * f[1] - 8 * f[2] + f[3]) / (12 * h)
+    return g
+
+
+def case(text, opts, seed=3, n=7):
+    mod = module(text, opts)
+    net = spec.parse(text, **opts)
+    rng = np.random.default_rng(seed)
+    params = mod.init_params(seed, dtype=np.float64)
+    for k in params:  # move gamma, beta, b off their initial 1 and 0
+        if not k.startswith(("W", "mean", "var")):
+            params[k] = params[k] + 0.3 * rng.standard_normal(params[k].shape)
+    X = rng.standard_normal((n, net.input_width))
+    m = net.widths[-1]
+    if mod.TASK == "classification":
+        Y = np.eye(m)[rng.integers(0, m, n)]
+    elif mod.TASK == "multilabel":
+        Y = (rng.random((n, m)) < 0.5).astype(float)
+    else:
+        Y = rng.standard_normal((n, m))
+    return mod, net, params, X, Y, mod.masks(n, seed=seed + 1)
+
+
+@pytest.mark.parametrize("text,opts", ARCHS)
+def test_risk_and_gradients_equal_the_reference(text, opts):
+    mod, net, params, X, Y, masks = case(text, opts)
+    R, grads = mod.gradients(params, X, Y, masks=masks)
+    assert R == pytest.approx(ref_risk(net, params, X, Y, masks), abs=1e-12, rel=1e-12)
+    _, pre = ref_forward(net, params, X, masks)
+    for l, layer in enumerate(net.layers, 1):  # no kink within the differences' reach
+        if layer.activation in ("relu", "elu"):
+            assert np.min(np.abs(pre[l])) > 1e-3
+    assert sorted(grads) == sorted(mod.TRAINABLE)
+    for key in mod.TRAINABLE:
+        want = ref_gradient(net, params, X, Y, masks, key)
+        np.testing.assert_allclose(grads[key], want, rtol=0, atol=1e-9, err_msg=key)
+
+
+@pytest.mark.parametrize("text,opts", ARCHS[:2])
+def test_gradients_are_deterministic_for_a_seed(text, opts):
+    mod, _, params, X, Y, _ = case(text, opts)
+    R1, g1 = mod.gradients(params, X, Y, seed=5)
+    R2, g2 = mod.gradients(params, X, Y, seed=5)
+    assert R1 == R2 and all(np.array_equal(g1[k], g2[k]) for k in g1)
+
+
+def test_training_mode_matches_torch_batch_norm():
+    torch = pytest.importorskip("torch")
+    text, opts = ARCHS[1]
+    mod, net, params, X, Y, masks = case(text, opts)
+    Z = torch.tensor(X @ params["W1"].T)
+    gamma, beta = (torch.tensor(params[k], requires_grad=True) for k in ("gamma1", "beta1"))
+    U = torch.nn.functional.batch_norm(Z, None, None, gamma, beta, training=True, eps=EPS)
+    A1 = torch.nn.functional.elu(U) * torch.tensor(masks["Mask1"]) / (1 - 0.3)
+    ours = mod.forward(params, X, train=True, masks=masks)
+    np.testing.assert_allclose(ours[1], A1.detach().numpy(), rtol=0, atol=1e-12)
+    # and the gradients of gamma1, beta1 by torch's autograd through the rest of the net
+    W2, b2 = torch.tensor(params["W2"]), torch.tensor(params["b2"])
+    logits = A1 @ W2.T + b2
+    risk = -(torch.tensor(Y) * torch.log_softmax(logits, dim=1)).sum() / len(X)
+    risk = risk + net.l2 / 2 * sum(float(np.sum(params[f"W{l}"] ** 2)) for l in (1, 2))
+    risk.backward()
+    _, grads = mod.gradients(params, X, Y, masks=masks)
+    np.testing.assert_allclose(grads["gamma1"], gamma.grad.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(grads["beta1"], beta.grad.numpy(), rtol=0, atol=1e-12)
+
+
+def test_running_statistics_follow_pytorch_and_predict_uses_them():
+    text, opts = ARCHS[0]
+    mod, net, params, X, Y, masks = case(text, opts, n=9)
+    Z = X @ params["W1"].T
+    # one training step on the whole batch with lr 0: only the running estimates move
+    data = {"X_train": X, "Y_train": Y}
+    mod.train(
+        params, data, epochs=1, batch_size=len(X), lr=0.0, optimizer="sgd", log=lambda s: None
+    )
+    want_mean = 0.9 * 0 + 0.1 * Z.mean(axis=0)
+    want_var = 0.9 * 1 + 0.1 * Z.var(axis=0, ddof=1)  # unbiased, as PyTorch keeps it
+    np.testing.assert_allclose(params["mean1"], want_mean, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(params["var1"], want_var, rtol=0, atol=1e-12)
+    try:
+        import torch
+
+        rm, rv = (
+            torch.zeros(Z.shape[1], dtype=torch.float64),
+            torch.ones(Z.shape[1], dtype=torch.float64),
+        )
+        torch.nn.functional.batch_norm(
+            torch.tensor(Z), rm, rv, training=True, momentum=0.1, eps=EPS
+        )
+        np.testing.assert_allclose(params["var1"], rv.numpy(), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(params["mean1"], rm.numpy(), rtol=0, atol=1e-12)
+    except ImportError:
+        pass
+    # evaluation: the running statistics, no dropout; a single sample predicts alone
+    want, _ = ref_forward(net, params, X, masks, stats=params)
+    np.testing.assert_allclose(mod.predict(params, X), want, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(mod.predict(params, X[:1]), want[:1], rtol=0, atol=1e-12)
+
+
+def test_evaluation_has_no_dropout():
+    text, opts = ARCHS[1]
+    mod, net, params, X, _, masks = case(text, opts)
+    want, _ = ref_forward(net, params, X, masks, stats=params)
+    np.testing.assert_allclose(mod.predict(params, X), want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "line,cut",
+    [
+        ("mean path", " + -dZhat1.sum(axis=0)"),
+        ("variance path", " - Zhat1 * (dZhat1 * Zhat1).sum(axis=0)"),
+    ],
+)
+def test_a_corrupted_bn_backward_line_fails(line, cut):
+    text, opts = ARCHS[0]
+    d = derive.derive(spec.parse(text, **opts))
+    source = codegen_bn.script(d)
+    assert cut in source, f"the printed delta line lost its {line}"
+    broken = {}
+    exec(compile(source.replace(cut, "", 1), "<broken>", "exec"), broken)  # noqa: S102
+    net = spec.parse(text, **opts)
+    rng = np.random.default_rng(0)
+    params = broken["init_params"](0, dtype=np.float64)
+    X, Y = rng.standard_normal((6, 4)), np.eye(3)[rng.integers(0, 3, 6)]
+    _, grads = broken["gradients"](params, X, Y)
+    want = ref_gradient(net, params, X, Y, {}, "W1")
+    assert np.max(np.abs(grads["W1"] - want)) > 1e-6
+    ok, lines = broken["gradcheck"]()
+    assert not ok and lines[-1] == "FAILED"
