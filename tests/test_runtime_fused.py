@@ -74,3 +74,19 @@ def test_gradients_returns_the_error_terms_unscaled(script):
     X, Y = rng.normal(size=(7, 3)), np.eye(2)[rng.integers(0, 2, 7)]
     _, _, deltas = script.gradients(params, X, Y, return_deltas=True)
     np.testing.assert_allclose(deltas["Delta2"], script.predict(params, X) - Y, rtol=1e-12)
+
+
+def test_predict_and_error_in_chunks_equal_the_whole_forward_pass(script):
+    """More rows than network.CHUNK: predict and error, computed a chunk at a time, agree
+    with forward() over all rows at once, and hold one chunk's buffers."""
+    rng = np.random.default_rng(2)
+    params = script.init_params(0, "xavier", np.float64)
+    n = 2 * script.CHUNK + 7
+    X = rng.normal(size=(n, 3))
+    Y = np.eye(2)[rng.integers(0, 2, n)]
+    whole = script.forward(params, X)[-1]
+    np.testing.assert_array_equal(script.predict(params, X), whole)
+    wrong = np.count_nonzero(whole.argmax(1) != Y.argmax(1))
+    assert script.error(params, X, Y) == wrong / n
+    sizes = [len(ws["A1"]) for ws in script.NET._workspaces.values()]
+    assert max(sizes) <= script.CHUNK
