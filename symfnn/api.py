@@ -99,7 +99,10 @@ class Derivation(engine.Derivation):
 
     def script(self) -> str:
         """The standalone NumPy training script's source."""
-        refuse(self.spec, "generated as a training script")
+        if self.spec.normalised:  # bn/dropout layers: printed on their own path (issue 11)
+            from . import codegen_bn
+
+            return codegen_bn.script(self)
         return codegen.script(self)
 
     def module(self) -> types.ModuleType:
@@ -325,7 +328,6 @@ def pipeline(spec: str | PathLike | NetworkSpec, config: Config | None = None) -
     network = load_spec(spec, loss=c.loss, l1=c.l1, l2=c.l2)  # text | path -> NetworkSpec
     for wanted, output in (
         (c.documents, "documented"),
-        (c.script is not None, "generated as a training script"),
         (c.check, "generated as a training script or checked"),
     ):
         if wanted:  # before any work: these outputs do not print bn/dropout layers yet

@@ -13,7 +13,6 @@ DROP = "5-6:elu:dropout=0.3-3:softmax"
 @pytest.mark.parametrize(
     "argv, output",
     [
-        (["generate", BN, "-o", "{tmp}/train.py"], "not yet generated as a training script"),
         (["derive", DROP, "--tex", "{tmp}/d.tex"], "not yet documented"),
         (["derive", BN, "--html", "{tmp}/d.html"], "not yet documented"),
         (["check", BN], "not yet generated as a training script or checked"),

@@ -223,3 +223,34 @@ def test_a_corrupted_bn_backward_line_fails(line, cut):
     assert np.max(np.abs(grads["W1"] - want)) > 1e-6
     ok, lines = broken["gradcheck"]()
     assert not ok and lines[-1] == "FAILED"
+
+
+def test_generate_writes_a_script_that_trains_saves_and_loads(tmp_path, capsys):
+    """`symfnn generate` for a bn/dropout spec; --save/--load keep the running statistics."""
+    import subprocess
+    import sys
+
+    from symfnn.cli import main
+
+    script = tmp_path / "train.py"
+    assert main(["generate", "4-6:relu:bn:dropout=0.2-3:softmax", "-o", str(script)]) == 0
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+    np.savez(tmp_path / "d.npz", X_train=X[:40], y_train=y[:40], X_test=X[40:], y_test=y[40:])
+
+    def run(*args):
+        argv = [sys.executable, str(script), *args]
+        return subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, check=False)
+
+    first = run("--data", "d.npz", "--epochs", "3", "--save", "w.npz")
+    assert first.returncode == 0, first.stderr
+    saved = np.load(tmp_path / "w.npz")
+    assert {"W1", "gamma1", "beta1", "mean1", "var1", "W2", "b2"} == set(saved.files)
+    assert not np.allclose(saved["mean1"], 0) and not np.allclose(saved["var1"], 1)
+    again = run("--data", "d.npz", "--epochs", "0", "--load", "w.npz")
+    assert again.returncode == 0 and again.stdout.splitlines()[-1] == first.stdout.splitlines()[-1]
+    refused = run("--data", "d.npz", "--epochs", "1", "--save", "w.npz")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    check = run("--gradcheck")
+    assert check.returncode == 0 and check.stdout.splitlines()[-1] == "PASSED"
