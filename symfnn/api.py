@@ -114,7 +114,6 @@ class Derivation(engine.Derivation):
 
     def check(self, seed: int = 0) -> gradcheck.Result:
         """Check the generated script's gradients (finite differences, Taylor test, SymPy)."""
-        refuse(self.spec, "generated as a training script or checked")
         return gradcheck.run(spec=self.spec, seed=seed)
 
     def _repr_latex_(self) -> str:  # Jupyter, where HTML is not shown
@@ -210,8 +209,6 @@ def check(
 ) -> gradcheck.Result:
     """The gradient check of a spec's generated script, or of a script file (maybe edited)."""
     network = None if spec is None else load_spec(spec)
-    if network is not None:
-        refuse(network, "generated as a training script or checked")
     return gradcheck.run(spec=network, script=script, seed=seed)
 
 
@@ -328,7 +325,6 @@ def pipeline(spec: str | PathLike | NetworkSpec, config: Config | None = None) -
     network = load_spec(spec, loss=c.loss, l1=c.l1, l2=c.l2)  # text | path -> NetworkSpec
     for wanted, output in (
         (c.documents, "documented"),
-        (c.check, "generated as a training script or checked"),
     ):
         if wanted:  # before any work: these outputs do not print bn/dropout layers yet
             refuse(network, output)

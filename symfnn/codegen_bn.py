@@ -197,6 +197,9 @@ def script(d: Derivation) -> str:
         "",
         *codegen._header_imports(modules),
         "",
+        "SPEC = {",
+        *(f'    "{k}": {codegen._py(v)},' for k, v in _spec_items(spec)),
+        "}",
         f"WIDTHS = {tuple(spec.widths)}",
         f'TASK = "{codegen._task(d)}"',
         f"L1 = {l1}  # lambda_1 (None: not in the derivation)",
@@ -303,6 +306,19 @@ def script(d: Derivation) -> str:
     text = "\n".join(out)
     compile(text, "train.py", "exec")  # a printing bug shows here, not in the user's hands
     return text
+
+
+def _spec_items(spec) -> list[tuple[str, object]]:
+    """SPEC as the plain script has it (symfnn check --script re-derives the spec from it)."""
+    return [
+        ("compact", spec.compact),
+        ("widths", list(spec.widths)),
+        ("activations", [layer.activation for layer in spec.layers]),
+        ("params", [layer.param for layer in spec.layers]),
+        ("loss", spec.loss),
+        ("l1", spec.l1),
+        ("l2", spec.l2),
+    ]
 
 
 def _identity_out(d: Derivation) -> bool:

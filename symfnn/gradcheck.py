@@ -215,7 +215,13 @@ def run(
     else:
         from .derive import derive
 
-        module = codegen.load(derive(spec))
+        d = derive(spec)
+        if spec.normalised:  # bn/dropout layers: their script is printed by codegen_bn
+            from . import codegen_bn
+
+            module = codegen_bn.load(d)
+        else:
+            module = codegen.load(d)
         title = f"gradient check of the generated script for {spec.describe()}"
     for name in ("gradients", "loss"):
         if not callable(getattr(module, name, None)):
@@ -233,7 +239,13 @@ def _parameters(spec, rng) -> dict[str, np.ndarray]:
         params[f"W{l}"] = rng.normal(0.0, 1.0 / np.sqrt(fan_in), (fan_out, fan_in)) + rng.normal(
             0.0, 0.2, (fan_out, fan_in)
         )
-        params[f"b{l}"] = rng.normal(0.0, 0.3, fan_out)
+        if spec.layers[l - 1].batchnorm:  # γ, β off 1 and 0; running statistics (not trained)
+            params[f"gamma{l}"] = rng.normal(1.0, 0.3, fan_out)
+            params[f"beta{l}"] = rng.normal(0.0, 0.3, fan_out)
+            params[f"mean{l}"] = rng.normal(0.0, 0.3, fan_out)
+            params[f"var{l}"] = rng.uniform(0.5, 1.5, fan_out)
+        else:
+            params[f"b{l}"] = rng.normal(0.0, 0.3, fan_out)
     return params
 
 
@@ -277,10 +289,22 @@ def check(
     rng = np.random.default_rng(seed)
     params, batches, l1, l2 = _problem(spec, rng)
     kinked = _kinked(spec)
+    # bn/dropout (issue 11): the running statistics are not differentiated (kept aside and
+    # passed along); each batch is one whole mini-batch, with one fixed dropout mask
+    stats = {k: params.pop(k) for k in list(params) if k.startswith(("mean", "var"))}
+    masks = {
+        len(X): {
+            f"Mask{l}": (rng.random((len(X), spec.widths[l])) >= layer.dropout).astype(float)
+            for l, layer in enumerate(spec.layers, 1)
+            if layer.dropout
+        }
+        for X, _ in batches
+    }
+    fixed = (lambda X: {"masks": masks[len(X)]}) if spec.normalised else (lambda X: {})
 
     def script_gradients(p, X, Y):
         try:
-            _, grads = module.gradients(p, X, Y, l1, l2)
+            _, grads = module.gradients(p | stats, X, Y, l1, l2, **fixed(X))
             grads = {k: np.asarray(grads[k], np.float64) for k in p}
         except Exception as e:  # noqa: BLE001 -- an edited script may fail in any way
             raise CheckError(f"the script's gradients failed: {type(e).__name__}: {e}") from None
@@ -291,7 +315,7 @@ def check(
 
     def script_loss(p, X, Y):
         try:
-            return float(module.loss(p, X, Y, l1, l2))
+            return float(module.loss(p | stats, X, Y, l1, l2, **fixed(X)))
         except Exception as e:  # noqa: BLE001 -- an edited script may fail in any way
             raise CheckError(f"the script's loss failed: {type(e).__name__}: {e}") from None
 
@@ -300,19 +324,19 @@ def check(
         if not callable(getattr(module, "forward", None)):
             return 0.0
         try:
-            A = [np.asarray(a, np.float64) for a in module.forward(p, X)]
+            A = [np.asarray(a, np.float64) for a in module.forward(p | stats, X)]
         except Exception as e:  # noqa: BLE001 -- an edited script may fail in any way
             raise CheckError(f"the script's forward failed: {type(e).__name__}: {e}") from None
-        _, ref = reference.forward(spec, p, X)
+        _, ref = reference.forward(spec, p | stats, X)  # evaluation mode
         if len(A) != len(ref) or any(a.shape != r.shape for a, r in zip(A, ref)):
             raise CheckError("the script's forward does not return [a0, ..., aL] of the spec")
         return max(core.relative_error(a, r) for a, r in zip(A, ref))
 
     def risk(p, X, Y):  # the reference: the spec's definitions, not the script
-        return reference.risk(spec, p, X, Y, l1 or 0.0, l2 or 0.0)
+        return reference.risk(spec, p | stats, X, Y, l1 or 0.0, l2 or 0.0, masks.get(len(X)))
 
     def pattern(p, X):
-        Z, _ = reference.forward(spec, p, X)
+        Z, _ = reference.forward(spec, p | stats, X, masks.get(len(X)), train=True)
         return [Z[l - 1] > 0 for l in kinked]
 
     total = sum(p.size for p in params.values())
@@ -360,7 +384,11 @@ def check(
         for r in s["rows"]
         for key, i in ((r["name"], i) for i in r["skipped_at"])
     ]
-    if sympy:
+    if spec.normalised:
+        result.notes.append(
+            "bn/dropout: SymPy's brute force of these layers is `symfnn derive SPEC --verify`"
+        )
+    elif sympy:
         _brute(result, spec, params, batches[0], sweeps[0], l1, l2, script_gradients, rng, total)
     result.notes.insert(
         0,

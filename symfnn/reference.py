@@ -21,8 +21,9 @@ import numpy as np
 import sympy as sp
 
 from . import activations, losses
-from .pending import refuse
 from .spec import LayerSpec, NetworkSpec
+
+BN_EPSILON = 1e-5  # added to the batch variance (PyTorch's default; symfnn.batchnorm's)
 
 
 @cache
@@ -54,16 +55,40 @@ def _activate(layer: LayerSpec, Z: np.ndarray) -> np.ndarray:
 
 
 def forward(
-    spec: NetworkSpec, params: dict[str, np.ndarray], X: np.ndarray
+    spec: NetworkSpec,
+    params: dict[str, np.ndarray],
+    X: np.ndarray,
+    masks: dict[str, np.ndarray] | None = None,
+    train: bool = False,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """([z1 .. zL], [a0 .. aL]) for the samples (rows) of X, in float64."""
-    refuse(spec, "in symfnn check's reference")  # batch normalisation, dropout: not yet
+    """([u1 .. uL], [a0 .. aL]) for the samples (rows) of X, in float64; u_l is the input of
+    f_l: z_l, or for a normalised layer y_l = gamma ⊙ (z_l - mu) / sqrt(sigma2 + eps) + beta.
+
+    Batch normalisation (issue 11), from its definition: z_l = W_l a_{l-1} (no b); with `train`
+    mu, sigma2 are the batch's mean and biased variance, else the running `mean{l}`, `var{l}`
+    of params. Inverted dropout only with `train`: a_l = f(u_l) ⊙ m_l / (1 - q), m_l =
+    masks["Mask{l}"] (0 or 1)."""
     A = [np.asarray(X, np.float64)]
     Z = []
     for l, layer in enumerate(spec.layers, start=1):
-        W, b = np.asarray(params[f"W{l}"], np.float64), np.asarray(params[f"b{l}"], np.float64)
-        Z.append(A[-1] @ W.T + b)  # z = W a + b, samples as rows
-        A.append(_activate(layer, Z[-1]))
+        W = np.asarray(params[f"W{l}"], np.float64)
+        if layer.batchnorm:
+            z = A[-1] @ W.T
+            if train:
+                mu, var = z.mean(axis=0), z.var(axis=0)  # biased, as PyTorch normalises
+            else:
+                mu, var = (np.asarray(params[f"{k}{l}"], np.float64) for k in ("mean", "var"))
+            gamma, beta = (np.asarray(params[f"{k}{l}"], np.float64) for k in ("gamma", "beta"))
+            Z.append(gamma * (z - mu) / np.sqrt(var + BN_EPSILON) + beta)
+        else:
+            b = np.asarray(params[f"b{l}"], np.float64)
+            Z.append(A[-1] @ W.T + b)  # z = W a + b, samples as rows
+        a = _activate(layer, Z[-1])
+        if layer.dropout and train:
+            if masks is None or f"Mask{l}" not in masks:
+                raise ValueError(f"layer {l} has dropout: training mode needs its mask")
+            a = a * np.asarray(masks[f"Mask{l}"], np.float64) / (1 - layer.dropout)
+        A.append(a)
     return Z, A
 
 
@@ -74,9 +99,11 @@ def risk(
     Y: np.ndarray,
     l1: float = 0.0,
     l2: float = 0.0,
+    masks: dict[str, np.ndarray] | None = None,
 ) -> float:
-    """R = (1/N) sum_n L(y_n, a_n) + Omega(W) with the given lambda_1, lambda_2."""
-    _, A = forward(spec, params, X)
+    """R = (1/N) sum_n L(y_n, a_n) + Omega(W) with the given lambda_1, lambda_2; in training
+    mode (batch statistics, the dropout `masks`) when the spec has bn/dropout layers."""
+    _, A = forward(spec, params, X, masks, train=True)
     Y = np.asarray(Y, np.float64)
     data = float(np.sum(unit_loss(spec.loss)(A[-1], Y))) / len(Y)
     omega = 0.0

@@ -15,7 +15,6 @@ DROP = "5-6:elu:dropout=0.3-3:softmax"
     [
         (["derive", DROP, "--tex", "{tmp}/d.tex"], "not yet documented"),
         (["derive", BN, "--html", "{tmp}/d.html"], "not yet documented"),
-        (["check", BN], "not yet generated as a training script or checked"),
         (["analyze", DROP, "--quick", "--out", "{tmp}/flow"], "not yet analysed"),
     ],
 )

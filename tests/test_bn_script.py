@@ -254,3 +254,42 @@ def test_generate_writes_a_script_that_trains_saves_and_loads(tmp_path, capsys):
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     check = run("--gradcheck")
     assert check.returncode == 0 and check.stdout.splitlines()[-1] == "PASSED"
+
+
+# -- symfnn check ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,opts", ARCHS[:3])
+def test_symfnn_check_passes_bn_and_dropout_scripts(text, opts):
+    from symfnn import gradcheck
+
+    result = gradcheck.run(spec=spec.parse(text, **opts), sympy=False)
+    assert result.ok and {r.name for r in result.rows} >= {"W1", "gamma1", "beta1"}
+
+
+def test_reference_is_the_definition():
+    """symfnn.reference's normalised layer against torch (or by hand), both modes."""
+    from symfnn import batchnorm, reference
+
+    assert float(batchnorm.EPSILON_VALUE) == reference.BN_EPSILON == EPS
+    text, opts = ARCHS[1]
+    _, net, params, X, _, masks = case(text, opts)
+    for stats in (None, params):
+        want, pre = ref_forward(net, params, X, masks, stats=stats)
+        U, A = reference.forward(net, params, X, masks, train=stats is None)
+        np.testing.assert_allclose(U[0], pre[1], rtol=0, atol=1e-13)
+        np.testing.assert_allclose(A[-1], want, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("cut", [" + -dZhat1.sum(axis=0)", "gamma1.T * DeltaY1"])
+def test_symfnn_check_script_fails_a_corrupted_bn_line(tmp_path, capsys, cut):
+    from symfnn.cli import main
+
+    script = tmp_path / "train.py"
+    assert main(["generate", "5-6:elu:bn:dropout=0.3-3:softmax", "-o", str(script)]) == 0
+    text = script.read_text()
+    assert cut in text
+    script.write_text(text.replace(cut, "" if cut.startswith(" +") else "DeltaY1", 1))
+    assert main(["check", "--script", str(script)]) == 1
+    out = capsys.readouterr().out
+    assert "verdict: FAILED" in out and "W1" in out

@@ -91,10 +91,13 @@ def test_reference_risk_is_the_definition_written_by_hand():
     assert reference.risk(spec, p, X, Y, l2=0.01) == pytest.approx(by_hand, rel=1e-14)
 
 
-def test_reference_refuses_layers_it_does_not_know():
-    """Batch normalisation and dropout are not in the reference yet: an error, not a guess."""
-    with pytest.raises(SymfnnError, match="not yet"):
-        reference.risk(parse("3-4:tanh:bn-2:softmax"), {}, np.zeros((2, 3)), np.eye(2))
+def test_reference_dropout_needs_its_mask():
+    """Dropout in training mode without a mask: an error, not a guess (issue 11; the bn
+    reference is tested against torch and by hand in tests/test_bn_script.py)."""
+    spec = parse("3-4:tanh:dropout=0.5-2:softmax")
+    p = {"W1": np.ones((4, 3)), "b1": np.zeros(4), "W2": np.ones((2, 4)), "b2": np.zeros(2)}
+    with pytest.raises(ValueError, match="needs its mask"):
+        reference.risk(spec, p, np.zeros((2, 3)), np.eye(2))
 
 
 def test_reference_does_not_call_the_script():
