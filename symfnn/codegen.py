@@ -239,11 +239,21 @@ def _forward(d: Derivation) -> tuple[list[str], list[str], set[str]]:
             a_comment = _comment(layer.forward_a)
             if stable != layer.forward_a.batch:
                 a_comment += f"\n# stable form: A{l} = {p.code(stable)}"
+        in_place = (
+            not layer.is_output
+            and f"A{l}" not in aliases
+            and not any(m.name == f"Z{l}" for m in layer.delta.batch.atoms(sp.MatrixSymbol))
+            and all(f"Z{l}" not in _used([x]) for x in a_lines[1:])
+        )
         own = [n for n in (f"Z{l}", f"A{l}") if n not in aliases]
+        if in_place:  # A_l overwrites Z_l: a buffer less to stream through the caches
+            own.remove(f"A{l}")
         own += [n for n in (f"zeros{l}", f"rowmax{l}", f"rowsum{l}") if n in _used(a_lines)]
         buffers += own
         steps += _fetch([f"W{l}", f"b{l}"], "params")
         steps += _fetch(own, "ws")
+        if in_place:
+            steps += [f"A{l} = Z{l}  # computed in place: the backward pass reads A{l}, not Z{l}"]
         steps += [_comment(layer.forward_z), *z_lines, *a_comment.split("\n"), *a_lines]
         body += steps
     A = ", ".join(f"A{l}" for l in range(d.spec.depth + 1))

@@ -88,5 +88,5 @@ def test_predict_and_error_in_chunks_equal_the_whole_forward_pass(script):
     np.testing.assert_array_equal(script.predict(params, X), whole)
     wrong = np.count_nonzero(whole.argmax(1) != Y.argmax(1))
     assert script.error(params, X, Y) == wrong / n
-    sizes = [len(ws["A1"]) for ws in script.NET._workspaces.values()]
+    sizes = [len(ws["Z1"]) for ws in script.NET._workspaces.values()]
     assert max(sizes) <= script.CHUNK
