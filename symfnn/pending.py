@@ -11,7 +11,7 @@ from .errors import SpecError
 from .spec import NetworkSpec
 
 # The stages that handle batch normalisation and dropout already.
-DONE = "derived and proven"
+DONE = "derived, proven, generated as a training script and checked"
 
 
 def refuse(spec: NetworkSpec, output: str) -> None:
