@@ -72,13 +72,10 @@ def _forward_buffers(n, dtype):
     """The forward pass's arrays for a batch of n samples."""
     return {
         "Z1": np.empty((n, 128), dtype),
-        "A1": np.empty((n, 128), dtype),
         "zeros1": np.zeros((n, 128), dtype),
         "Z2": np.empty((n, 64), dtype),
-        "A2": np.empty((n, 64), dtype),
         "zeros2": np.zeros((n, 64), dtype),
         "Z3": np.empty((n, 32), dtype),
-        "A3": np.empty((n, 32), dtype),
         "zeros3": np.zeros((n, 32), dtype),
         "Z4": np.empty((n, 10), dtype),
         "A4": np.empty((n, 10), dtype),
@@ -114,8 +111,8 @@ def _forward(params, X, ws):
     A0 = X
     # layer 1: relu, 64 -> 128
     W1, b1 = params["W1"], params["b1"]
-    Z1, A1 = ws["Z1"], ws["A1"]
-    zeros1 = ws["zeros1"]
+    Z1, zeros1 = ws["Z1"], ws["zeros1"]
+    A1 = Z1  # computed in place: the backward pass reads A1, not Z1
     # Z1 = A0 @ W1.T + b1  (eq:batch-forward-z-1)
     np.matmul(A0, W1.T, out=Z1)
     Z1 += b1
@@ -124,8 +121,8 @@ def _forward(params, X, ws):
     np.maximum(Z1, zeros1, out=A1)
     # layer 2: relu, 128 -> 64
     W2, b2 = params["W2"], params["b2"]
-    Z2, A2 = ws["Z2"], ws["A2"]
-    zeros2 = ws["zeros2"]
+    Z2, zeros2 = ws["Z2"], ws["zeros2"]
+    A2 = Z2  # computed in place: the backward pass reads A2, not Z2
     # Z2 = A1 @ W2.T + b2  (eq:batch-forward-z-2)
     np.matmul(A1, W2.T, out=Z2)
     Z2 += b2
@@ -134,8 +131,8 @@ def _forward(params, X, ws):
     np.maximum(Z2, zeros2, out=A2)
     # layer 3: relu, 64 -> 32
     W3, b3 = params["W3"], params["b3"]
-    Z3, A3 = ws["Z3"], ws["A3"]
-    zeros3 = ws["zeros3"]
+    Z3, zeros3 = ws["Z3"], ws["zeros3"]
+    A3 = Z3  # computed in place: the backward pass reads A3, not Z3
     # Z3 = A2 @ W3.T + b3  (eq:batch-forward-z-3)
     np.matmul(A2, W3.T, out=Z3)
     Z3 += b3

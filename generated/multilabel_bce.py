@@ -72,7 +72,6 @@ def _forward_buffers(n, dtype):
     """The forward pass's arrays for a batch of n samples."""
     return {
         "Z1": np.empty((n, 32), dtype),
-        "A1": np.empty((n, 32), dtype),
         "zeros1": np.zeros((n, 32), dtype),
         "Z2": np.empty((n, 5), dtype),
         "A2": np.empty((n, 5), dtype),
@@ -98,8 +97,8 @@ def _forward(params, X, ws):
     A0 = X
     # layer 1: relu, 8 -> 32
     W1, b1 = params["W1"], params["b1"]
-    Z1, A1 = ws["Z1"], ws["A1"]
-    zeros1 = ws["zeros1"]
+    Z1, zeros1 = ws["Z1"], ws["zeros1"]
+    A1 = Z1  # computed in place: the backward pass reads A1, not Z1
     # Z1 = A0 @ W1.T + b1  (eq:batch-forward-z-1)
     np.matmul(A0, W1.T, out=Z1)
     Z1 += b1

@@ -72,9 +72,7 @@ def _forward_buffers(n, dtype):
     """The forward pass's arrays for a batch of n samples."""
     return {
         "Z1": np.empty((n, 32), dtype),
-        "A1": np.empty((n, 32), dtype),
         "Z2": np.empty((n, 32), dtype),
-        "A2": np.empty((n, 32), dtype),
         "Z3": np.empty((n, 2), dtype),
     }
 
@@ -102,7 +100,8 @@ def _forward(params, X, ws):
     A0 = X
     # layer 1: tanh, 4 -> 32
     W1, b1 = params["W1"], params["b1"]
-    Z1, A1 = ws["Z1"], ws["A1"]
+    Z1 = ws["Z1"]
+    A1 = Z1  # computed in place: the backward pass reads A1, not Z1
     # Z1 = A0 @ W1.T + b1  (eq:batch-forward-z-1)
     np.matmul(A0, W1.T, out=Z1)
     Z1 += b1
@@ -110,7 +109,8 @@ def _forward(params, X, ws):
     np.tanh(Z1, out=A1)
     # layer 2: tanh, 32 -> 32
     W2, b2 = params["W2"], params["b2"]
-    Z2, A2 = ws["Z2"], ws["A2"]
+    Z2 = ws["Z2"]
+    A2 = Z2  # computed in place: the backward pass reads A2, not Z2
     # Z2 = A1 @ W2.T + b2  (eq:batch-forward-z-2)
     np.matmul(A1, W2.T, out=Z2)
     Z2 += b2
