@@ -115,7 +115,7 @@ class _Doc(Sections):
         }
 
     def notation(self) -> dict:
-        s, d = self.s, self.d
+        s = self.s
         prev, cur = layer_symbols("l-1"), layer_symbols("l")
         mats = cur.matrices(prev.m)
         l, lm1 = self.m(sp.Symbol("l")), self.m(sp.Symbol("l-1"))
@@ -397,6 +397,8 @@ def symbolic_status(status: str, s: dict) -> str:
     timeout = re.fullmatch(r"skipped: cancel took over (\d+) s", status)
     if timeout:
         return fill(s["v_symbolic_timeout"], seconds=timeout[1])
+    if status.startswith("numeric only: "):  # verify_bn: cancel did not finish, and why
+        return fill(s["v_symbolic_numeric"], why=tt(status.removeprefix("numeric only: ")))
     return s["v_symbolic_skipped"] if status == "skipped" else tt(status)
 
 

@@ -126,6 +126,7 @@ class _HtmlDoc:
         labels += ["sec:verify"] + [x["label"] for x in closing]
         self.refs |= {label: str(n) for n, label in enumerate(labels, 1)}
         self.refs["tab:layers"] = "1"  # the one table float: the layers
+        self.refs["alg:training"] = "1"  # the one algorithm float (the template's "Algorithm 1")
         for section in [*sections, *closing, *([flow] if flow else [])]:
             section["number"] = self.refs[section["label"]]
         self.cites = {entry["key"]: str(n) for n, entry in enumerate(bibliography, 1)}

@@ -13,7 +13,7 @@ import re
 
 import sympy as sp
 
-from . import figures, matrixform
+from . import figures, hyper, matrixform
 from .batchnorm import batch_backward, batch_forward
 from .derive import LAMBDA1, LAMBDA2
 from .errors import RenderError
@@ -238,6 +238,9 @@ class Sections(NormSections):
                 *((st.matrix_lhs, r"\leftarrow", st.matrix, st.label) for st in (up["W"], up["b"]))
             )
         )
+        # training itself uses the optimiser of the algorithm box (symfnn.training's entry)
+        optimizer = hyper.resolve(d.spec)["optimizer"]
+        blocks.append(self.text("update_after", optimizer=r"\texttt{" + optimizer + "}"))
         return self.section("sec_loss", "loss", blocks)
 
     def backprop(self) -> dict:

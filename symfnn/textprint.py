@@ -288,7 +288,10 @@ def derivation_text(d: Derivation) -> str:
     if d.coefficients:
         lines.append("  with " + ", ".join(f"{text(k)} = {v:g}" for k, v in d.coefficients.items()))
     lines.append("")
-    lines.append("Gradient descent (learning rate α)")
+    from .hyper import resolve
+
+    optimizer = resolve(d.spec)["optimizer"]  # what the script trains with (symfnn.training)
+    lines.append(f"Plain gradient descent (learning rate α); the script trains with {optimizer}")
     for step in d.update.values():
         lines.append(f"  {text(step.matrix_lhs)} ← {text(step.matrix)}")
     lines.append("")
