@@ -195,7 +195,7 @@ def script(d: Derivation) -> str:
         "    python train.py --gradcheck                # check the gradients",
         '"""',
         "",
-        *codegen._header_imports(modules),
+        *(x for x in codegen._header_imports(modules) if x != "import functools"),
         "",
         "SPEC = {",
         *(f'    "{k}": {codegen._py(v)},' for k, v in _spec_items(spec)),

@@ -293,3 +293,28 @@ def test_symfnn_check_script_fails_a_corrupted_bn_line(tmp_path, capsys, cut):
     assert main(["check", "--script", str(script)]) == 1
     out = capsys.readouterr().out
     assert "verdict: FAILED" in out and "W1" in out
+
+
+def test_generated_script_passes_ruff_check(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(codegen_bn.script(derive.derive(spec.parse(*ARCHS[1][:1], **ARCHS[1][1]))))
+    argv = [sys.executable, "-m", "ruff", "check", "--isolated", "--quiet", str(script)]
+    run = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_digits_with_bn_and_dropout_reach_095(tmp_path):
+    """Issue 11's figure: 64-32:relu:bn:dropout=0.2-10:softmax, its defaults, digits."""
+    from symfnn import api
+
+    data = tmp_path / "d.npz"
+    api.data("digits", data)
+    mod = _module("64-32:relu:bn:dropout=0.2-10:softmax", {})
+    d = mod.load_data(data)
+    params = mod.init_params()
+    mod.train(params, d, log=lambda line: None)
+    accuracy = 1 - mod.error(params, d["X_test"], d["Y_test"])
+    assert accuracy >= 0.95, accuracy
