@@ -252,6 +252,8 @@ def test_generate_writes_a_script_that_trains_saves_and_loads(tmp_path, capsys):
     assert again.returncode == 0 and again.stdout.splitlines()[-1] == first.stdout.splitlines()[-1]
     refused = run("--data", "d.npz", "--epochs", "1", "--save", "w.npz")
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    bad = run("--epochs", "many")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
     check = run("--gradcheck")
     assert check.returncode == 0 and check.stdout.splitlines()[-1] == "PASSED"
 
@@ -318,3 +320,11 @@ def test_digits_with_bn_and_dropout_reach_095(tmp_path):
     mod.train(params, d, log=lambda line: None)
     accuracy = 1 - mod.error(params, d["X_test"], d["Y_test"])
     assert accuracy >= 0.95, accuracy
+
+
+def test_api_module_is_the_bn_script():
+    from symfnn import api
+
+    mod = api.derive("4-5:tanh:bn-3:softmax").module()
+    assert "gamma1" in mod.TRAINABLE and "mean1" not in mod.TRAINABLE
+    assert set(mod.init_params()) == {"W1", "gamma1", "beta1", "mean1", "var1", "W2", "b2"}

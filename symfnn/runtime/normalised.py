@@ -29,6 +29,14 @@ from .data import DataError, read_data, read_params
 from .safeio import WriteError, write_file
 
 
+class _Parser(argparse.ArgumentParser):
+    """A bad option is one line on stderr and exit status 2, no usage block."""
+
+    def error(self, message):
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
 class NormNet:
     """The printed passes of one network with bn/dropout layers and the API built on them."""
 
@@ -310,7 +318,7 @@ class NormNet:
 
     def main(self, description: str, argv=None) -> int:
         """python train.py --data d.npz [--epochs E] [--save w.npz] [--load w.npz] ..."""
-        parser = argparse.ArgumentParser(description=description)
+        parser = _Parser(description=description)
         hp = self.training
         parser.add_argument("--data", help="an .npz with X_train, y_train [, X_test, y_test]")
         parser.add_argument("--epochs", type=int, default=hp["epochs"])
