@@ -67,7 +67,6 @@ class Derivation(engine.Derivation):
     ) -> str:
         """The LaTeX document; written to `path` when given. `flow`: a `symfnn.analyze`
         result whose chapter (and plots) the document includes."""
-        refuse(self.spec, "documented")
         chapter = _chapter(flow, lang)
         text = document.tex_source(self, lang=lang, report=self.verify(), flow=chapter)
         if path is not None:
@@ -76,7 +75,6 @@ class Derivation(engine.Derivation):
 
     def to_pdf(self, path: PathLike, lang: str = "en", force: bool = False, flow=None) -> Path:
         """Compile the document to `path` (needs latexmk); `flow` as in `to_tex`."""
-        refuse(self.spec, "documented")
         chapter = _chapter(flow, lang)
         (written,) = document.write(
             self, pdf=path, lang=lang, force=force, report=self.verify(), flow=chapter
@@ -90,7 +88,6 @@ class Derivation(engine.Derivation):
         in `to_tex`."""
         from . import html
 
-        refuse(self.spec, "documented")
         chapter = _chapter(flow, lang)
         text = html.html_source(self, lang=lang, report=self.verify(), flow=chapter)
         if path is not None:
@@ -323,11 +320,6 @@ def pipeline(spec: str | PathLike | NetworkSpec, config: Config | None = None) -
     c = config or Config()
     check_targets(c.targets, c.force)  # refuse before minutes of work, not after
     network = load_spec(spec, loss=c.loss, l1=c.l1, l2=c.l2)  # text | path -> NetworkSpec
-    for wanted, output in (
-        (c.documents, "documented"),
-    ):
-        if wanted:  # before any work: these outputs do not print bn/dropout layers yet
-            refuse(network, output)
     c.stage(f"deriving {network.depth} layers")
     out = Stages(c, network, derive(network))  # NetworkSpec -> Derivation
     d = out.derivation

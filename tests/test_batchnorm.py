@@ -13,8 +13,6 @@ DROP = "5-6:elu:dropout=0.3-3:softmax"
 @pytest.mark.parametrize(
     "argv, output",
     [
-        (["derive", DROP, "--tex", "{tmp}/d.tex"], "not yet documented"),
-        (["derive", BN, "--html", "{tmp}/d.html"], "not yet documented"),
         (["analyze", DROP, "--quick", "--out", "{tmp}/flow"], "not yet analysed"),
     ],
 )

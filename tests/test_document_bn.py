@@ -1,0 +1,181 @@
+"""The document for batch normalisation and dropout (issue 11): a section deriving the
+backward pass, printed from symfnn.batchnorm, in English and Chinese.
+
+The proof (verify_bn, tens of seconds) is replaced by a stated Report where a test is about
+the document, not the proof; the proof's own tests are in tests/test_batchnorm.py.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from symfnn import api, batchnorm, document, html, verify_bn
+from symfnn import pdf as latexpdf
+from symfnn.cli import main
+from symfnn.derive import derive
+from symfnn.errors import RenderError
+from symfnn.latexprint import latex
+from symfnn.prose import strings
+from symfnn.spec import parse
+from symfnn.verify import Report
+
+BN = "3-3:tanh:bn-2:softmax"
+DROP = "3-3:elu:dropout=0.25-2:softmax"
+BOTH = "3-3:tanh:bn:dropout=0.25-2:softmax"
+GENERATED = Path(__file__).resolve().parent.parent / "generated"
+HAVE_XETEX = all(shutil.which(x) for x in ("latexmk", "xelatex", "pdftotext"))
+# a stated proof: what verify_bn reports, with a status the document must translate
+STATED = Report(parse("1-1:tanh:bn-2:softmax"), 3, 7, 2, 1e-62, "numeric only: stated by a test")
+
+
+@pytest.fixture(scope="module")
+def derived() -> dict:
+    return {spec: derive(parse(spec)) for spec in (BN, DROP, BOTH)}
+
+
+def source(d, lang: str = "en") -> str:
+    return document.tex_source(d, lang=lang, report=STATED)
+
+
+def labelled(tex: str, label: str) -> str:
+    """The printed line of the equation labelled `label`."""
+    (line,) = [x for x in tex.splitlines() if rf"\label{{eq:{label}}}" in x]
+    return line
+
+
+@pytest.fixture
+def stated_proof(monkeypatch):
+    """verify() of a normalised network answers STATED at once (verify dispatches to it)."""
+    calls = []
+    monkeypatch.setattr(verify_bn, "verify", lambda d, **kw: calls.append(d) or STATED)
+    return calls
+
+
+def test_the_section_is_there_only_for_bn_or_dropout(derived):
+    bn, drop = source(derived[BN]), source(derived[DROP])
+    title = r"\section{" + strings("en")["sec_norm"] + "}"
+    assert title in bn and title in drop
+    assert r"\label{eq:bn-delta}" in bn and r"\label{eq:drop-delta}" not in bn
+    assert r"\label{eq:drop-delta}" in drop and r"\label{eq:bn-delta}" not in drop
+    both = source(derived[BOTH])
+    assert r"\label{eq:bn-delta}" in both and r"\label{eq:drop-delta}" in both
+    for name in ("article", "deep-relu", "regression"):  # plain networks: no such section
+        assert "sec:norm" not in (GENERATED / f"{name}.tex").read_text(encoding="utf-8")
+
+
+def test_bn_layers_show_gamma_and_beta_not_b(derived):
+    tex = source(derived[BN])
+    for label in ("grad-gamma-1", "grad-beta-1", "batch-grad-gamma-1", "batch-bn-affine-1"):
+        assert r"\gamma^{(1)}" in labelled(tex, label) or r"\beta^{(1)}" in labelled(tex, label)
+    assert "eq:grad-b-1" not in tex and "eq:batch-grad-b-1" not in tex  # β took b's place
+    assert "b^{(1)}" not in labelled(tex, "batch-forward-z-1")  # z = A Wᵀ, no bias
+    assert "eq:batch-grad-b-2" in tex  # the output layer keeps its bias
+
+
+def test_the_compact_form_is_printed_from_the_derivation(derived, monkeypatch):
+    """Corrupt batchnorm's result (drop the variance's path): the document follows it."""
+    us = batchnorm.unit_steps()
+    good = labelled(source(derived[BN]), "bn-delta")
+    assert r"\hat{z}}_{r} \sum" in good  # the variance's term ẑ_r Σ g_i ẑ_i
+    no_var = us.delta.index.replace(
+        lambda e: isinstance(e, sp.Sum) and e.has(batchnorm.zhat), lambda e: sp.S.Zero
+    )
+    assert no_var != us.delta.index
+    wrong = replace(us, delta=replace(us.delta, index=no_var))
+    monkeypatch.setattr(batchnorm, "unit_steps", lambda: wrong)
+    bad = labelled(source(derived[BN]), "bn-delta")
+    assert bad != good and r"\hat{z}}_{r}" not in bad
+
+
+def test_the_mini_batch_forms_are_the_layers_steps(derived):
+    """A layer's δ step changed (as a wrong lift would) changes the printed batch form."""
+    d = derived[BN]
+    layer = d.layers[0]
+    y_step, g_step, delta = layer.norm.backward
+    doubled = replace(delta, batch=sp.MatMul(2, delta.batch))
+    norm = replace(layer.norm, backward=(y_step, g_step, doubled))
+    changed = replace(d, layers=(replace(layer, norm=norm, delta=doubled), *d.layers[1:]))
+    good, bad = source(d), source(changed)
+    assert labelled(good, "batch-delta-1") != labelled(bad, "batch-delta-1")
+    assert r"\frac{2}{B}" in labelled(bad, "batch-delta-1")
+    assert labelled(good, "delta-1") != labelled(bad, "delta-1")  # the per-layer section
+
+
+def test_the_three_paths_are_proven_to_add_up(derived, monkeypatch):
+    """With an unbiased variance in the definitions the three paths no longer add up to
+    SymPy's derivative of ẑ written out (with the biased one): the document refuses."""
+    us = batchnorm.unit_steps()
+    N = batchnorm.N
+    unbiased = replace(us.variance, index=us.variance.index * N / (N - 1))
+    monkeypatch.setattr(batchnorm, "unit_steps", lambda: replace(us, variance=unbiased))
+    with pytest.raises(RenderError, match="three paths"):
+        source(derived[BN])
+
+
+def test_dropout_keeps_the_mask_as_data(derived):
+    tex = source(derived[DROP])
+    _, backward = batchnorm.masked_steps("elu", None, False, True)
+    line = labelled(tex, "drop-delta")
+    assert latex(backward.matrix) in line and "r^{(l)}" in line and r"\frac{1}{1 - q}" in line
+    assert "q_{1} = 0.25" in tex  # the spec's rate
+
+
+def test_verification_table_reports_the_bn_proof(derived, stated_proof):
+    for lang, numeric in (("en", "numeric only"), ("zh", "仅数值验证")):
+        tex = document.tex_source(derived[BN], lang=lang)  # no report: the proof runs
+        table = tex[tex.index(r"\label{sec:verify}") :]
+        assert r"\mbox{-1:tanh:bn}" in table and numeric in table and r"\mbox{stated}" in table
+    assert len(stated_proof) == 2 and stated_proof[0] is derived[BN]
+
+
+def test_api_and_cli_write_bn_documents(tmp_path, stated_proof, capsys):
+    """The 'not yet documented' refusal is lifted for .tex, .pdf's source and .html."""
+    tex, page = tmp_path / "bn.tex", tmp_path / "bn.html"
+    assert main(["derive", BN, "--tex", str(tex), "--html", str(page)]) == 0
+    assert r"\label{sec:norm}" in tex.read_text(encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
+    assert 'id="sec:norm"' in text and "??" not in text  # every reference resolved
+    assert 'id="eq:bn-delta"' in text or "eq:bn-delta" in text
+    d = api.derive(DROP)
+    assert "drop-delta" in d.to_tex() and 'id="sec:norm"' in d.to_html(lang="zh")
+    capsys.readouterr()
+
+
+def test_html_page_of_a_bn_spec(derived):
+    page = html.html_source(derived[BOTH], lang="en", report=STATED)
+    assert "<math" in page and strings("en")["sec_norm"] in page
+
+
+def test_zh_prose_is_chinese_with_full_width_punctuation(derived):
+    tex = source(derived[BOTH], "zh")
+    start = tex.index(r"\section{" + strings("zh")["sec_norm"])
+    body = tex[start : tex.index(r"\section", start + 1)]
+    titles = re.findall(r"\\(?:(?:sub)*section|paragraph)\{([^}]*)\}", body)
+    assert len(titles) == 4  # the section, batch normalisation, why samples couple, dropout
+    assert titles and all(re.search(r"[\u4e00-\u9fff]", t) for t in titles), titles
+    assert "批归一化" in body and "丢弃法" in body
+    body = re.sub(r"\\begin\{align\}.*?\\end\{align\}", " ", body, flags=re.DOTALL)
+    body = re.sub(r"\$[^$]*\$", "M", body)
+    body = re.sub(r"\\[a-zA-Z]+|[{}~]", " ", body)
+    cjk = "[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
+    assert not re.findall(rf"{cjk} ?[,;:()!?.]|[,;:()!?] ?{cjk}", body)
+    assert not re.search(r"\b(the|of|and|with|Batch|Dropout)\b", body)
+
+
+@pytest.mark.skipif(not HAVE_XETEX, reason="latexmk/xelatex/pdftotext not installed")
+def test_zh_bn_document_compiles_with_xelatex(derived, tmp_path):
+    tex = source(derived[BOTH], "zh")
+    assert latexpdf.engine(tex) == "xelatex"
+    pdf = latexpdf.compile(tex, tmp_path, "bn-zh")
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "批归一化与丢弃法" in text and "为何" in text.replace("\n", "")
+    assert not re.search(r"Batch normalisation|Dropout|Section|Algorithm", text)
