@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from . import __version__, figures, fileio, hyper, training
+from . import __version__, batchnorm, figures, fileio, hyper, training
 from . import pdf as latexpdf
 from .article_notes import chain, in_chain_order
 from .latexprint import latex
@@ -94,14 +94,18 @@ class _Doc(Sections):
         ]
         for layer in self.d.layers:
             l = layer.l
+            b, vectors = rf"${w[l]} \times 1$", 1
+            if layer.norm is not None and layer.norm.batchnorm:  # γ and β in place of b
+                x = batchnorm.names(l)
+                b, vectors = f"{self.m(x.gamma)}{self.s['sep']}{self.m(x.beta)}: {b}", 2
             rows.append(
                 {
                     "l": str(l),
                     "width": str(w[l]),
                     "act": f"${layer.activation.latex}$",
                     "W": rf"${w[l]} \times {w[l - 1]}$",
-                    "b": rf"${w[l]} \times 1$",
-                    "params": f"{w[l] * w[l - 1] + w[l]:,}".replace(",", r"\,"),
+                    "b": b,
+                    "params": f"{w[l] * w[l - 1] + vectors * w[l]:,}".replace(",", r"\,"),
                 }
             )
         cur = layer_symbols("l")

@@ -187,6 +187,9 @@ class Sections(NormSections):
                 continue
             lines.append((fa.matrix_lhs, "=", fa.matrix, fa.label))
         blocks.append(self.eq(*lines))
+        if self.d.spec.normalised:  # y and the mask are defined in the section on them
+            y, r = sp.IndexedBase("y_l"), sp.IndexedBase("mask_l")
+            blocks.append(self.text("forward_norm", y=self.m(y), r=self.m(r)))
         return self.section("sec_forward", "forward", blocks)
 
     def _to_output_layer(self, expr):
@@ -468,6 +471,8 @@ class Sections(NormSections):
 
     def layers(self) -> dict:
         blocks = [self.text("layers_intro")]
+        if any(layer.norm is not None and layer.norm.batchnorm for layer in self.d.layers):
+            blocks.append(self.text("layers_norm", B=self.m(BATCH)))
         for layer in reversed(self.d.layers):
             blocks.append(
                 {"kind": "text", "text": r"\textbf{" + self.heading(layer) + r"}\nopagebreak"}
