@@ -377,9 +377,14 @@ class _Doc(Sections):
             (s["v_digits"], fill(s["v_digits_value"], digits=DIGITS)),
             (s["v_worst"], worst),
             (s["v_symbolic"], symbolic_status(r.symbolic, s)),
-            (s["v_verdict"], r"\textbf{" + (s["proven"] if r.ok else s["failed"]) + "}"),
+            (s["v_verdict"], r"\textbf{" + _verdict(r, s) + "}"),
         ]
         return {"intro": s["verify_intro"], "rows": [{"key": a, "value": b} for a, b in rows]}
+
+
+def _verdict(r, s: dict) -> str:
+    """proven / FAILED in the document's language; NUMERIC ONLY or INCONCLUSIVE as verify says."""
+    return s["proven"] if r.proven else s["failed"] if not r.ok else tt(r.verdict)
 
 
 def bound(worst: float) -> sp.Basic:
