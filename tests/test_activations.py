@@ -64,3 +64,38 @@ def test_a_wrong_inverse_is_caught(monkeypatch):
     monkeypatch.setitem(activations.TABLE, "bad", wrong)
     with pytest.raises(Exception, match="could not prove"):
         derive_activation.__wrapped__("bad")
+
+
+def test_documented_defaults_are_the_codes():
+    """README's "(slope, default 0.01)" for each activation with a parameter, read as text."""
+    import re
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    text = " ".join(readme.read_text(encoding="utf-8").split())  # lines joined
+    documented = {
+        name: (param, float(value))
+        for name, param, value in re.findall(r"`(\w+)` \((\w+), default ([0-9.e+-]+)\)", text)
+    }
+    with_param = {n: (act.param, act.default) for n, act in activations.TABLE.items() if act.param}
+    assert with_param == documented
+    assert documented["leaky_relu"] == ("slope", 0.01) and documented["elu"] == ("alpha", 1.0)
+    assert derive_activation("leaky_relu").fprime_of_a.subs(a, -1) == sp.Rational(1, 100)
+
+
+def test_a_piece_with_f0_not_0_is_refused(monkeypatch):
+    """The f(0) = 0 guard: a > 0 stands for z > 0 only if f(0) = 0. Here f(z) = z - 1/2 for
+    z > 0, so a in (-1/2, 0] comes from z > 0 too and f'(a) by the sign of a would be wrong."""
+    from symfnn.errors import DerivationError
+
+    half = sp.Rational(1, 2)
+    shifted = activations.Activation(
+        "shifted", "s", ((z - half, z > 0, a + half), (z / 10, sp.true, 10 * a))
+    )
+    monkeypatch.setitem(activations.TABLE, "shifted", shifted)
+    with pytest.raises(DerivationError, match="could not prove"):
+        derive_activation.__wrapped__("shifted")
+    # the same pieces with f(0) = 0 pass: the guard is what refuses the first
+    ok = activations.Activation("ok", "s", ((z, z > 0, a), (z / 10, sp.true, 10 * a)))
+    monkeypatch.setitem(activations.TABLE, "ok", ok)
+    assert derive_activation.__wrapped__("ok").proven
