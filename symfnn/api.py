@@ -37,7 +37,7 @@ class ProofReport(proof.Report):
     """The brute-force proof's report (symfnn.verify.Report); truthy when proven."""
 
     def __bool__(self) -> bool:
-        return self.ok
+        return self.proven  # NUMERIC ONLY / INCONCLUSIVE are not failures, nor proofs
 
 
 @dataclass(frozen=True)
