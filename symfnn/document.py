@@ -277,7 +277,7 @@ class _Doc(Sections):
         big = lambda stem: sp.MatrixSymbol(f"{stem}_l", N, gl.m)
         D, V = sp.Symbol("D"), sp.Symbol("V")
         lam = "".join(
-            s["sep"] + self.m(sp.Eq(sym, sp.Float(v, 3))) for sym, v in d.coefficients.items()
+            s["sep"] + self.m(sp.Eq(sym, sp.Float(v, 3))) for sym, v in self.penalties().items()
         )
         ls = self.m(sp.Eq(sp.Symbol("l"), sp.Symbol(r"1, \ldots, L")))
         ls_down = self.m(sp.Eq(sp.Symbol("l"), sp.Symbol(r"L, \ldots, 1")))
@@ -342,7 +342,11 @@ class _Doc(Sections):
         gl = layer_symbols("l")
         W, b = sp.MatrixSymbol("W_l", gl.m, 1), sp.MatrixSymbol("b_l", gl.m, 1)
         dW, db = sp.MatrixSymbol("dW_l", gl.m, 1), sp.MatrixSymbol("db_l", gl.m, 1)
-        pairs = sp.FiniteSet(sp.Tuple(W, dW), sp.Tuple(b, db))
+        pairs = [sp.Tuple(W, dW), sp.Tuple(b, db)]
+        if any(layer.batchnorm for layer in self.d.spec.layers):  # γ and β, updated alike
+            x = batchnorm.names("l")
+            pairs += [sp.Tuple(x.gamma, x.dgamma), sp.Tuple(x.beta, x.dbeta)]
+        pairs = sp.FiniteSet(*pairs)
         each = sp.Contains(sp.Tuple(training.THETA, training.G), pairs, evaluate=False)
         steps = [(training.T, sp.Add(training.T, 1, evaluate=False))] if entry.counts_steps else []
         return each, steps + list(entry.steps), list(entry.hyper)
@@ -384,7 +388,9 @@ class _Doc(Sections):
 
 def _verdict(r, s: dict) -> str:
     """proven / FAILED in the document's language; NUMERIC ONLY or INCONCLUSIVE as verify says."""
-    return s["proven"] if r.proven else s["failed"] if not r.ok else tt(r.verdict)
+    if r.proven or not r.ok:
+        return s["proven"] if r.proven else s["failed"]
+    return s.get(f"verdict_{r.verdict.lower().replace(' ', '_')}", tt(r.verdict))
 
 
 def bound(worst: float) -> sp.Basic:
@@ -403,6 +409,11 @@ def symbolic_status(status: str, s: dict) -> str:
     done = re.fullmatch(r"cancel\(difference\) = 0 for all (\d+) partials of (\S+)", status)
     if done:
         return fill(s["v_symbolic_done"], n=done[1], instance=tt(done[2]))
+    ways = re.fullmatch(r"difference = 0 for all (\d+) partials of (\S+) \((.*)\)", status)
+    if ways:  # several rewritings were needed: verify names them ("5 by cancel, 2 by …")
+        each = re.findall(r"(\d+) by ([\w ]+?)(?:, |$)", ways[3])
+        named = s["sep"].join(fill(s["v_way"], count=c, method=tt(m)) for c, m in each)
+        return fill(s["v_symbolic_ways"], n=ways[1], instance=tt(ways[2]), ways=named)
     timeout = re.fullmatch(r"skipped: cancel took over (\d+) s", status)
     if timeout:
         return fill(s["v_symbolic_timeout"], seconds=timeout[1])

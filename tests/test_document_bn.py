@@ -128,10 +128,12 @@ def test_dropout_keeps_the_mask_as_data(derived):
 
 
 def test_verification_table_reports_the_bn_proof(derived, stated_proof):
-    for lang, numeric in (("en", "numeric only"), ("zh", "仅数值验证")):
+    for lang, numeric in (("en", "NUMERIC ONLY"), ("zh", "仅数值验证")):
         tex = document.tex_source(derived[BN], lang=lang)  # no report: the proof runs
         table = tex[tex.index(r"\label{sec:verify}") :]
-        assert r"\mbox{-1:tanh:bn}" in table and numeric in table and r"\mbox{stated}" in table
+        assert r"\mbox{-1:tanh:bn}" in table and r"\mbox{stated}" in table
+        assert rf"\textbf{{{numeric}}}" in table  # the verdict, in the document's language
+        assert strings(lang)["v_symbolic_numeric"].split(":")[0].split("：")[0] in table
     assert len(stated_proof) == 2 and stated_proof[0] is derived[BN]
 
 
