@@ -259,7 +259,11 @@ def _compare(d: Derivation, inst: _Instance, point: dict, digits: int, brute: di
             )
             brute["risk"] = risk
         if smooth and brute["diffs"] is not None:
-            expected = [_mpf(e.xreplace(point), digits) for e in brute["diffs"]]
+            if "f" not in brute:  # compiled once: evaluating the trees point by point is slower
+                symbols = sorted(point, key=str)
+                brute["f"] = (symbols, sp.lambdify(symbols, brute["diffs"], "mpmath", cse=True))
+            symbols, f = brute["f"]
+            expected = f(*(mpmath.mpf(_mpf(point[s], digits)) for s in symbols))
         else:
             risk = brute["risk"] if smooth else brute_force_risk(inst, region=point)
             expected = [_partial(risk, w, point, digits) for w in params]
