@@ -323,7 +323,21 @@ class _Doc(Sections):
             },
             "update_text": update_text,
             "updates": updates,
-        } | {"init": fill(s["alg_init"], **fields) + s["sep"] + self.init_rule(hp["init"])}
+        } | {
+            "init": fill(s["alg_init"], **fields)
+            + self.init_bn()
+            + s["sep"]
+            + self.init_rule(hp["init"])
+        }
+
+    def init_bn(self) -> str:
+        """γ = 1 and β = 0 at the start (symfnn.runtime.normalised does so), for bn specs."""
+        if not any(layer.batchnorm for layer in self.d.spec.layers):
+            return ""
+        x = batchnorm.names("l")
+        return self.s["sep"] + fill(
+            self.s["alg_init_bn"], gamma=self.m(x.gamma), beta=self.m(x.beta)
+        )
 
     def init_rule(self, scheme: str) -> str:
         """std W(l) = the scheme's std in m(l-1), m(l), from symfnn.training.INITS (the table
