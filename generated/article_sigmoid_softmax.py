@@ -307,13 +307,13 @@ def _sgd_fused(params, lr, l1, l2):
     def step(params, grads):
         for k in weights:
             theta, g = params[k], grads[k]
-            # g = grads / lr + l2 * theta
+            # the rule's g is l2 * theta + g / lr: g holds lr times the data gradient
             # theta <- theta - lr * g
-            theta *= -l2 * lr + 1
+            theta *= 1 - l2 * lr
             theta -= g
         for k in biases:
             theta, g = params[k], grads[k]
-            # g = grads / lr
+            # the rule's g is g / lr: g holds lr times the data gradient
             # theta <- theta - lr * g
             theta -= g
 
@@ -332,7 +332,7 @@ def _momentum_fused(params, lr, l1, l2, mu=0.9):
         for k in weights:
             theta, g = params[k], grads[k]
             (v,) = state[k]
-            # g = grads / lr + l2 * theta
+            # the rule's g is l2 * theta + g / lr: g holds lr times the data gradient
             # v <- mu * v - lr * g
             v *= mu
             v -= g
@@ -343,7 +343,7 @@ def _momentum_fused(params, lr, l1, l2, mu=0.9):
         for k in biases:
             theta, g = params[k], grads[k]
             (v,) = state[k]
-            # g = grads / lr
+            # the rule's g is g / lr: g holds lr times the data gradient
             # v <- mu * v - lr * g
             v *= mu
             v -= g

@@ -358,12 +358,12 @@ def _sgd_fused(params, lr, l1, l2):
     def step(params, grads):
         for k in weights:
             theta, g = params[k], grads[k]
-            # g = grads / lr
+            # the rule's g is g / lr: g holds lr times the data gradient
             # theta <- theta - lr * g
             theta -= g
         for k in biases:
             theta, g = params[k], grads[k]
-            # g = grads / lr
+            # the rule's g is g / lr: g holds lr times the data gradient
             # theta <- theta - lr * g
             theta -= g
 
@@ -382,7 +382,7 @@ def _momentum_fused(params, lr, l1, l2, mu=0.9):
         for k in weights:
             theta, g = params[k], grads[k]
             (v,) = state[k]
-            # g = grads / lr
+            # the rule's g is g / lr: g holds lr times the data gradient
             # v <- mu * v - lr * g
             v *= mu
             v -= g
@@ -391,7 +391,7 @@ def _momentum_fused(params, lr, l1, l2, mu=0.9):
         for k in biases:
             theta, g = params[k], grads[k]
             (v,) = state[k]
-            # g = grads / lr
+            # the rule's g is g / lr: g holds lr times the data gradient
             # v <- mu * v - lr * g
             v *= mu
             v -= g

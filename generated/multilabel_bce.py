@@ -299,12 +299,12 @@ def _sgd_fused(params, lr, l1, l2):
             theta, g = params[k], grads[k]
             # g <- g + lr * (l1 * np.sign(theta)): the penalty's term not linear in theta
             g += lr * l1 * np.sign(theta)
-            # g = grads / lr
+            # the rule's g is g / lr: g holds lr times the data gradient
             # theta <- theta - lr * g
             theta -= g
         for k in biases:
             theta, g = params[k], grads[k]
-            # g = grads / lr
+            # the rule's g is g / lr: g holds lr times the data gradient
             # theta <- theta - lr * g
             theta -= g
 
@@ -325,7 +325,7 @@ def _momentum_fused(params, lr, l1, l2, mu=0.9):
             (v,) = state[k]
             # g <- g + lr * (l1 * np.sign(theta)): the penalty's term not linear in theta
             g += lr * l1 * np.sign(theta)
-            # g = grads / lr
+            # the rule's g is g / lr: g holds lr times the data gradient
             # v <- mu * v - lr * g
             v *= mu
             v -= g
@@ -334,7 +334,7 @@ def _momentum_fused(params, lr, l1, l2, mu=0.9):
         for k in biases:
             theta, g = params[k], grads[k]
             (v,) = state[k]
-            # g = grads / lr
+            # the rule's g is g / lr: g holds lr times the data gradient
             # v <- mu * v - lr * g
             v *= mu
             v -= g

@@ -528,9 +528,7 @@ def _fused(entry: training.Optimizer, d: Derivation) -> dict | None:
                 f"# g <- g + lr * ({p.code(extra)}): the penalty's term not linear in theta"
             )
             body += p.assign(tr.G, tr.G + tr.ALPHA * extra)
-        body.append(
-            f"# g = grads / lr{' + ' + p.code(decay) if decay != 0 and kind == 'weights' else ''}"
-        )
+        body.append(f"# the rule's g is {p.code(gradient)}: g holds lr times the data gradient")
         for target, expr in code:
             value = sp.expand(expr.xreplace({tr.G: gradient}))
             body.append(f"# {p.doprint(target)} <- {_sum(p, target, expr)}")

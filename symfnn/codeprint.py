@@ -503,7 +503,7 @@ class UpdatePrinter(NumPyCodePrinter):
             lambda e: sp.Pow(e.base.base, -e.exp),
         )
         named = named.xreplace({k: sp.Symbol(v) for k, v in self.names.items()})
-        return tidy(PythonCodePrinter({"standard": "python3"}).doprint(named))
+        return tidy(PythonCodePrinter({"standard": "python3", "order": "none"}).doprint(named))
 
     def _is_scalar(self, e) -> bool:
         return not (e.free_symbols & self.arrays)
