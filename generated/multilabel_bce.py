@@ -126,7 +126,7 @@ def _backward(params, A, Z, Y, ws, scale):
     N = Y.shape[0]
     ones = ws["ones"]
     A0, A1, A2 = A
-    W1, W2 = params["W1"], params["W2"]
+    W2 = params["W2"]
     # layer 2 (output layer, sigmoid)
     Delta2, dW2 = ws["Delta2"], ws["dW2"]
     db2 = ws["db2"]

@@ -336,7 +336,7 @@ def _backward(d: Derivation) -> tuple[list[str], list[str], list[str]]:
         steps += [*gW, _comment(layer.grad_b), *gb]
         for t in (t for t in terms if not t.has(D)):
             penalty += [f"dW{l} += {p.code(t)}"]
-    used = _used(steps)
+    used = _used([x for x in steps if not x.lstrip().startswith("#")])  # code, not comments
     L = d.spec.depth
     head = ["N = Y.shape[0]"] + (['ones = ws["ones"]'] if "ones" in used else [])
     head.append(", ".join(f"A{l}" for l in range(L + 1)) + " = A")
