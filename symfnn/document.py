@@ -174,12 +174,30 @@ class _Doc(Sections):
             (self.m(sp.Symbol("alpha")), s["n_alpha"]),
         ]
         rows += [(self.m(sym), s["n_lambda"]) for sym in self.penalties()]
+        rows += self.notation_norm()
         blocks = [
             {"kind": "notation", "rows": [{"symbol": a, "meaning": b} for a, b in part]}
             for part in (first, rows)
         ]
         intro = self.text("notation_intro", L=self.m(sp.Symbol("L")))
         return self.section("sec_notation", "notation", [intro, blocks[0], blocks[1]])
+
+    def notation_norm(self) -> list[tuple[str, str]]:
+        """The symbols of batch normalisation and dropout, for specs with such layers."""
+        spec, s = self.d.spec, self.s
+        x = batchnorm.names("l")
+        rows = []
+        if any(layer.batchnorm for layer in spec.layers):
+            rows += [
+                (self.m(x.mu) + ", " + self.m(x.var), s["n_bn_stats"]),
+                (self.m(x.Zhat) + ", " + self.m(x.Y), s["n_bn_zhat"]),
+                (self.in_reals(x.gamma) + ", " + self.m(x.beta), s["n_bn_params"]),
+                (self.m(batchnorm.EPSILON), s["n_bn_eps"]),
+            ]
+        if any(layer.dropout for layer in spec.layers):
+            mask = sp.IndexedBase("mask_l")
+            rows.append((self.m(mask) + ", " + self.m(x.Mask), s["n_mask"]))
+        return rows
 
     def worked(self) -> dict:
         """The derived equations evaluated on the proof's small instance, one sample."""
