@@ -65,7 +65,7 @@ demo: venv tex
 	$(BIN)/symfnn derive $(DEMO_SPEC) --pdf $(OUT)/derivation-zh.pdf --lang zh --force
 	$(BIN)/symfnn data digits -o $(OUT)/digits.npz --force
 	$(BIN)/symfnn generate $(DEMO_SPEC) -o $(OUT)/train.py --force
-	$(BIN)/python $(OUT)/train.py --data $(OUT)/digits.npz --epochs 30 --save $(OUT)/weights.npz
+	$(BIN)/python $(OUT)/train.py --data $(OUT)/digits.npz --epochs 30 --save $(OUT)/weights.npz --force
 	$(BIN)/symfnn check --script $(OUT)/train.py
 	$(BIN)/symfnn analyze --quick --out $(OUT)/flow --force
 	@echo "demo outputs in $(OUT)/: derivation.pdf, derivation-zh.pdf, train.py, weights.npz, flow/"
