@@ -16,7 +16,7 @@ TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-science lmo
 	texlive-pictures poppler-utils texlive-xetex texlive-lang-chinese \
 	fonts-arphic-gbsn00lp
 
-.PHONY: demo test tex browser venv clean
+.PHONY: demo test tex browser datasets venv clean
 
 venv: $(STAMP)
 
@@ -53,7 +53,20 @@ browser:
 	  echo "Chromium missing (the HTML tests will be skipped): apt-get install $(BROWSER_PACKAGES)"; \
 	fi
 
-test: venv tex browser
+# Debian's Fashion-MNIST (idx files) for `symfnn data fashion-mnist` and its test
+DATA_PACKAGES := dataset-fashion-mnist
+datasets:
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then \
+	  echo "Fashion-MNIST: present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "Fashion-MNIST: installing with apt-get (about 31 MB)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $(DATA_PACKAGES) >/dev/null; \
+	else \
+	  echo "Fashion-MNIST missing (its test will be skipped): apt-get install $(DATA_PACKAGES)"; \
+	fi
+
+test: venv tex browser datasets
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m ruff check symfnn tests benchmarks
 	$(BIN)/python -m ruff format --check symfnn tests benchmarks
