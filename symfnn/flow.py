@@ -32,6 +32,7 @@ from .flow_experiments import (
     SCHEMES,
     Settings,
     at_init,
+    batchnorm_runs,
     clipping,
     digits,
     generated,
@@ -132,6 +133,8 @@ def analyze(
     result["clipping"] = clipping(s, data, progress)
     stage(f"remedy: L2 (λ2 = {s.l2:g}) on tanh, N(0,1), {s.l2_depth} hidden layers")
     result["l2"] = l2_runs(s, data, progress)
+    stage(f"remedy: batch normalisation on sigmoid, N(0,1), {s.bn_depth} hidden layers")
+    result["batchnorm"] = batchnorm_runs(s, data, progress)
     stage(f"your spec: per-layer bound vs measured, {spec.compact}")
     result["spec"] = user_spec(spec, symbolic["spec"], s, data, progress)
     result["remedies"] = remedies(result)

@@ -16,7 +16,7 @@ from .flow_bound import L, Norm, Slope, SupSlope, W, l, orders_definition, recur
 from .flow_experiments import SCHEME_NAMES
 from .flow_prose import fill, strings
 
-PLOT_NAMES = ("grad_vs_layer", "learning_speed", "clipping", "l2", "spec_bound")
+PLOT_NAMES = ("grad_vs_layer", "learning_speed", "clipping", "l2", "batchnorm", "spec_bound")
 FLOW_LABEL, BOUND_LABEL, EXPLODE_LABEL = "sec:flow", "eq:flow-bound", "eq:flow-explode"
 
 
@@ -108,6 +108,7 @@ class Chapter:
         self.speed()
         self.clipping()
         self.l2()
+        self.batchnorm()
         self.spec()
         return self.sections
 
@@ -500,6 +501,47 @@ class Chapter:
         if not acc_l > acc_n:
             sentences.append(self.t("l2_failed"))
         self.section("h_l2", [self.text(*sentences), self.figure("l2")])
+
+    def batchnorm(self) -> None:
+        r = self.data["batchnorm"]
+        plain, bn = r["plain"], r["bn"]
+        depth = len(plain["W_at_init"])
+
+        def epochs_to(run: dict, level: float):
+            """The first epoch whose validation accuracy reaches `level` (None: never)."""
+            hit = [e for e, a in zip(run["epoch"], run["val_accuracy"]) if a >= level]
+            return hit[0] if hit else None
+
+        acc_p, acc_b = plain["val_accuracy"][-1], bn["val_accuracy"][-1]
+        level = round(0.9 * acc_p, 2)  # 90 % of the plain net's final accuracy
+        e_p, e_b = epochs_to(plain, level), epochs_to(bn, level)
+        sentences = [
+            self.t(
+                "bn_setup",
+                ref=self.ref("batchnorm"),
+                hidden=m(r["hidden"]),
+                width=m(r["width"]),
+                act=r["activation"],
+                init=init_name(r["init"]),
+                probe=m(r["probe"]),
+                last=m(depth - 1),
+                rp=num(plain["first_over_last_hidden_W"]),
+                rb=num(bn["first_over_last_hidden_W"]),
+                op=num(plain["spread_orders_W"]),
+                ob=num(bn["spread_orders_W"]),
+                epochs=m(r["epochs"]),
+                lr=num(r["lr"]),
+                acc_p=num(acc_p, 3),
+                acc_b=num(acc_b, 3),
+            )
+        ]
+        if e_b is not None and (e_p is None or e_b < e_p):
+            sentences.append(
+                self.t("bn_faster", level=num(level), e_p=m(e_p) if e_p else "—", e_b=m(e_b))
+            )
+        if not acc_b > acc_p:
+            sentences.append(self.t("bn_failed"))
+        self.section("h_bn", [self.text(*sentences), self.figure("batchnorm")])
 
     def spec(self) -> None:
         us = self.data["spec"]

@@ -47,6 +47,10 @@ class Settings:
     l2: float = 1e-2
     l2_depth: int = 6  # tanh with N(0,1) weights: the bound allows explosion
     l2_width: int = 30
+    # Batch normalisation: the article's deep sigmoid net with N(0,1) weights, without and
+    # with `:bn` on every hidden layer (issue 11).
+    bn_depth: int = 5
+    bn_width: int = 30
     samples: int = 64  # per-sample δ for the user's spec
     seed: int = 0
 
@@ -66,15 +70,22 @@ QUICK = replace(
 # -- the generated code --------------------------------------------------------------------
 
 
-def deep_spec(activation: str, depth: int, width: int, l2: float = 0.0) -> NetworkSpec:
-    """64 inputs, `depth` hidden layers of `width` units, a softmax over the 10 digits."""
-    hidden = "-".join([f"{width}:{activation}"] * depth)
+def deep_spec(
+    activation: str, depth: int, width: int, l2: float = 0.0, bn: bool = False
+) -> NetworkSpec:
+    """64 inputs, `depth` hidden layers of `width` units (batch-normalised if `bn`), a
+    softmax over the 10 digits."""
+    hidden = "-".join([f"{width}:{activation}" + (":bn" if bn else "")] * depth)
     return parse_compact(f"64-{hidden}-10:softmax", l2=l2)
 
 
 @cache
 def generated(spec: NetworkSpec):
     """The module `symfnn generate` would write for `spec`, loaded (cached per spec)."""
+    if spec.normalised:  # bn/dropout layers: their script has its own generator (codegen_bn)
+        from .api import derive as derive_api
+
+        return derive_api(spec).module()
     from . import codegen  # lazy: the code generator imports SymPy and Jinja
     from .derive import derive
 
@@ -89,7 +100,7 @@ def _gradients(module, params, X, Y):
 
 def per_layer(arrays: dict, name: str, depth: int) -> list[float]:
     """‖arrays[f"{name}{l}"]‖ (Frobenius for matrices) for l = 1 … L."""
-    return [float(np.linalg.norm(arrays[f"{name}{l}"])) for l in range(1, depth + 1)]
+    return [float(np.linalg.norm(arrays[f"{name}{l}" if name else l])) for l in range(1, depth + 1)]
 
 
 def layer_norms(module, params, X, Y, depth: int) -> dict[str, list[float]]:
@@ -99,7 +110,12 @@ def layer_norms(module, params, X, Y, depth: int) -> dict[str, list[float]]:
 
 
 def _grad_norms(grads: dict, depth: int) -> dict[str, list[float]]:
-    return {"delta": per_layer(grads, "b", depth), "W": per_layer(grads, "W", depth)}
+    # A batch-normalised layer has no b: β takes its place, and ∂R/∂β^{(l)} is the batch-mean
+    # error of its output y (∂R/∂b would be 0 there, since the batch mean is subtracted).
+    bias = {
+        l: grads[f"b{l}"] if f"b{l}" in grads else grads[f"beta{l}"] for l in range(1, depth + 1)
+    }
+    return {"delta": per_layer(bias, "", depth), "W": per_layer(grads, "W", depth)}
 
 
 def delta_rms(module, params, X, Y, depth: int) -> list[float]:
@@ -210,7 +226,7 @@ def train(
         if count_dead:  # a forward pass more per epoch: only where ReLUs can die
             hist["dead_units"].append(dead_units(module, p, Xp))
         # ‖W^{(l)}‖₂, the norms in the bound's factors (flow_bound.factor)
-        hist["spectral"].append([float(np.linalg.norm(p[f"W{l}"], 2)) for l in range(1, depth + 1)])
+        hist["spectral"].append([_spectral(p[f"W{l}"]) for l in range(1, depth + 1)])
         return False  # never stop early
 
     record(0, params)
@@ -223,11 +239,12 @@ def train(
             batch_size=batch,
             lr=lr,
             optimizer="sgd",
-            clip_norm=clip_norm,
             seed=seed,
             patience=None,
             callback=lambda epoch, p, h: record(len(hist["epoch"]), p),
             log=lambda *a, **k: None,
+            # a batch-normalised script has no clipping option; pass it only when clipping
+            **({} if clip_norm is None else {"clip_norm": clip_norm}),
         )
     # The generated `train` stops at a non-finite loss and restores its best weights.
     stopped = str(history.get("stopped", ""))
@@ -242,6 +259,16 @@ def train(
         "diverged": bool(bad),
         "diverged_at": bad[0] if bad else None,
     }
+
+
+def _spectral(W: np.ndarray) -> float:
+    """‖W‖₂; NaN once a diverged run has left non-finite weights (the SVD would fail)."""
+    if not np.all(np.isfinite(W)):
+        return float("nan")
+    try:
+        return float(np.linalg.norm(W, 2))
+    except np.linalg.LinAlgError:  # seen once on finite weights; a missing point, not a crash
+        return float("nan")
 
 
 def _accuracy(module, params, data: Data) -> float:
@@ -398,6 +425,49 @@ def l2_runs(s: Settings, data: Data, progress) -> dict:
     }
 
 
+BN_RUN = ("sigmoid", "normal")  # the set-up of the batch-normalisation experiment
+
+
+def batchnorm_runs(s: Settings, data: Data, progress) -> dict:
+    """The deep sigmoid network with N(0,1) weights, without and with batch normalisation on
+    every hidden layer: per-layer ‖∂R/∂W^{(l)}‖_F at init on the probe batch, then training."""
+    act, scheme = BN_RUN
+    X, Y = data.X[: s.probe], data.Y[: s.probe]
+    out = {}
+    for name, bn in (("plain", False), ("bn", True)):
+        spec = deep_spec(act, s.bn_depth, s.bn_width, bn=bn)
+        module = generated(spec)
+        t = time.perf_counter()
+        init = layer_norms(module, _params(module, scheme, s.seed), X, Y, spec.depth)
+        hist = _sgd_run(s, data, module, spec.depth, scheme)
+        out[name] = {
+            "spec": spec.compact,
+            "W_at_init": init["W"],
+            "first_over_last_W": _ratio(init["W"][0], init["W"][-1]),
+            # the output layer has no bn: the hidden layers alone show what bn changes
+            "first_over_last_hidden_W": _ratio(init["W"][0], init["W"][-2]),
+            "spread_orders_W": orders(init["W"]),
+            **hist,
+        }
+        progress(
+            f"  batch norm: {name:<5} ‖∂R/∂W1‖/‖∂R/∂W{spec.depth - 1}‖ at init "
+            f"{out[name]['first_over_last_hidden_W'] or float('nan'):.3g}, val accuracy "
+            f"{hist['val_accuracy'][-1]:.3f} ({time.perf_counter() - t:.1f} s)"
+        )
+    return {
+        "activation": act,
+        "init": scheme,
+        "hidden": s.bn_depth,
+        "width": s.bn_width,
+        "epochs": s.epochs,
+        "lr": s.lr,
+        "batch": s.batch,
+        "probe": len(X),
+        "chance": 1 / data.Y.shape[1],
+        **out,
+    }
+
+
 def total_weight_norm(hist: dict) -> list[float]:
     """sqrt(Σ_l ‖W^{(l)}‖_F²) per recorded epoch of a `train` history."""
     return [math.sqrt(sum(w * w for w in row)) for row in hist["weight_norm"]]
@@ -471,6 +541,17 @@ def remedies(result: dict) -> list[dict]:
                 "val_accuracy": s["val_accuracy"][-1] if s else None,
             }
         )
+    bn = result.get("batchnorm")
+    for name, what in (("plain", "sigmoid, N(0,1), no bn"), ("bn", "… with batch normalisation")):
+        if bn:
+            rows.append(
+                {
+                    "remedy": what,
+                    "first_over_last_W": bn[name]["first_over_last_W"],
+                    "spread_orders_W": bn[name]["spread_orders_W"],
+                    "val_accuracy": bn[name]["val_accuracy"][-1],
+                }
+            )
     clip = result["clipping"]["runs"]
     for name, what in (
         ("unclipped", "ReLU, He, high learning rate, no clipping"),

@@ -259,6 +259,27 @@ def l2(result: dict, out: Path, w: dict, sizes: dict) -> list[Path]:
     return _save(fig, out, "l2", sizes)
 
 
+def batchnorm(result: dict, out: Path, w: dict, sizes: dict) -> list[Path]:
+    """Per-layer ‖∂R/∂W^{(l)}‖_F at init (left) and validation accuracy (right), without
+    and with batch normalisation."""
+    r = result["batchnorm"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH_IN, 2.6))
+    for name, color, marker in (("plain", "tab:red", "o"), ("bn", "tab:blue", "s")):
+        norms = _values(r[name]["W_at_init"])
+        left.semilogy(np.arange(1, len(norms) + 1), norms, marker=marker, color=color)
+        right.plot(r[name]["epoch"], _values(r[name]["val_accuracy"]), marker=marker, color=color)
+        right.plot([], [], marker=marker, color=color, label=w[f"p_bn_{name}"])
+    right.axhline(r["chance"], color="0.3", ls=":", lw=1, label=w["p_chance"])
+    left.set_xlabel(w["p_layer"])
+    left.set_ylabel(r"$\|\partial R/\partial W^{(l)}\|_F$")
+    left.set_title(w["p_at_init"])
+    right.set_ylim(0, 1)
+    right.set_xlabel(w["p_epoch"])
+    right.set_ylabel(w["p_val_acc"])
+    right.legend(loc="lower right")
+    return _save(fig, out, "batchnorm", sizes)
+
+
 def spec_bound(result: dict, out: Path, w: dict, sizes: dict) -> list[Path]:
     """The user's spec: per-sample ‖δ^{(l)}‖/‖δ^{(L)}‖ (max over samples) vs the bound."""
     s = result["spec"]
@@ -287,7 +308,7 @@ def spec_bound(result: dict, out: Path, w: dict, sizes: dict) -> list[Path]:
     return _save(fig, out, "spec_bound", sizes)
 
 
-DRAW = (grad_vs_layer, learning_speed, clipping, l2, spec_bound)
+DRAW = (grad_vs_layer, learning_speed, clipping, l2, batchnorm, spec_bound)
 
 
 def draw_all(result: dict, out: Path, lang: str = "en") -> tuple[list[Path], dict]:

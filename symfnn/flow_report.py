@@ -13,7 +13,7 @@ from .flow_experiments import SCHEME_NAMES, total_weight_norm
 
 TITLE = "Vanishing and exploding gradients"
 JSON_NAME, REPORT_NAME = "flow.json", "report.md"
-PLOT_NAMES = ("grad_vs_layer", "learning_speed", "clipping", "l2", "spec_bound")
+PLOT_NAMES = ("grad_vs_layer", "learning_speed", "clipping", "l2", "batchnorm", "spec_bound")
 
 
 @dataclass
@@ -274,6 +274,20 @@ def report(data: dict) -> str:
             for n in ("none", "l2")
         ],
     )
+    bn = data.get("batchnorm")
+    if bn:
+        md += ["", "## Remedy: batch normalisation", ""]
+        md += _table(
+            ["spec", "‖∂R/∂W^(l)‖_F at init, l = 1 … L", "val accuracy per epoch"],
+            [
+                [
+                    f"`{bn[n]['spec']}`",
+                    ", ".join(_e(v) for v in bn[n]["W_at_init"]),
+                    ", ".join(_fmt(v) for v in bn[n]["val_accuracy"]),
+                ]
+                for n in ("plain", "bn")
+            ],
+        )
     md += ["", "## Remedies side by side", ""]
     md += _table(
         ["set-up", "‖∂R/∂W^(1)‖/‖∂R/∂W^(L)‖ at init", "orders spanned", "val accuracy"],
