@@ -23,6 +23,8 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from .codeprint import NumPyCodePrinter, tidy
 from .symbols import N
 
+LINE_LENGTH = 100  # pyproject.toml's ruff line-length: a longer step is printed in place
+
 
 def _is_ones(e: sp.Basic, shape: tuple | None = None) -> bool:
     return isinstance(e, sp.OneMatrix) and (shape is None or e.shape == shape)
@@ -46,8 +48,11 @@ class BatchPrinter(NumPyCodePrinter):
         return self._print(body.xreplace({x: sp.Symbol(self._atom(expr.expr))}))
 
     def _print_MatMul(self, expr):
-        scalars = [a for a in expr.args if not getattr(a, "is_Matrix", False)]
-        mats = [a for a in expr.args if getattr(a, "is_Matrix", False)]
+        # a product nested in a product (1_N (−1ᵀX)) is one product: its scalar joins c, so
+        # a negative term prints as `- x`, not `+ -x`
+        args = _flat(expr)
+        scalars = [a for a in args if not getattr(a, "is_Matrix", False)]
+        mats = [a for a in args if getattr(a, "is_Matrix", False)]
         c = sp.Mul(*scalars)
         # 1_N r: a row repeated for every sample; the 1-D row broadcasts
         while len(mats) > 1 and _is_ones(mats[0], (N, 1)) and mats[1].shape[0] == 1:
@@ -85,6 +90,76 @@ class BatchPrinter(NumPyCodePrinter):
     def assign(self, target: str, expr: sp.Basic) -> str:
         """`target = expr` on one line, laid out as ruff formats it."""
         return tidy(f"{target} = {self.doprint(expr)}")
+
+    def statements(self, target: str, expr: sp.Basic, indent: int = 0) -> list[str]:
+        """`target = expr` on one line when it fits in LINE_LENGTH at `indent`, else in place
+        as the main printer lays out a compound step (`NumPyCodePrinter.statements`): a full
+        batch term written into `target`, then each other term added (`+=`, `-=`) or factor
+        applied (`*=`, `/=`) — one operation of the SymPy form per line."""
+        line = self.assign(target, expr)
+        if indent + len(line) <= LINE_LENGTH:
+            return [line]
+        return [tidy(x) for x in self._inplace(target, expr)]
+
+    def _inplace(self, target: str, expr: sp.Basic) -> list[str]:
+        if isinstance(expr, sp.MatMul):
+            args = _flat(expr)
+            c = sp.Mul(*(a for a in args if not getattr(a, "is_Matrix", False)))
+            mats = [a for a in args if getattr(a, "is_Matrix", False)]
+            compound = (sp.MatAdd, sp.HadamardProduct)  # c X alone is one fresh array
+            if c != 1 and len(mats) == 1 and isinstance(mats[0], compound):
+                lines = self._inplace(target, mats[0])
+                num, den = sp.fraction(c)
+                if num == 1:
+                    return [*lines, f"{target} /= {self._atom(den)}"]
+                return [*lines, f"{target} *= {self._atom(c)}"]
+        parts = None
+        if isinstance(expr, sp.MatAdd):
+            parts = sorted(expr.args, key=_broadcast)  # a full batch term first
+        elif isinstance(expr, sp.HadamardProduct):
+            # the compound factor first: the others scale it
+            parts = sorted(expr.args, key=lambda a: (_broadcast(a), not isinstance(a, sp.MatAdd)))
+        if parts is None or _broadcast(parts[0]):
+            return [f"{target} = {self._print(expr)}"]
+        lines = self._inplace(target, parts[0])
+        if isinstance(parts[0], (sp.MatrixSymbol, sp.Transpose)):
+            # a copy: the in-place lines below must not write into the array it names
+            lines = [f"{target} = {self._atom(parts[0])}.copy()"]
+        for t in parts[1:]:
+            if isinstance(expr, sp.HadamardProduct):
+                lines.append(f"{target} *= {self._print(t)}")
+            elif _negative(t):
+                lines.append(f"{target} -= {self._print(sp.MatMul(-1, t))}")
+            else:
+                lines.append(f"{target} += {self._print(t)}")
+        return lines
+
+
+def _flat(expr: sp.MatMul) -> list[sp.Basic]:
+    """The factors of a product with the products nested in it opened (matmul associates)."""
+    out = []
+    for a in expr.args:
+        out += _flat(a) if isinstance(a, sp.MatMul) else [a]
+    return out
+
+
+def _negative(e: sp.Basic) -> bool:
+    """A term −x of a sum (its scalar factor is negative)."""
+    if not isinstance(e, sp.MatMul):
+        return False
+    c = sp.Mul(*(a for a in _flat(e) if not getattr(a, "is_Matrix", False)))
+    return c.could_extract_minus_sign()
+
+
+def _broadcast(e: sp.Basic) -> bool:
+    """A term that is a row or a scalar repeated for every sample (1_N r, c 1): it cannot
+    start an in-place step, which needs the full (N, m) array."""
+    if isinstance(e, sp.OneMatrix):
+        return True
+    if isinstance(e, sp.MatMul):
+        mats = [a for a in _flat(e) if getattr(a, "is_Matrix", False)]
+        return _is_ones(mats[0], (N, 1)) or all(_is_ones(m) for m in mats)
+    return False
 
 
 def printer() -> BatchPrinter:

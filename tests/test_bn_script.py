@@ -203,8 +203,8 @@ def test_evaluation_has_no_dropout():
 @pytest.mark.parametrize(
     "line,cut",
     [
-        ("mean path", " + -dZhat1.sum(axis=0)"),
-        ("variance path", " - Zhat1 * (dZhat1 * Zhat1).sum(axis=0)"),
+        ("mean path", "    Delta1 -= dZhat1.sum(axis=0)\n"),
+        ("variance path", "    Delta1 -= Zhat1 * (dZhat1 * Zhat1).sum(axis=0)\n"),
     ],
 )
 def test_a_corrupted_bn_backward_line_fails(line, cut):
@@ -283,7 +283,7 @@ def test_reference_is_the_definition():
         np.testing.assert_allclose(A[-1], want, rtol=0, atol=1e-13)
 
 
-@pytest.mark.parametrize("cut", [" + -dZhat1.sum(axis=0)", "gamma1.T * DeltaY1"])
+@pytest.mark.parametrize("cut", ["    Delta1 -= dZhat1.sum(axis=0)\n", "gamma1.T * DeltaY1"])
 def test_symfnn_check_script_fails_a_corrupted_bn_line(tmp_path, capsys, cut):
     from symfnn.cli import main
 
@@ -291,21 +291,42 @@ def test_symfnn_check_script_fails_a_corrupted_bn_line(tmp_path, capsys, cut):
     assert main(["generate", "5-6:elu:bn:dropout=0.3-3:softmax", "-o", str(script)]) == 0
     text = script.read_text()
     assert cut in text
-    script.write_text(text.replace(cut, "" if cut.startswith(" +") else "DeltaY1", 1))
+    script.write_text(text.replace(cut, "" if cut.endswith("\n") else "DeltaY1", 1))
     assert main(["check", "--script", str(script)]) == 1
     out = capsys.readouterr().out
     assert "verdict: FAILED" in out and "W1" in out
 
 
-def test_generated_script_passes_ruff_check(tmp_path):
+@pytest.mark.parametrize("text,opts", ARCHS[:3])
+def test_generated_script_passes_ruff_check_and_format(tmp_path, text, opts):
+    """`ruff check` and `ruff format --check` under the project's settings (line length 100),
+    as the project's own sources are checked."""
+    import importlib.util
     import subprocess
     import sys
+    from pathlib import Path
 
+    if importlib.util.find_spec("ruff") is None:
+        pytest.skip("ruff is not installed")
+    config = Path(__file__).resolve().parents[1] / "pyproject.toml"
     script = tmp_path / "train.py"
-    script.write_text(codegen_bn.script(derive.derive(spec.parse(*ARCHS[1][:1], **ARCHS[1][1]))))
-    argv = [sys.executable, "-m", "ruff", "check", "--isolated", "--quiet", str(script)]
-    run = subprocess.run(argv, capture_output=True, text=True, check=False)
-    assert run.returncode == 0, run.stdout + run.stderr
+    script.write_text(codegen_bn.script(derive.derive(spec.parse(text, **opts))))
+    for args in (["check"], ["format", "--check"]):
+        argv = [sys.executable, "-m", "ruff", *args, "--config", str(config), str(script)]
+        run = subprocess.run(argv, capture_output=True, text=True, check=False)
+        assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_long_step_is_printed_in_place_and_a_negative_term_with_minus():
+    """The compact δ of a normalised layer is longer than a line: one in-place operation of
+    its SymPy form per line, the fresh array first (no alias of dẐ), `- x` never `+ -x`."""
+    text, opts = ARCHS[2]
+    source = codegen_bn.script(derive.derive(spec.parse(text, **opts)))
+    assert "+ -" not in source and max(len(x) for x in source.splitlines()) <= 100
+    for l in (1, 2):
+        block = source.split(f"# (eq:batch-delta-{l})\n")[1].split("    # ")[0].split("\n")
+        assert block[0] == f"    Delta{l} = N * dZhat{l}"
+        assert all(x.startswith(f"    Delta{l} ") for x in block[1:-1]), block
 
 
 def test_digits_with_bn_and_dropout_reach_095(tmp_path):
