@@ -155,6 +155,48 @@ def test_l2_shrinks_the_weights_and_the_bound_of_an_exploding_net(run):
     assert all(a < b for a, b in zip(reg["spectral"][-1], none["spectral"][-1]))
 
 
+def test_batchnorm_evens_the_gradients_of_a_deep_sigmoid_net(run):
+    _, data, lines = run
+    r = data["batchnorm"]
+    assert (r["activation"], r["init"]) == ("sigmoid", "normal")
+    plain, bn = r["plain"], r["bn"]
+    assert ":bn" not in plain["spec"] and plain["spec"].count(":bn") == 0
+    assert bn["spec"].count(":bn") == r["hidden"]  # measured on the generated bn script
+    hidden = slice(0, r["hidden"])  # the output layer is not normalised
+    wp, wb = plain["W_at_init"][hidden], bn["W_at_init"][hidden]
+    # sigmoid, N(0,1): the first layer's weight gradient is well below the last hidden one's
+    assert plain["first_over_last_hidden_W"] < 0.5
+    # batch-normalised: every hidden layer's within a factor 1.5 of the others (0.23 … 0.25)
+    assert max(wb) / min(wb) < 1.5 < max(wp) / min(wp)
+    assert plain["first_over_last_hidden_W"] == pytest.approx(wp[0] / wp[-1])
+    # bn layers have β instead of b: the speed-of-learning norms still cover every layer
+    assert len(bn["delta"][0]) == r["hidden"] + 1
+    # learning speed: after the same SGD epochs the bn net is more accurate (fixed seed)
+    assert bn["val_accuracy"][-1] > plain["val_accuracy"][-1] + 0.1
+    assert any("batch norm: bn" in line for line in lines)
+
+
+def test_batchnorm_makes_the_weight_gradient_scale_inversely_with_the_weights():
+    """Why bn evens the flow: a normalised layer's output does not depend on the scale of its
+    W, so ∂R/∂(cW) = ∂R/∂W / c (up to ε); a plain layer has no such property."""
+    from symfnn.flow_experiments import _params, deep_spec, digits, generated
+
+    data = digits(0)
+    X, Y = data.X[:64], data.Y[:64]
+    for bn, expect in ((True, 0.5), (False, None)):
+        module = generated(deep_spec("sigmoid", 2, 8, bn=bn))
+        params = _params(module, "normal", 0)
+        _, g1 = module.gradients(params, X, Y)
+        scaled = dict(params, W2=2 * params["W2"])
+        _, g2 = module.gradients(scaled, X, Y)
+        ratio = np.linalg.norm(g2["W2"]) / np.linalg.norm(g1["W2"])
+        if expect is None:
+            assert abs(ratio - 0.5) > 0.05
+        else:
+            assert ratio == pytest.approx(expect, rel=1e-3)
+            np.testing.assert_allclose(g2["W2"], g1["W2"] / 2, rtol=5e-3, atol=1e-6)  # ε
+
+
 def test_outputs_and_progress(run):
     result, _data, lines = run
     assert result.report_path.read_text().startswith("# Vanishing and exploding gradients")
