@@ -28,7 +28,7 @@ import jinja2
 from . import fileio, htmlfigures
 from .document import _Doc
 from .errors import RenderError
-from .latexprint import latex, matrix_lhs
+from .latexprint import latex, summary_rows
 from .render import render, template_dir
 
 _HOLE = "\ue000{}\ue001"  # a formula's placeholder in prose (private-use characters)
@@ -369,12 +369,7 @@ def write(
 
 def summary_html(derivation) -> str:
     """For Jupyter: the forward pass, δ recurrence and gradients of every layer (MathML)."""
-    rows = []
-    for layer in derivation.layers:
-        rows += [(st.matrix_lhs, st.matrix) for st in (layer.forward_z, layer.forward_a)]
-    for layer in reversed(derivation.layers):
-        rows.append((layer.delta.matrix_lhs, layer.delta.matrix))
-        rows += [(matrix_lhs(st), st.matrix) for st in (layer.grad_W, layer.grad_b)]
+    rows = summary_rows(derivation)  # bn layers: their mini-batch steps (issue 11)
     cells = "".join(
         f'<tr><td style="text-align: right">{mathml(latex(lhs), display=True)}</td>'
         f"<td>{mathml('=')}</td>"

@@ -424,16 +424,35 @@ def latex(
     return SymfnnLatexPrinter(settings).doprint(expr)
 
 
-def derivation_summary_latex(derivation) -> str:
-    """For Jupyter: the forward pass, δ recurrence and gradients of every layer (MathJax)."""
+def summary_rows(derivation) -> list[tuple[sp.Basic, sp.Basic]]:
+    """(lhs, rhs) of the notebook summary: the forward pass 1→L, then δ and the gradients
+    L→1. A layer with batch normalisation has no one-sample form (the samples couple through
+    μ_B and σ²_B), so its steps are the mini-batch forms of `symfnn.batchnorm`
+    (`batch_forward`, `batch_backward`: z, μ, σ², ẑ, y, a; δ^y, dẐ, δ, ∂R/∂W, ∂R/∂γ, ∂R/∂β),
+    with B samples, as the document's per-layer section shows them."""
+    from .batchnorm import batch_backward, batch_forward
+    from .tidy import as_batch
+
+    batch = lambda steps: [(as_batch(st.batch_lhs), as_batch(st.batch)) for st in steps]
+    bn = lambda layer: layer.norm is not None and layer.norm.batchnorm
     rows = []
     for layer in derivation.layers:
-        for step in (layer.forward_z, layer.forward_a):
-            rows.append(rf"{latex(step.matrix_lhs)} &= {latex(step.matrix)}")
+        if bn(layer):
+            rows += batch(batch_forward(layer))
+        else:
+            rows += [(st.matrix_lhs, st.matrix) for st in (layer.forward_z, layer.forward_a)]
     for layer in reversed(derivation.layers):
-        rows.append(rf"{latex(layer.delta.matrix_lhs)} &= {latex(layer.delta.matrix)}")
-        for step in (layer.grad_W, layer.grad_b):
-            rows.append(rf"{latex(matrix_lhs(step))} &= {latex(step.matrix)}")
+        if bn(layer):
+            rows += batch(batch_backward(layer))
+        else:
+            rows.append((layer.delta.matrix_lhs, layer.delta.matrix))
+            rows += [(matrix_lhs(st), st.matrix) for st in (layer.grad_W, layer.grad_b)]
+    return rows
+
+
+def derivation_summary_latex(derivation) -> str:
+    """For Jupyter: the forward pass, δ recurrence and gradients of every layer (MathJax)."""
+    rows = [rf"{latex(lhs)} &= {latex(rhs)}" for lhs, rhs in summary_rows(derivation)]
     title = rf"\text{{{derivation.spec.describe().replace('_', ' ')}}}"
     return "$$" + title + r"\\ \begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$$"
 

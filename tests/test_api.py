@@ -139,6 +139,33 @@ def test_notebook_display_shows_forward_pass_and_gradients(d):
     assert latex.startswith("$$") and r"\odot" in latex
 
 
+def test_notebook_display_shows_the_batch_norm_steps():
+    """A bn layer's rows are its mini-batch steps from symfnn.batchnorm (no "None = None"):
+    forward z, μ, σ², ẑ, y, a; backward δ^y, dẐ, δ (both the mean's and the variance's path),
+    ∂R/∂W, ∂R/∂γ, ∂R/∂β; the plain output layer keeps its five rows."""
+    from symfnn.batchnorm import batch_backward, batch_forward
+    from symfnn.latexprint import latex, summary_rows
+    from symfnn.tidy import as_batch
+
+    bn = symfnn.derive("4-5:tanh:bn:dropout=0.2-3:softmax")
+    rows = summary_rows(bn)
+    first = bn.layers[0]
+    steps = [*batch_forward(first), *batch_backward(first)]
+    want = [(as_batch(st.batch_lhs), as_batch(st.batch)) for st in steps]
+    assert len(steps) == 12 and all(rhs is not None for _, rhs in want)
+    assert rows[:6] == want[:6] and rows[-6:] == want[6:] and len(rows) == 12 + 5
+    shown = html.unescape(bn._repr_html_())
+    assert shown.count("<tr>") == 17 and "None" not in shown
+    assert all(x in shown for x in ("μ", "σ", "γ", "β", "ϵ", "Δ"))
+    tex = bn._repr_latex_()
+    assert "None" not in tex and tex.count("&=") == 17
+    delta = latex(want[8][1])
+    mean_path = r"\mathbf{1}_{B}^{\top} d\hat{Z}^{(1)}"
+    variance_path = r"\hat{Z}^{(1)} \odot (\mathbf{1}_{B} \mathbf{1}_{B}^{\top} (d\hat{Z}^{(1)}"
+    assert mean_path in delta and variance_path in delta and delta in tex
+    assert r"M^{(1)}" in tex  # the dropout mask
+
+
 # -- stage: script and check ----------------------------------------------------------------
 
 
