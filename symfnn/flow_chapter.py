@@ -527,14 +527,25 @@ class Chapter:
                 last=m(depth - 1),
                 rp=num(plain["first_over_last_hidden_W"]),
                 rb=num(bn["first_over_last_hidden_W"]),
-                op=num(plain["spread_orders_W"]),
-                ob=num(bn["spread_orders_W"]),
+                op=num(plain["spread_orders_hidden_W"]),
+                ob=num(bn["spread_orders_hidden_W"]),
                 epochs=m(r["epochs"]),
                 lr=num(r["lr"]),
                 acc_p=num(acc_p, 3),
                 acc_b=num(acc_b, 3),
             )
         ]
+        c, w = sp.Symbol("c"), sp.Symbol("W")
+        sentences.append(
+            self.t(
+                "bn_why",
+                inv=m(sp.latex(1 / c)),
+                w=m(sp.latex(w)),
+                cw=m(sp.latex(sp.Mul(c, w, evaluate=False), order="none")),
+            )
+        )
+        if bn["W_at_init"][-1] == max(bn["W_at_init"]):
+            sentences.append(self.t("bn_output"))
         if e_b is not None and (e_p is None or e_b < e_p):
             sentences.append(
                 self.t("bn_faster", level=num(level), e_p=m(e_p) if e_p else "—", e_b=m(e_b))

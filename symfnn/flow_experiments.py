@@ -447,6 +447,7 @@ def batchnorm_runs(s: Settings, data: Data, progress) -> dict:
             # the output layer has no bn: the hidden layers alone show what bn changes
             "first_over_last_hidden_W": _ratio(init["W"][0], init["W"][-2]),
             "spread_orders_W": orders(init["W"]),
+            "spread_orders_hidden_W": orders(init["W"][:-1]),
             **hist,
         }
         progress(

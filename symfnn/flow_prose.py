@@ -186,11 +186,18 @@ EN = {
         "network with every hidden layer's net input normalised over the mini-batch "
         "(the output layer is not normalised). At initialisation, on a batch of {probe} "
         "samples, the weight gradient of the first layer is {rp} times that of hidden layer "
-        "{last} without batch normalisation and {rb} times with it; the per-layer norms span "
-        "{op} and {ob} orders of magnitude. After {epochs} epochs of stochastic gradient "
+        "{last} without batch normalisation and {rb} times with it; the hidden layers' norms "
+        "span {op} and {ob} orders of magnitude. After {epochs} epochs of stochastic gradient "
         "descent (learning rate {lr}) the validation accuracy is {acc_p} without and {acc_b} "
         "with batch normalisation."
     ),
+    "bn_why": (
+        "Batch normalisation gives every unit's net input zero mean and unit variance over the "
+        "batch whatever the scale of the weights, so the sigmoid works near its steepest point "
+        "instead of in its flat tails, and a normalised layer's weight gradient shrinks as its "
+        "weights grow (it becomes {inv} times as large when {w} becomes {cw})."
+    ),
+    "bn_output": "The output layer is not normalised, and its weight gradient stays the largest.",
     "bn_faster": (
         "Accuracy {level} is reached in epoch {e_b} with batch normalisation and in epoch "
         "{e_p} without it."
@@ -381,9 +388,15 @@ ZH = {
         "原文把批量归一化留待以后探究；这里通过生成的代码测量它。图{ref}取前几层学得最慢的深层网络："
         "{hidden}个宽度为{width}的 {act} 隐藏层，{init}权重；并与同一网络在每个隐藏层的净输入上按小批量"
         "做归一化的版本比较（输出层不做归一化）。初始化时，在{probe}个样本的批量上，第一层权重梯度是第"
-        "{last}个隐藏层的{rp}倍（不归一化）和{rb}倍（归一化）；各层范数分别跨越{op}和{ob}个数量级。"
+        "{last}个隐藏层的{rp}倍（不归一化）和{rb}倍（归一化）；各隐藏层的范数分别跨越{op}和{ob}个数量级。"
         "经过{epochs}轮随机梯度下降（学习率{lr}）后，验证准确率在不归一化时为{acc_p}，归一化时为{acc_b}。"
     ),
+    "bn_why": (
+        "无论权重的尺度如何，批量归一化都使每个单元的净输入在批量上均值为零、方差为一，因此 sigmoid "
+        "工作在导数最大的区域附近而不是平坦的两端；归一化层的权重梯度随权重增大而减小（{w}变为{cw}时梯度"
+        "变为原来的{inv}倍）。"
+    ),
+    "bn_output": "输出层没有归一化，它的权重梯度仍然最大。",
     "bn_faster": "归一化的网络在第{e_b}轮达到准确率{level}，不归一化的网络在第{e_p}轮。",
     "bn_failed": "这里批量归一化没有提高准确率。",
     "h_spec": "本文网络：上界与测量值",
