@@ -591,6 +591,12 @@ def _link(fd: int, name: Path) -> bool:
     return True
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _write_named(path: Path, data: bytes, mode: int | None) -> Path:
     """`data` in a complete temporary file beside `path`; its name."""
     tmp = _temp_name(path)
@@ -602,9 +608,7 @@ def _write_named(path: Path, data: bytes, mode: int | None) -> Path:
     if fd is None:  # no unnamed files here: a hidden name from the start
         fd, named = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), True
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        _write_all(fd, data)
         if mode is not None:
             os.fchmod(fd, mode)
         os.fsync(fd)  # the rename must not reach the disk before the data does

@@ -24,16 +24,15 @@ import os
 import re
 import shutil
 import socket
-import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import RenderError, show_path
+from .runtime import safeio
 
-TAG = "symfnn-tmp"
+TAG = safeio.TEMP_TAG  # the tag of a temporary file name
 _HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname())[:40] or "host"
-_NAME_KEEP = 100  # characters of the target's name kept in a temporary name (NAME_MAX is 255)
 
 
 def _reason(e: OSError) -> str:
@@ -41,27 +40,12 @@ def _reason(e: OSError) -> str:
 
 
 def check_writable(path: str | os.PathLike, force: bool) -> Path:
-    """Refuse a folder, an existing file unless `force`, a missing or unwritable folder."""
-    path = Path(path)
-    shown = show_path(path)
+    """Refuse a folder, an existing file unless `force`, a missing or unwritable folder
+    (the rules of the generated scripts' writes, `runtime/safeio.py`)."""
     try:
-        if path.is_dir():
-            raise RenderError(f"{shown} is a folder; give a file name")
-        if path.exists() or path.is_symlink():
-            if not force:
-                raise RenderError(f"{shown} exists; pass --force to overwrite it")
-            if not path.is_file():
-                raise RenderError(f"{shown} is not a regular file; symfnn will not replace it")
-        if not path.parent.is_dir():
-            raise RenderError(
-                f"cannot write {shown}: folder {show_path(path.parent)} does not exist"
-            )
-    except OSError as e:  # e.g. a name longer than the file system allows
-        raise RenderError(f"cannot write {shown}: {_reason(e)}") from None
-    except ValueError:  # a NUL in the name
-        raise RenderError(f"cannot write {shown}: not a valid file name") from None
-    probe_folder(path.parent, f"cannot write {shown}")
-    return path
+        return safeio.check_target(path, force)
+    except safeio.WriteError as e:
+        raise RenderError(str(e)) from None
 
 
 def probe_folder(folder: Path, context: str) -> None:
@@ -127,127 +111,13 @@ def _owned(entry: os.DirEntry) -> bool:
         return False
 
 
-def _temp_prefix(path: Path) -> str:
-    return f".{path.name[:_NAME_KEEP]}.{TAG}."
-
-
-def sweep(folder: Path, prefix: str) -> None:
-    """Remove what a killed symfnn left in `folder` under `prefix` (best effort)."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        if entry.name.startswith(prefix) and _owned(entry) and _stale(entry.name, prefix):
-            with contextlib.suppress(OSError):
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
-
-
-def _temp_name(path: Path) -> Path:
-    token = os.urandom(4).hex()
-    return path.parent / f"{_temp_prefix(path)}{_HOST}.{os.getpid()}.{token}"
-
-
-def _mode_of(path: Path) -> int | None:
-    """The permission bits of the file being replaced (kept under --force), else None."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        return None
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-    os.fsync(fd)  # the rename must not reach the disk before the data does
-
-
-def _open_unnamed(folder: Path) -> int | None:
-    """An unnamed file in `folder` (Linux O_TMPFILE), or None where the OS lacks it."""
-    flag = getattr(os, "O_TMPFILE", None)
-    if flag is None:
-        return None
-    try:
-        return os.open(folder, flag | os.O_WRONLY, 0o666)  # mode through the umask
-    except OSError as e:
-        if e.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
-            return None
-        raise
-
-
-def _link(fd: int, name: Path) -> bool:
-    """Give the unnamed file `fd` a name: linkat(AT_EMPTY_PATH), else through /proc."""
-    try:
-        import ctypes  # linkat with AT_EMPTY_PATH has no os-module spelling
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.linkat(fd, b"", _AT_FDCWD, os.fsencode(name), _AT_EMPTY_PATH) == 0:
-            return True
-    except (ImportError, OSError, AttributeError):
-        pass
-    try:
-        os.link(f"/proc/self/fd/{fd}", name, follow_symlinks=True)
-    except OSError:
-        return False
-    return True
-
-
-_AT_FDCWD, _AT_EMPTY_PATH = -100, 0x1000
-_unnamed_works = True  # set False once this OS refused to name an unnamed file
-
-
-def _write_temp(path: Path, data: bytes) -> Path:
-    """Write `data` beside `path`; return the temporary name that holds it, complete."""
-    global _unnamed_works
-    tmp = _temp_name(path)
-    mode = _mode_of(path)
-    fd = _open_unnamed(path.parent) if _unnamed_works else None
-    if fd is not None:  # a kill while writing leaves nothing behind
-        try:
-            _write_all(fd, data)
-            if mode is not None:
-                os.fchmod(fd, mode)
-            if _link(fd, tmp):
-                return tmp
-            _unnamed_works = False
-        finally:
-            os.close(fd)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode through the umask
-    try:
-        _write_all(fd, data)
-        if mode is not None:
-            os.fchmod(fd, mode)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    finally:
-        os.close(fd)
-    return tmp
-
-
 def write_atomic(path: str | os.PathLike, data: str | bytes, force: bool = False) -> Path:
     """Write `data` (str: UTF-8) to `path` atomically; RenderError on any OS error."""
-    path = check_writable(path, force)
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    sweep(path.parent, _temp_prefix(path))
     try:
-        tmp = _write_temp(path, raw)
-    except OSError as e:
-        raise RenderError(f"cannot write {show_path(path)}: {_reason(e)}") from None
-    try:
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise RenderError(f"cannot write {show_path(path)}: {_reason(e)}") from None
-        raise
-    return path
+        return safeio.write_file(path, raw, force)
+    except safeio.WriteError as e:
+        raise RenderError(str(e)) from None
 
 
 def move_atomic(src: str | os.PathLike, path: str | os.PathLike, force: bool = False) -> Path:

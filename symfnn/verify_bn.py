@@ -20,6 +20,7 @@ import sympy as sp
 
 from . import activations, losses, matrixform
 from .batchnorm import EPSILON, EPSILON_VALUE, batch_backward, batch_forward, keep_scale, names
+from .bruteforce import random_point
 from .derive import LAMBDA1, LAMBDA2, Derivation
 from .errors import CheckError
 from .spec import NetworkSpec
@@ -187,22 +188,6 @@ def _partial(inst: Instance, w: sp.Symbol, point: dict) -> mpmath.mpf:
     return _mpf(sp.diff(risk, w).xreplace({w: point[w]}))
 
 
-def _random_point(inst: Instance, rng: random.Random) -> dict:
-    loss = losses.LOSSES[inst.spec.loss]
-    draw = lambda: sp.Float(rng.uniform(-1.5, 1.5), DIGITS)
-    point = {s: draw() for s in (*inst.X, *inst.parameters)}
-    for n in range(inst.Y.rows):
-        hot = rng.randrange(inst.Y.cols)
-        for c in range(inst.Y.cols):
-            if loss.one_hot:
-                point[inst.Y[n, c]] = sp.Integer(int(c == hot))
-            elif loss.name == "binary_cross_entropy":
-                point[inst.Y[n, c]] = sp.Integer(rng.randrange(2))
-            else:
-                point[inst.Y[n, c]] = draw()
-    return point
-
-
 def _near_kink(inst: Instance, point: dict) -> bool:
     """Some input of a piecewise activation within KINK_MARGIN of 0 (or a weight, with L1)."""
     if inst.spec.l1 and any(abs(point[w]) < KINK_MARGIN for P in inst.params for w in P["W"]):
@@ -232,7 +217,7 @@ def verify(
     with mpmath.workdps(DIGITS):
         for _ in range(points):
             for _try in range(200):
-                point = _random_point(inst, rng)
+                point = random_point(inst, rng, DIGITS)
                 if not _near_kink(inst, point):
                     break
             else:
@@ -258,7 +243,7 @@ def _symbolic(d: Derivation, point: dict, seconds: int = 30) -> str:
     rng = random.Random(1)
     inst = Instance(small, MIN_SAMPLES, rng)
     for _try in range(50):  # exact data, and a region away from every kink
-        exact = _random_point(inst, rng)
+        exact = random_point(inst, rng, DIGITS)
         data = {
             s: sp.Rational(round(float(v) * 8), 8)
             for s, v in exact.items()

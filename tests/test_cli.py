@@ -218,7 +218,7 @@ def test_a_read_only_folder_is_one_line_before_any_work(command, tmp_path, monke
 
 @pytest.mark.parametrize("command", ["generate", "derive --tex", "data"])
 def test_a_full_disk_is_one_line_and_keeps_the_old_file(command, tmp_path, monkeypatch, capsys):
-    from symfnn import fileio
+    from symfnn.runtime import safeio
 
     argv = _commands(tmp_path)[command] + ["--force"]
     target = Path(argv[argv.index("-o") + 1] if "-o" in argv else argv[3])
@@ -228,7 +228,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_old_file(command, tmp_path, monke
         os.write(fd, data[:10])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(fileio, "_write_all", full)
+    monkeypatch.setattr(safeio, "_write_all", full)
     one_line_error(capsys, main(argv), "No space left on device")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary left
@@ -370,13 +370,13 @@ def test_kill_9_between_write_and_rename_leaves_nothing_after_the_next_run(tmp_p
 def test_kill_9_while_writing_leaves_no_file(tmp_path):
     target = tmp_path / "out" / "d.npz"
     target.parent.mkdir()
-    _kill_at("symfnn.fileio._write_all", tmp_path, "data", "spirals", "-o", str(target))
+    _kill_at("symfnn.runtime.safeio._write_all", tmp_path, "data", "spirals", "-o", str(target))
     leftovers = list(target.parent.iterdir())
-    from symfnn import fileio
+    from symfnn.runtime import safeio
 
-    fd = fileio._open_unnamed(target.parent)
-    if fd is not None:  # Linux: the file had no name yet, so nothing can be left
-        os.close(fd)
+    fd, named = safeio._open_temp(target.parent, target.parent / ".probe")
+    os.close(fd)
+    if not named:  # Linux: the file had no name yet, so nothing can be left
         assert leftovers == []
 
 

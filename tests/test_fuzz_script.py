@@ -14,9 +14,7 @@ random ones per in-process category (and 50 real processes) and prints the talli
 
 from __future__ import annotations
 
-import collections
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,35 +24,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fuzzing import TALLY, fuzz, print_tallies
+from hypothesis import given
 from hypothesis import strategies as st
 
 from symfnn import codegen
 from symfnn.derive import derive
 from symfnn.spec import parse
 
-N = int(os.environ.get("SYMFNN_FUZZ", "0") or 0)
-TALLY: collections.Counter = collections.Counter()
 ROWS = 40  # rows of the good data set of the option cases
 VAL_SPLIT = 0.2  # the script's default (symfnn.hyper)
-
-
-def fuzz(default: int, share: float = 1.0):
-    """`default` cases, or under SYMFNN_FUZZ=N, N·share."""
-    return settings(
-        max_examples=max(default, int(N * share)) if N else default,
-        deadline=None,
-        derandomize=not N,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _tallies():
     yield
-    if N:
-        print("\nscript fuzz tallies:", dict(sorted(TALLY.items())))
+    print_tallies("script fuzz tallies")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ ones per spec/TOML category (1,000 CLI invocations, 40 processes) and prints the
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import errno
 import itertools
@@ -26,34 +25,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fuzzing import TALLY, fuzz, print_tallies
+from hypothesis import given
 from hypothesis import strategies as st
 
 from symfnn import activations, fileio, spec
 from symfnn.cli import main
 from symfnn.errors import SpecError
+from symfnn.runtime import safeio
 
-N = int(os.environ.get("SYMFNN_FUZZ", "0") or 0)
 ROOT = str(Path(__file__).resolve().parents[1])
-TALLY: collections.Counter = collections.Counter()
-
-
-def fuzz(default: int, share: float = 1.0):
-    """`default` cases, or under SYMFNN_FUZZ=N, N·share (slow categories take a share)."""
-    return settings(
-        max_examples=max(default, int(N * share)) if N else default,
-        deadline=None,
-        derandomize=not N,  # the default run is the same every time; SYMFNN_FUZZ explores
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _tallies():
     yield
-    if N:
-        print("\nfuzz tallies:", dict(sorted(TALLY.items())))
+    print_tallies("fuzz tallies")
 
 
 def one_line(message: str) -> None:
@@ -569,7 +556,7 @@ def _run_with_fault(argv: list[str], fault: str, folder: Path) -> int:
         if fault == "read-only":
             stack.enter_context(patched(os, "open", read_only))
         if fault == "full":
-            stack.enter_context(patched(fileio, "_write_all", full))
+            stack.enter_context(patched(safeio, "_write_all", full))
         if argv[0] == "derive":  # the proof and the document, once per spec
             import symfnn.document
             import symfnn.verify
