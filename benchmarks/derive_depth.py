@@ -14,8 +14,8 @@ import sys
 DEPTHS = (2, 10, 50, 200)
 ONE_RUN = """
 import time
-from symfnn.spec import parse
-from symfnn.derive import derive
+from symfnn.engine.spec import parse
+from symfnn.engine.derive import derive
 hidden = "-".join(["16:tanh", "16:relu", "16:sigmoid"] * {depth})
 spec = parse("8-" + "-".join(hidden.split("-")[: {depth} - 1] + ["4:softmax"]), l2=0.01)
 t = time.perf_counter()

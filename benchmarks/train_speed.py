@@ -40,9 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a checkout, n
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from handtuned import HandTuned
 
-from symfnn import codegen
-from symfnn.derive import derive
-from symfnn.spec import parse
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
+from symfnn.script import codegen
 
 L2, LR = 1e-4, 0.01
 # (spec, batch size, steps per round): a round takes a few tenths of a second
@@ -240,9 +240,9 @@ PREDICT = """
 import sys, tracemalloc
 sys.path.insert(0, {root!r})
 import numpy as np
-from symfnn import codegen
-from symfnn.derive import derive
-from symfnn.spec import parse
+from symfnn.script import codegen
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
 module = codegen.load(derive(parse("784-256:relu-256:relu-10:softmax")))
 params = module.init_params(0, "he", np.float32)
 X = np.random.default_rng(0).standard_normal((10000, 784)).astype(np.float32)

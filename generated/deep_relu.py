@@ -5,7 +5,7 @@ This file is generated: do not edit it, regenerate it with `symfnn generate`.
 Comments `eq:...` cite the derivation document (`symfnn derive SPEC --pdf doc.pdf`).
 Shapes: samples are rows; W_l is (m_l, m_{l-1}) as in the article, b_l is (m_l,).
 Part 1 is printed from the derivation and symfnn's rule tables; part 2 is symfnn's
-runtime (symfnn/runtime/*.py), included verbatim; part 3 binds them into this script's API.
+runtime (symfnn/script/runtime/*.py), included verbatim; part 3 binds them into this script's API.
 
     python train.py --data data.npz            # train, report the test score
     python train.py --help                     # every option
@@ -276,7 +276,7 @@ def _norm_scale(norm, clip_norm):
 
 
 def _sgd(params, lr):
-    """SGD: step(params, grads) updates each theta in place; state none (symfnn.training)."""
+    """SGD: step(params, grads) updates each theta in place; state none (training.py)."""
 
     def step(params, grads):
         for k, theta in params.items():
@@ -289,7 +289,7 @@ def _sgd(params, lr):
 
 
 def _momentum(params, lr, mu=0.9):
-    """momentum: step(params, grads) updates each theta in place; state v (symfnn.training)."""
+    """momentum: step(params, grads) updates each theta in place; state v (training.py)."""
     state = {}
     for k, p in params.items():
         state[k] = (np.zeros_like(p),)
@@ -309,7 +309,7 @@ def _momentum(params, lr, mu=0.9):
 
 
 def _adam(params, lr, beta1=0.9, beta2=0.999, epsilon=1e-08):
-    """Adam: step(params, grads) updates each theta in place; state m, v (symfnn.training)."""
+    """Adam: step(params, grads) updates each theta in place; state m, v (training.py)."""
     state = {}
     for k, p in params.items():
         state[k] = np.zeros_like(p), np.zeros_like(p), np.empty_like(p)
@@ -409,7 +409,7 @@ FUSED = {
 }
 
 
-# == 2. Included runtime: symfnn/runtime/checks.py ====================================
+# == 2. Included runtime: symfnn/script/runtime/checks.py ====================================
 
 
 class OptionError(ValueError):
@@ -479,7 +479,7 @@ def check_settings(settings: dict) -> None:
             number(key, given, key)
 
 
-# == 2. Included runtime: symfnn/runtime/safeio.py ====================================
+# == 2. Included runtime: symfnn/script/runtime/safeio.py ====================================
 
 
 class WriteError(Exception):
@@ -644,7 +644,7 @@ def write_file(path: str | os.PathLike, data: bytes, force: bool) -> Path:
     return path
 
 
-# == 2. Included runtime: symfnn/runtime/data.py ====================================
+# == 2. Included runtime: symfnn/script/runtime/data.py ====================================
 
 
 class DataError(Exception):
@@ -834,7 +834,7 @@ def read_params(path: str | Path, shapes: dict, dtype) -> dict:
     return in_dtype({k: params[k] for k in shapes}, dtype)
 
 
-# == 2. Included runtime: symfnn/runtime/network.py ====================================
+# == 2. Included runtime: symfnn/script/runtime/network.py ====================================
 
 
 # How many workspaces (one per batch size, dtype and kind) a Network keeps: a training run
@@ -1072,7 +1072,7 @@ class Network:
         return rng.standard_normal((n, m))
 
 
-# == 2. Included runtime: symfnn/runtime/loop.py ====================================
+# == 2. Included runtime: symfnn/script/runtime/loop.py ====================================
 
 
 HISTORY = ("loss", "train_error", "val_error", "grad_norm", "grad_norms", "time")
@@ -1284,7 +1284,7 @@ def _whole(net, params, grads, scale, l1, l2, spare: dict) -> dict:
     return spare
 
 
-# == 2. Included runtime: symfnn/runtime/gradcheck.py ====================================
+# == 2. Included runtime: symfnn/script/runtime/gradcheck.py ====================================
 
 
 # Batch sizes are drawn from these, skipping every layer width: a check at two sizes cannot be
@@ -1605,7 +1605,7 @@ def check_gradients(net, params=None, X=None, Y=None, seed=0, coords=8):
     return fd_report(results)
 
 
-# == 2. Included runtime: symfnn/runtime/cli.py ====================================
+# == 2. Included runtime: symfnn/script/runtime/cli.py ====================================
 
 
 # The options that write a file, and what they write.

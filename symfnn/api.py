@@ -21,20 +21,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from . import codegen, document, fileio, gradcheck
-from . import derive as engine
-from . import spec as specs
-from . import verify as proof
+from . import fileio
+from .documents import document
+from .engine import derive as engine
+from .engine import spec as specs
+from .engine import verify as proof
+from .engine.pending import refuse
+from .engine.spec import NetworkSpec
 from .errors import SpecError, show_path
-from .pending import refuse
-from .spec import NetworkSpec
+from .script import codegen, gradcheck
 
 PathLike = str | os.PathLike
 
 
 @dataclass
 class ProofReport(proof.Report):
-    """The brute-force proof's report (symfnn.verify.Report); truthy when proven."""
+    """The brute-force proof's report (symfnn.engine.verify.Report); truthy when proven."""
 
     def __bool__(self) -> bool:
         return self.proven  # NUMERIC ONLY / INCONCLUSIVE are not failures, nor proofs
@@ -42,7 +44,7 @@ class ProofReport(proof.Report):
 
 @dataclass(frozen=True)
 class Derivation(engine.Derivation):
-    """symfnn.derive.Derivation with its outputs one call away (what `symfnn.derive` returns).
+    """symfnn.engine.derive.Derivation with its outputs one call away (what `symfnn.derive` returns).
 
     The proof runs at most once per object: the documents report it, `verify()` returns it.
     """
@@ -58,7 +60,7 @@ class Derivation(engine.Derivation):
 
     def to_text(self) -> str:
         """The derivation for a terminal (what `symfnn derive SPEC` prints)."""
-        from .textprint import derivation_text
+        from .documents.textprint import derivation_text
 
         return derivation_text(self)
 
@@ -86,7 +88,7 @@ class Derivation(engine.Derivation):
     ) -> str:
         """The self-contained HTML page (MathML); written to `path` when given; `flow` as
         in `to_tex`."""
-        from . import html
+        from .documents import html
 
         chapter = _chapter(flow, lang)
         text = html.html_source(self, lang=lang, report=self.verify(), flow=chapter)
@@ -97,7 +99,7 @@ class Derivation(engine.Derivation):
     def script(self) -> str:
         """The standalone NumPy training script's source."""
         if self.spec.normalised:  # bn/dropout layers: printed on their own path (issue 11)
-            from . import codegen_bn
+            from .script import codegen_bn
 
             return codegen_bn.script(self)
         return codegen.script(self)
@@ -114,12 +116,12 @@ class Derivation(engine.Derivation):
         return gradcheck.run(spec=self.spec, seed=seed)
 
     def _repr_latex_(self) -> str:  # Jupyter, where HTML is not shown
-        from .latexprint import derivation_summary_latex
+        from .documents.latexprint import derivation_summary_latex
 
         return derivation_summary_latex(self)
 
     def _repr_html_(self) -> str:  # Jupyter: MathML, laid out by the browser
-        from .html import summary_html
+        from .documents.html import summary_html
 
         return summary_html(self)
 
@@ -128,7 +130,7 @@ def _chapter(flow, lang: str) -> dict | None:
     """A FlowResult (or an already built chapter) -> the document's flow chapter."""
     if flow is None or isinstance(flow, dict):
         return flow
-    from .flow import tex_chapter
+    from .flow.analyze import tex_chapter
 
     return tex_chapter(flow, lang=lang)
 
@@ -148,7 +150,7 @@ def load_spec(
         overrides = {"loss": loss, "l1": l1, "l2": l2}
         overrides = {k: v for k, v in overrides.items() if v not in (None, 0, 0.0)}
         if "loss" in overrides:
-            from .losses import canonical
+            from .engine.losses import canonical
 
             overrides["loss"] = canonical(overrides["loss"]) or overrides["loss"]
         for key in ("l1", "l2"):
@@ -187,8 +189,8 @@ def analyze(
 ):
     """The gradient-flow analysis (bounds, measurements, plots) into `out_dir`: a FlowResult.
     `spec` None analyses the article's deep sigmoid network; `options` go to
-    `symfnn.flow.analyze` (quick, force, progress, lang)."""
-    from . import flow
+    `symfnn.flow.analyze.analyze` (quick, force, progress, lang)."""
+    from .flow import analyze as flow
 
     network = None if spec is None else load_spec(spec, loss=loss, l1=l1, l2=l2)
     if network is not None:
@@ -289,7 +291,7 @@ class Stages:
     spec: NetworkSpec
     derivation: Derivation
     report: ProofReport | None = None
-    flow: dict | None = None  # the --flow chapter (symfnn.flow.document_chapter)
+    flow: dict | None = None  # the --flow chapter (symfnn.flow.analyze.document_chapter)
     tex: str | None = None  # the LaTeX document, when written to a .tex
     html: str | None = None  # the HTML page
     script: str | None = None  # train.py
@@ -325,13 +327,13 @@ def pipeline(spec: str | PathLike | NetworkSpec, config: Config | None = None) -
         c.stage("proving by brute force")
         out.report = d.verify()  # Derivation -> ProofReport
     if c.documents:
-        from . import document, html
+        from .documents import document, html
         from .fileio import work_folder
 
         # the analysis's plots, for a PDF without a .tex, live until the PDF is built
         with work_folder("flow") if c.flow else contextlib.nullcontext() as folder:
             if c.flow:  # NetworkSpec -> the analysis chapter
-                from .flow import document_chapter
+                from .flow.analyze import document_chapter
 
                 out.flow = document_chapter(
                     network, folder, tex=c.tex, lang=c.lang, force=c.force, progress=c.progress

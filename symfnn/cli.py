@@ -53,7 +53,7 @@ def _spec_options(p: argparse.ArgumentParser) -> None:
 
 
 def _spec(args):
-    from .spec import parse
+    from .engine.spec import parse
 
     return parse(args.spec, loss=args.loss, l1=args.l1, l2=args.l2)
 
@@ -70,8 +70,8 @@ def _stages(spec):
 
 
 def _require_tex(lang: str) -> None:
-    from .pdf import require_toolchain
-    from .prose import strings
+    from .documents.pdf import require_toolchain
+    from .documents.prose import strings
 
     require_toolchain(strings(lang)["tex_program"])  # the engine the language's document names
 

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import RenderError, show_path
-from .runtime import safeio
+from .script.runtime import safeio
 
 TAG = safeio.TEMP_TAG  # the tag of a temporary file name
 _HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname())[:40] or "host"

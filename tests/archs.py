@@ -1,6 +1,6 @@
 """The table of architectures the tests run over: every activation, loss and regulariser."""
 
-from symfnn.spec import parse
+from symfnn.engine.spec import parse
 
 ARCHITECTURES = {
     # name: (compact, options)

@@ -5,8 +5,8 @@ import math
 import pytest
 import sympy as sp
 
-from symfnn import activations
-from symfnn.activations import a, derive_activation, z
+from symfnn.engine import activations
+from symfnn.engine.activations import a, derive_activation, z
 
 ELEMENTWISE = [name for name, act in activations.TABLE.items() if not act.output_only]
 POINTS = (-2.3, -0.7, 0.4, 1.9)

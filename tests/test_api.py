@@ -43,11 +43,11 @@ def test_import_does_not_load_sympy():
 
 
 def test_symfnn_derive_is_the_function_and_still_the_module(d):
-    from symfnn import derive as engine
-    from symfnn.derive import Step
+    from symfnn.engine import derive as engine
+    from symfnn.engine.derive import Step
 
     assert isinstance(d, api.Derivation) and isinstance(d, engine.Derivation)
-    assert symfnn.derive.Step is Step and engine is symfnn.derive
+    assert symfnn.engine.derive.Step is Step and engine is symfnn.engine.derive
     assert symfnn.Derivation is api.Derivation and symfnn.Config is api.Config
     with pytest.raises(AttributeError):
         symfnn.no_such_name  # noqa: B018
@@ -86,7 +86,7 @@ def test_a_spec_is_text_a_path_or_a_networkspec():
 
 
 def test_derivation_matches_the_engine(d):
-    from symfnn.derive import derive as engine_derive
+    from symfnn.engine.derive import derive as engine_derive
 
     plain = engine_derive(api.load_spec(SPEC, l2=0.01))
     assert d.labels == plain.labels
@@ -140,12 +140,12 @@ def test_notebook_display_shows_forward_pass_and_gradients(d):
 
 
 def test_notebook_display_shows_the_batch_norm_steps():
-    """A bn layer's rows are its mini-batch steps from symfnn.batchnorm (no "None = None"):
+    """A bn layer's rows are its mini-batch steps from symfnn.engine.batchnorm (no "None = None"):
     forward z, μ, σ², ẑ, y, a; backward δ^y, dẐ, δ (both the mean's and the variance's path),
     ∂R/∂W, ∂R/∂γ, ∂R/∂β; the plain output layer keeps its five rows."""
-    from symfnn.batchnorm import batch_backward, batch_forward
-    from symfnn.latexprint import latex, summary_rows
-    from symfnn.tidy import as_batch
+    from symfnn.documents.latexprint import latex, summary_rows
+    from symfnn.documents.tidy import as_batch
+    from symfnn.engine.batchnorm import batch_backward, batch_forward
 
     bn = symfnn.derive("4-5:tanh:bn:dropout=0.2-3:softmax")
     rows = summary_rows(bn)
@@ -225,7 +225,7 @@ def test_pipeline_refuses_two_outputs_naming_one_file(tmp_path):
 
 
 def test_analyze_passes_the_spec_to_the_flow_analysis(monkeypatch, tmp_path):
-    from symfnn import flow
+    from symfnn.flow import analyze as flow
 
     seen = {}
     monkeypatch.setattr(flow, "analyze", lambda spec, out, **kw: seen.update(spec=spec, **kw))

@@ -26,7 +26,7 @@ def test_unfinished_outputs_refuse_in_one_line(argv, output, tmp_path, capsys):
 
 
 def test_plain_specs_are_not_refused():
-    from symfnn.pending import refuse
+    from symfnn.engine.pending import refuse
 
     refuse(api.load_spec("4-5:tanh-3:softmax"), "documented")  # no error
     with pytest.raises(SpecError, match="not yet documented: 4-5:tanh:bn-3:softmax"):
@@ -39,10 +39,10 @@ import random
 
 import sympy as sp
 
-from symfnn import batchnorm
-from symfnn.derive import derive
-from symfnn.spec import parse
-from symfnn.verify import verify
+from symfnn.engine import batchnorm
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
+from symfnn.engine.verify import verify
 
 REGRESSION = "3-2:tanh:bn:dropout=0.25-2:identity"
 
@@ -94,7 +94,7 @@ def test_batch_form_equals_differentiating_the_definition_on_numbers():
         x.var: sp.Matrix([[v.subs(at) for v in var]]),
     }
     sizes = {batchnorm.N: 3, batchnorm.width(1): 2, batchnorm.EPSILON: eps}
-    from symfnn import matrixform
+    from symfnn.engine import matrixform
 
     got = matrixform.evaluate(delta.batch.xreplace({batchnorm.EPSILON: eps}), sizes, values)
     assert max(abs(sp.N(v, 50)) for v in got - expected) < 1e-40
@@ -180,7 +180,7 @@ def test_a_derivation_without_the_dropout_mask_fails_the_proof():
 
 
 def test_the_terminal_text_shows_the_batch_norm_steps():
-    from symfnn.textprint import derivation_text
+    from symfnn.documents.textprint import derivation_text
 
     out = derivation_text(derive(parse("4-5:tanh:bn:dropout=0.5-3:softmax")))
     assert "Batch normalisation, one unit over the mini-batch" in out
@@ -190,7 +190,7 @@ def test_the_terminal_text_shows_the_batch_norm_steps():
 def test_symbolic_cancellation_proves_the_right_form_and_refutes_a_wrong_one(
     monkeypatch, fresh_caches
 ):
-    from symfnn.verify_bn import _symbolic
+    from symfnn.engine.verify_bn import _symbolic
 
     spec = parse("3-2:tanh:bn-2:identity", loss="squared_error")
     assert _symbolic(derive(spec), {}).startswith("cancel(difference) = 0 for all 5 partials")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from symfnn import codegen_bn, derive, spec
+from symfnn.engine import derive, spec
+from symfnn.script import codegen_bn
 
 EPS = 1e-5  # the framework convention: training-mode BN, biased batch variance
 
@@ -263,15 +264,16 @@ def test_generate_writes_a_script_that_trains_saves_and_loads(tmp_path, capsys):
 
 @pytest.mark.parametrize("text,opts", ARCHS[:3])
 def test_symfnn_check_passes_bn_and_dropout_scripts(text, opts):
-    from symfnn import gradcheck
+    from symfnn.script import gradcheck
 
     result = gradcheck.run(spec=spec.parse(text, **opts), sympy=False)
     assert result.ok and {r.name for r in result.rows} >= {"W1", "gamma1", "beta1"}
 
 
 def test_reference_is_the_definition():
-    """symfnn.reference's normalised layer against torch (or by hand), both modes."""
-    from symfnn import batchnorm, reference
+    """symfnn.script.reference's normalised layer against torch (or by hand), both modes."""
+    from symfnn.engine import batchnorm
+    from symfnn.script import reference
 
     assert float(batchnorm.EPSILON_VALUE) == reference.BN_EPSILON == EPS
     text, opts = ARCHS[1]

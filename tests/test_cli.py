@@ -77,7 +77,7 @@ def test_subcommand_help_does_not_import_sympy():
 
 
 def test_failed_proof_exits_1(monkeypatch, capsys):
-    import symfnn.verify as verify_module
+    import symfnn.engine.verify as verify_module
 
     real = verify_module.verify
 
@@ -135,7 +135,7 @@ def test_data_writes_npz(tmp_path, capsys):
 def test_analyze_writes_its_outputs(tmp_path, monkeypatch, capsys):
     from dataclasses import replace
 
-    from symfnn import flow
+    from symfnn.flow import analyze as flow
 
     tiny = replace(
         flow.QUICK,
@@ -206,9 +206,9 @@ def _commands(folder):
 
 @pytest.mark.parametrize("command", ["generate", "derive --tex", "data", "analyze"])
 def test_a_read_only_folder_is_one_line_before_any_work(command, tmp_path, monkeypatch, capsys):
-    import symfnn.derive
+    import symfnn.engine.derive
 
-    monkeypatch.setattr(symfnn.derive, "derive", _never)  # refused before the work
+    monkeypatch.setattr(symfnn.engine.derive, "derive", _never)  # refused before the work
     monkeypatch.setattr(os, "open", _erofs_in(tmp_path))
     code = main(_commands(tmp_path)[command])
     monkeypatch.undo()
@@ -218,7 +218,7 @@ def test_a_read_only_folder_is_one_line_before_any_work(command, tmp_path, monke
 
 @pytest.mark.parametrize("command", ["generate", "derive --tex", "data"])
 def test_a_full_disk_is_one_line_and_keeps_the_old_file(command, tmp_path, monkeypatch, capsys):
-    from symfnn.runtime import safeio
+    from symfnn.script.runtime import safeio
 
     argv = _commands(tmp_path)[command] + ["--force"]
     target = Path(argv[argv.index("-o") + 1] if "-o" in argv else argv[3])
@@ -267,9 +267,9 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path, capsys):
 
 
 def test_same_file_for_tex_and_pdf_is_refused_up_front(tmp_path, monkeypatch, capsys):
-    import symfnn.derive
+    import symfnn.engine.derive
 
-    monkeypatch.setattr(symfnn.derive, "derive", _never)
+    monkeypatch.setattr(symfnn.engine.derive, "derive", _never)
     out = str(tmp_path / "same.out")
     code = main(["derive", "3-2:softmax", "--tex", out, "--pdf", out])
     one_line_error(capsys, code, "are the same file")
@@ -277,21 +277,21 @@ def test_same_file_for_tex_and_pdf_is_refused_up_front(tmp_path, monkeypatch, ca
 
 
 def test_missing_tex_is_said_before_the_analysis(monkeypatch, tmp_path, capsys):
-    import symfnn.derive
-    import symfnn.flow
+    import symfnn.engine.derive
+    import symfnn.flow.analyze
 
     real_which = shutil.which
-    monkeypatch.setattr(symfnn.derive, "derive", _never)
-    monkeypatch.setattr(symfnn.flow, "analyze", _never)
+    monkeypatch.setattr(symfnn.engine.derive, "derive", _never)
+    monkeypatch.setattr(symfnn.flow.analyze, "analyze", _never)
     monkeypatch.setattr(shutil, "which", lambda t: None if "tex" in t else real_which(t))
     code = main(["derive", "3-2:softmax", "--pdf", str(tmp_path / "d.pdf"), "--flow"])
     one_line_error(capsys, code, "not found; install the TeX toolchain")
 
 
 def test_analyze_without_matplotlib_says_so_up_front(monkeypatch, tmp_path, capsys):
-    import symfnn.flow
+    import symfnn.flow.analyze
 
-    monkeypatch.setattr(symfnn.flow, "analyze", _never)
+    monkeypatch.setattr(symfnn.flow.analyze, "analyze", _never)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     code = main(["analyze", "--quick", "--out", str(tmp_path / "flow")])
     one_line_error(capsys, code, "needs matplotlib")
@@ -370,9 +370,11 @@ def test_kill_9_between_write_and_rename_leaves_nothing_after_the_next_run(tmp_p
 def test_kill_9_while_writing_leaves_no_file(tmp_path):
     target = tmp_path / "out" / "d.npz"
     target.parent.mkdir()
-    _kill_at("symfnn.runtime.safeio._write_all", tmp_path, "data", "spirals", "-o", str(target))
+    _kill_at(
+        "symfnn.script.runtime.safeio._write_all", tmp_path, "data", "spirals", "-o", str(target)
+    )
     leftovers = list(target.parent.iterdir())
-    from symfnn.runtime import safeio
+    from symfnn.script.runtime import safeio
 
     fd, named = safeio._open_temp(target.parent, target.parent / ".probe")
     os.close(fd)
@@ -385,7 +387,12 @@ def test_kill_9_during_a_pdf_build_leaves_no_work_folder(tmp_path):
     from symfnn import fileio
 
     _kill_at(
-        "symfnn.pdf.compile", tmp_path, "derive", "2-2:softmax", "--pdf", str(tmp_path / "d.pdf")
+        "symfnn.documents.pdf.compile",
+        tmp_path,
+        "derive",
+        "2-2:softmax",
+        "--pdf",
+        str(tmp_path / "d.pdf"),
     )
     left = list((tmp_path / "tmp").iterdir())
     assert len(left) == 1 and left[0].name.startswith("symfnn-pdf.")

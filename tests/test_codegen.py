@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symfnn import activations, codegen, codeprint
-from symfnn.derive import derive
+from symfnn.engine import activations
+from symfnn.engine.derive import derive
+from symfnn.engine.losses import LOSSES
+from symfnn.engine.spec import parse
 from symfnn.errors import RenderError
-from symfnn.losses import LOSSES
 from symfnn.render import template_dir
-from symfnn.spec import parse
+from symfnn.script import codegen, codeprint
 
 ROOT = Path(__file__).resolve().parent.parent
 ELEMENTWISE = [n for n in activations.names() if not activations.TABLE[n].output_only]
@@ -104,8 +105,8 @@ def test_script_cites_every_equation_label_and_has_a_header(article):
 def test_cited_labels_exist_in_the_document(article):
     import re
 
-    from symfnn.document import tex_source
-    from symfnn.verify import verify
+    from symfnn.documents.document import tex_source
+    from symfnn.engine.verify import verify
 
     cited = set(re.findall(r"\(eq:([\w-]+)\)", codegen.script(article)))
     tex = tex_source(article, report=verify(article, points=1, symbolic=False))
@@ -204,7 +205,7 @@ def test_load_gives_the_contract(tmp_path, article):
 
 def test_script_matches_the_derivation_evaluated_by_sympy():
     """The script's gradients equal the derivation's batch forms evaluated exactly."""
-    from symfnn import verify
+    from symfnn.engine import verify
 
     spec = parse("2-3:tanh-2:elu-3:softmax", l1=0.01, l2=0.02)
     d = derive(spec)

@@ -5,11 +5,11 @@ import pytest
 import sympy as sp
 from archs import ARCHITECTURES, spec
 
-from symfnn import derive as D
-from symfnn import matrixform
-from symfnn.derive import derive
-from symfnn.spec import parse
-from symfnn.symbols import N, i, layer_symbols, p, q, target
+from symfnn.engine import derive as D
+from symfnn.engine import matrixform
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
+from symfnn.engine.symbols import N, i, layer_symbols, p, q, target
 
 
 @pytest.mark.parametrize("name", ARCHITECTURES)

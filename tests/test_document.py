@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from symfnn import document
-from symfnn import pdf as latexpdf
-from symfnn.derive import derive
+from symfnn.documents import document
+from symfnn.documents import pdf as latexpdf
+from symfnn.documents.prose import strings
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
+from symfnn.engine.verify import verify
 from symfnn.errors import RenderError, SymfnnError
-from symfnn.prose import strings
-from symfnn.spec import parse
-from symfnn.verify import verify
+from symfnn.render import template_dir
 
 GENERATED = Path(__file__).resolve().parent.parent / "generated"
 # name -> (spec, options, language): the article's network, a deep ReLU net, a regression net
@@ -115,9 +116,7 @@ def test_every_label_and_no_timestamps(derived, sources):
 
 def test_no_math_typed_in_template():
     """The template lays out prepared strings: no math mode, no formula of its own."""
-    text = (
-        Path(document.__file__).parent.parent / "templates" / "derivation.tex.jinja"
-    ).read_text()
+    text = (template_dir() / "derivation.tex.jinja").read_text()
     assert "$" not in text and "\\frac" not in text and "\\odot" not in text
 
 
@@ -361,8 +360,8 @@ def test_worked_example_equals_the_generated_script(derived, sources):
     """The numbers printed in the worked example are the script's forward and backward pass."""
     import numpy as np
 
-    from symfnn import codegen
-    from symfnn.worked import example, shown
+    from symfnn.documents.worked import example, shown
+    from symfnn.script import codegen
 
     for name in ("article", "regression"):
         d = derived[name][0]
@@ -392,13 +391,13 @@ def test_worked_example_equals_the_generated_script(derived, sources):
 
 
 def sp_latex(x) -> str:
-    from symfnn.latexprint import latex
+    from symfnn.documents.latexprint import latex
 
     return latex(x)
 
 
 def test_terminal_text_has_no_internal_names(derived):
-    from symfnn.textprint import derivation_text
+    from symfnn.documents.textprint import derivation_text
 
     out = derivation_text(derived["article"][0])
     assert "m_lm1" not in out and "m_lp1" not in out and "dW_l" not in out
@@ -411,7 +410,7 @@ def test_terminal_text_has_no_internal_names(derived):
 
 def test_a_prose_field_left_unfilled_is_an_error(small):
     """A {field} of the prose without a value would print as a stray word (it did: 'N')."""
-    from symfnn.sections import Sections
+    from symfnn.documents.sections import Sections
 
     sections = Sections(small[0], "en")
     sections.s = dict(sections.s, box_after="averaged over the {N} samples")

@@ -1,5 +1,5 @@
 """The document for batch normalisation and dropout (issue 11): a section deriving the
-backward pass, printed from symfnn.batchnorm, in English and Chinese.
+backward pass, printed from symfnn.engine.batchnorm, in English and Chinese.
 
 The proof (verify_bn, tens of seconds) is replaced by a stated Report where a test is about
 the document, not the proof; the proof's own tests are in tests/test_batchnorm.py.
@@ -16,15 +16,17 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from symfnn import api, batchnorm, document, html, verify_bn
-from symfnn import pdf as latexpdf
+from symfnn import api
 from symfnn.cli import main
-from symfnn.derive import derive
+from symfnn.documents import document, html
+from symfnn.documents import pdf as latexpdf
+from symfnn.documents.latexprint import latex
+from symfnn.documents.prose import strings
+from symfnn.engine import batchnorm, verify_bn
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
+from symfnn.engine.verify import Report
 from symfnn.errors import RenderError
-from symfnn.latexprint import latex
-from symfnn.prose import strings
-from symfnn.spec import parse
-from symfnn.verify import Report
 
 BN = "3-3:tanh:bn-2:softmax"
 DROP = "3-3:elu:dropout=0.25-2:softmax"

@@ -1,7 +1,7 @@
 """Gradient flow: the article's numbers derived by SymPy, and measured facts on a fixed seed.
 
 One small `analyze` run (module-scoped) feeds the tests that read its JSON; it measures the
-real generated code (`symfnn.codegen.load`), so a broken code generator fails here. The
+real generated code (`symfnn.script.codegen.load`), so a broken code generator fails here. The
 independent NumPy implementation at the end of this file is only the reference that the
 generated gradients are checked against.
 """
@@ -20,9 +20,12 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symfnn import flow, flow_symbolic, training
+from symfnn.engine import training
+from symfnn.engine.spec import parse_compact
 from symfnn.errors import RenderError
-from symfnn.spec import parse_compact
+from symfnn.flow import analyze as flow
+from symfnn.flow import symbolic as flow_symbolic
+from symfnn.render import template_dir
 
 K = 5  # the chain's depth asked for (the article's is 4)
 SMALL = replace(
@@ -143,7 +146,7 @@ def test_clipping_rescues_the_exploding_run(run):
 
 
 def test_l2_shrinks_the_weights_and_the_bound_of_an_exploding_net(run):
-    from symfnn.flow_experiments import total_weight_norm
+    from symfnn.flow.experiments import total_weight_norm
 
     _, data, _ = run
     r = data["l2"]
@@ -179,7 +182,7 @@ def test_batchnorm_evens_the_gradients_of_a_deep_sigmoid_net(run):
 def test_batchnorm_makes_the_weight_gradient_scale_inversely_with_the_weights():
     """Why bn evens the flow: a normalised layer's output does not depend on the scale of its
     W, so ∂R/∂(cW) = ∂R/∂W / c (up to ε); a plain layer has no such property."""
-    from symfnn.flow_experiments import _params, deep_spec, digits, generated
+    from symfnn.flow.experiments import _params, deep_spec, digits, generated
 
     data = digits(0)
     X, Y = data.X[:64], data.Y[:64]
@@ -215,14 +218,14 @@ def test_outputs_and_progress(run):
 
 def test_no_math_typed_in_flow_template():
     """The chapter's template lays out prepared strings: no math mode, no formula of its own."""
-    text = (Path(flow.__file__).parent.parent / "templates" / "flow.tex.jinja").read_text()
+    text = (template_dir() / "flow.tex.jinja").read_text()
     for typed in ("$", "\\frac", "\\partial", "\\sigma", "\\|", "\\sup", "N(0"):
         assert typed not in text, typed
 
 
 def test_generated_gradients_match_an_independent_implementation():
     """The analysis measures the generated code; check it against the stand-in's NumPy."""
-    from symfnn.derive import derive
+    from symfnn.engine.derive import derive
 
     spec = parse_compact("64-8:relu-8:sigmoid-6:tanh-10:softmax")
     ours, theirs = flow.generated(spec), _standin_load(derive(spec))
@@ -275,7 +278,7 @@ def test_exploding_quotient_is_the_printed_equation(run, chapters):
 
 
 def test_bound_is_the_unrolled_recurrence():
-    from symfnn import flow_bound as fb
+    from symfnn.flow import bound as fb
 
     rb = fb.recurrence_bound()
     assert rb["checked_depths"][-1] >= 5
@@ -291,7 +294,7 @@ def test_bound_is_the_unrolled_recurrence():
 
 
 def test_orders_spanned_is_defined_and_computed_as_defined(run, chapters):
-    from symfnn import flow_bound as fb
+    from symfnn.flow import bound as fb
 
     _, data, _ = run
     for r in data["at_init"]["runs"]:
@@ -339,7 +342,7 @@ def test_plot_paths_are_relative_to_the_tex(chapters, run):
 
 
 def test_figures_are_legible_at_print_size(run):
-    from symfnn import flow_plots
+    from symfnn.flow import plots as flow_plots
 
     result, _, _ = run
     for name, text in result.data["plot_text"].items():
@@ -378,7 +381,7 @@ LATIN_OK |= {"digits", "Hadamard", "L2", "N"}
 
 
 def test_chinese_chapter_is_chinese(chapters):
-    from symfnn.flow_prose import EN
+    from symfnn.flow.prose import EN
 
     latex = chapters["zh"]["latex"]
     for term in ("梯度消失", "梯度爆炸", "梯度截断", "正则化", "误差项", "图"):
@@ -398,14 +401,14 @@ def test_chinese_chapter_is_chinese(chapters):
 
 
 def test_prose_tables_match():
-    from symfnn import flow_prose
+    from symfnn.flow import prose as flow_prose
 
     assert flow_prose.EN.keys() == flow_prose.ZH.keys()
     for key, text in flow_prose.EN.items():
         assert flow_prose.placeholders(text) == flow_prose.placeholders(flow_prose.ZH[key]), key
 
 
-# -- the stand-in (same contract as the generated script, symfnn/codegen.py) -------------
+# -- the stand-in (same contract as the generated script, symfnn/script/codegen.py) -------------
 
 
 def _f(name, Z):

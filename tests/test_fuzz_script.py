@@ -28,12 +28,12 @@ from fuzzing import TALLY, fuzz, print_tallies
 from hypothesis import given
 from hypothesis import strategies as st
 
-from symfnn import codegen
-from symfnn.derive import derive
-from symfnn.spec import parse
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
+from symfnn.script import codegen
 
 ROWS = 40  # rows of the good data set of the option cases
-VAL_SPLIT = 0.2  # the script's default (symfnn.hyper)
+VAL_SPLIT = 0.2  # the script's default (symfnn.engine.hyper)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -29,10 +29,11 @@ from fuzzing import TALLY, fuzz, print_tallies
 from hypothesis import given
 from hypothesis import strategies as st
 
-from symfnn import activations, fileio, spec
+from symfnn import fileio
 from symfnn.cli import main
+from symfnn.engine import activations, spec
 from symfnn.errors import SpecError
-from symfnn.runtime import safeio
+from symfnn.script.runtime import safeio
 
 ROOT = str(Path(__file__).resolve().parents[1])
 
@@ -526,10 +527,10 @@ def _expect_valid(command, fault, text, extra, data) -> bool | None:
 
 def _run_with_fault(argv: list[str], fault: str, folder: Path) -> int:
     """main(argv) with the long work replaced by cached results, and `fault` injected."""
-    import symfnn.derive
-    import symfnn.flow
-    import symfnn.gradcheck
-    from symfnn import codegen
+    import symfnn.engine.derive
+    import symfnn.flow.analyze
+    import symfnn.script.gradcheck
+    from symfnn.script import codegen
 
     def fake_analyze(*args, **kw):  # the analysis itself is tests/test_flow.py's
         return _Report()
@@ -548,23 +549,25 @@ def _run_with_fault(argv: list[str], fault: str, folder: Path) -> int:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     with contextlib.ExitStack() as stack:
-        derive, script = symfnn.derive.derive, codegen.script
-        stack.enter_context(patched(symfnn.derive, "derive", _cached(derive, lambda s: s)))
+        derive, script = symfnn.engine.derive.derive, codegen.script
+        stack.enter_context(patched(symfnn.engine.derive, "derive", _cached(derive, lambda s: s)))
         stack.enter_context(patched(codegen, "script", _cached(script, lambda d: d.spec)))
-        stack.enter_context(patched(symfnn.flow, "analyze", fake_analyze))
-        stack.enter_context(patched(symfnn.gradcheck, "run", fake_check))
+        stack.enter_context(patched(symfnn.flow.analyze, "analyze", fake_analyze))
+        stack.enter_context(patched(symfnn.script.gradcheck, "run", fake_check))
         if fault == "read-only":
             stack.enter_context(patched(os, "open", read_only))
         if fault == "full":
             stack.enter_context(patched(safeio, "_write_all", full))
         if argv[0] == "derive":  # the proof and the document, once per spec
-            import symfnn.document
-            import symfnn.verify
+            import symfnn.documents.document
+            import symfnn.engine.verify
 
-            verify, tex = symfnn.verify.verify, symfnn.document.tex_source
-            stack.enter_context(patched(symfnn.verify, "verify", _cached(verify, lambda d: d.spec)))
+            verify, tex = symfnn.engine.verify.verify, symfnn.documents.document.tex_source
             stack.enter_context(
-                patched(symfnn.document, "tex_source", _cached(tex, lambda d: d.spec))
+                patched(symfnn.engine.verify, "verify", _cached(verify, lambda d: d.spec))
+            )
+            stack.enter_context(
+                patched(symfnn.documents.document, "tex_source", _cached(tex, lambda d: d.spec))
             )
         try:
             return main(argv)

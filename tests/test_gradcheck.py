@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from symfnn import codegen, gradcheck, reference
 from symfnn.cli import main
-from symfnn.derive import derive
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
 from symfnn.errors import CheckError, SymfnnError
-from symfnn.runtime import gradcheck as core
-from symfnn.spec import parse
+from symfnn.script import codegen, gradcheck, reference
+from symfnn.script.runtime import gradcheck as core
 
 # every activation, loss and regulariser, in small nets (SymPy brute force included)
 SMALL = [

@@ -16,13 +16,13 @@ import pytest
 import sympy as sp
 from browser import Browser, chromium
 
-from symfnn import document
-from symfnn import html as htmldoc
-from symfnn.derive import derive
+from symfnn.documents import document
+from symfnn.documents import html as htmldoc
+from symfnn.documents.prose import LANGUAGES
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
+from symfnn.engine.verify import verify
 from symfnn.errors import RenderError
-from symfnn.prose import LANGUAGES
-from symfnn.spec import parse
-from symfnn.verify import verify
 
 SPEC = "4-5:sigmoid-5:tanh-3:softmax"
 HAVE_TEX = shutil.which("latexmk") is not None and shutil.which("pdftocairo") is not None
@@ -118,7 +118,7 @@ def test_page_has_the_documents_sections_and_equations(derived, pages, lang):
 @pytest.mark.skipif(not HAVE_TEX, reason="latexmk not installed")
 def test_numbers_are_the_pdfs(derived, pages, tmp_path):
     """Every equation, section and figure number on the page is the one LaTeX gave it."""
-    from symfnn import pdf
+    from symfnn.documents import pdf
 
     d, report = derived
     pdf.compile(document.tex_source(d, report=report), tmp_path)
@@ -147,7 +147,7 @@ def test_page_is_self_contained_and_free_of_latex(pages, lang):
 
 
 def test_flow_chapter_joins_the_page(derived, tmp_path):
-    """--flow: the analysis chapter's blocks (flow_chapter) as sections, numbers, a plot."""
+    """--flow: the analysis chapter's blocks (flow.chapter) as sections, numbers, a plot."""
     from PIL import Image
 
     d, report = derived

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from symfnn import hyper
+from symfnn.engine import hyper
+from symfnn.engine.spec import parse
 from symfnn.errors import SpecError
-from symfnn.spec import parse
 
 NET = '[[layers]]\nwidth = 5\nactivation = "relu"\n[[layers]]\nwidth = 3\nactivation = "softmax"\n'
 
@@ -84,8 +84,9 @@ def test_derive_exits_2_on_one_line(tmp_path):
 
 
 def test_document_algorithm_shows_the_resolved_values(tmp_path):
-    from symfnn import codegen, document
-    from symfnn.derive import derive
+    from symfnn.documents import document
+    from symfnn.engine.derive import derive
+    from symfnn.script import codegen
 
     path = toml(
         tmp_path, 'epochs = 30\nbatch_size = 64\nlr = 0.01\noptimizer = "sgd"\npatience = 5'

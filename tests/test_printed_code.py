@@ -11,9 +11,10 @@ which knows nothing of the derivation, the recurrence or the printer.
 import numpy as np
 import pytest
 
-from symfnn import activations, bruteforce, codegen, losses
-from symfnn.derive import derive
-from symfnn.spec import parse
+from symfnn.engine import activations, bruteforce, losses
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
+from symfnn.script import codegen
 
 HIDDEN = [name for name, act in activations.TABLE.items() if not act.output_only]
 PARAMS = {"leaky_relu": "=0.2", "elu": "=0.5"}  # non-default values, so binding is tested

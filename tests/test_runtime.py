@@ -10,11 +10,11 @@ import tempfile
 import numpy as np
 import pytest
 
-from symfnn import codegen
-from symfnn.derive import derive
-from symfnn.runtime import data as rdata
-from symfnn.runtime import loop, network
-from symfnn.spec import parse
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
+from symfnn.script import codegen
+from symfnn.script.runtime import data as rdata
+from symfnn.script.runtime import loop, network
 
 STDLIB = set(sys.stdlib_module_names)
 

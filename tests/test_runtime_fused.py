@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symfnn import codegen, training
-from symfnn.derive import derive
-from symfnn.spec import parse
+from symfnn.engine import training
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
+from symfnn.script import codegen
 
 
 @pytest.fixture(scope="module")

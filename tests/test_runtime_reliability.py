@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 from test_runtime import Line
 
-from symfnn import codegen, hyper
-from symfnn.derive import derive
+from symfnn.engine import hyper
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
 from symfnn.errors import SpecError
-from symfnn.runtime import checks, loop
-from symfnn.spec import parse
+from symfnn.script import codegen
+from symfnn.script.runtime import checks, loop
 
 SPEC = "6-5:sigmoid-3:softmax"
 KILLS = int(os.environ.get("SYMFNN_KILLS", "6"))
@@ -144,7 +145,7 @@ def test_the_spec_and_the_script_accept_the_same_numbers(key, value):
     """hyper.value (a spec's [training]) and the script's option agree, but for a spec's
     epochs >= 1 (the command line takes 0: only predict with --load)."""
     if key in ("l1", "l2"):
-        return  # spec fields, checked by symfnn.spec
+        return  # spec fields, checked by symfnn.engine.spec
     try:
         spec_ok = hyper.value(key, value) is not None
     except SpecError:

@@ -4,8 +4,7 @@ import time
 
 import pytest
 
-from symfnn.errors import SpecError
-from symfnn.spec import (
+from symfnn.engine.spec import (
     MAX_COEFFICIENT,
     MAX_DEPTH,
     MAX_WIDTH,
@@ -14,6 +13,7 @@ from symfnn.spec import (
     parse,
     parse_toml,
 )
+from symfnn.errors import SpecError
 
 
 def test_compact_form_with_defaults():

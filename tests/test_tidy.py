@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from symfnn import tidy
-from symfnn.derive import derive
+from symfnn.documents import tidy
+from symfnn.documents.latexprint import latex
+from symfnn.documents.textprint import text
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
 from symfnn.errors import DerivationError
-from symfnn.latexprint import latex
-from symfnn.spec import parse
-from symfnn.textprint import text
 
 SPECS = [
     ("4-5:sigmoid-5:tanh-3:softmax", {"l2": 0.01}),
@@ -91,7 +91,7 @@ def test_textbook_forms(derivations):
 def test_sigma_prime_in_terms_of_sigma_is_proven(derivations):
     from dataclasses import replace
 
-    from symfnn.activations import z
+    from symfnn.engine.activations import z
 
     sig = derivations[0].activations["sigmoid"]
     form = tidy.in_terms_of_f(sig)

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from symfnn import codegen, datasets
-from symfnn.derive import derive
-from symfnn.spec import parse
+from symfnn import datasets
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
+from symfnn.script import codegen
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = ROOT / "generated"

@@ -1,4 +1,4 @@
-"""Training rules (symfnn.training) as the generated script runs them and the document shows them.
+"""Training rules (symfnn.engine.training) as the generated script runs them and the document shows them.
 
 The references here are plain NumPy written in this file, independent of the rule table and
 of the printer: a table or printing error (Adam without its bias correction, momentum without
@@ -14,9 +14,12 @@ import pytest
 import sympy as sp
 from test_hyper import _report, toml
 
-from symfnn import codegen, document, flow_symbolic, training
-from symfnn.derive import derive
-from symfnn.spec import parse
+from symfnn.documents import document
+from symfnn.engine import training
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
+from symfnn.flow import symbolic as flow_symbolic
+from symfnn.script import codegen
 
 # fan_in != fan_out everywhere, far apart: a scale in the wrong fan is off by 2x or more
 WIDE = "400-50:tanh-400:tanh-20:softmax"

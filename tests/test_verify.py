@@ -7,10 +7,10 @@ import sympy as sp
 from archs import ARCHITECTURES, spec
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from symfnn import derive as D
-from symfnn.derive import derive
-from symfnn.spec import parse
-from symfnn.verify import Report, reduce_to_zero, small_instance, verify
+from symfnn.engine import derive as D
+from symfnn.engine.derive import derive
+from symfnn.engine.spec import parse
+from symfnn.engine.verify import Report, reduce_to_zero, small_instance, verify
 
 DEEP = "3-3:sigmoid-3:sigmoid-3:sigmoid-3:sigmoid-3:sigmoid-3:softmax"
 
@@ -86,7 +86,7 @@ def test_reduce_to_zero_tries_rewritings_and_refuses_a_nonzero():
 
 
 def test_unreduced_but_numerically_zero_is_numeric_only_not_failed(monkeypatch):
-    import symfnn.verify as V
+    import symfnn.engine.verify as V
 
     monkeypatch.setattr(V, "reduce_to_zero", lambda e: None)  # SymPy "cannot" reduce anything
     report = verify(derive(parse("2-2:tanh-2:sigmoid")), points=1)
@@ -121,7 +121,7 @@ def test_a_corrupted_middle_layer_fails_the_renaming():
 )
 def test_a_corrupted_rule_fails_the_faster_proof(monkeypatch, corruption):
     """A wrong rule corrupts every layer alike, so the renaming agrees: the proof must fail."""
-    from symfnn import activations
+    from symfnn.engine import activations
 
     real, real_in_a = activations.derive_activation.__wrapped__, D._in_terms_of_a
     x = activations.a
@@ -159,7 +159,7 @@ def test_extreme_parameters_compare_relatively():
 def test_rounding_is_not_a_mismatch(monkeypatch):
     """Too few digits for the tolerance: the differences shrink at twice the digits, so they
     are rounding; the verdict is INCONCLUSIVE with the reason, not FAILED."""
-    import symfnn.verify as V
+    import symfnn.engine.verify as V
 
     monkeypatch.setattr(V, "DIGITS", 12)
     report = verify(derive(parse("2-2:tanh-2:sigmoid")), points=1, symbolic=False)

@@ -1,0 +1,1 @@
+"""The engine: the spec, the rule tables (activations, losses, training), the derivation and its proof."""

@@ -1,0 +1,1 @@
+"""The gradient-flow analysis: symbolic bounds, measured runs, plots, the report and its chapter."""

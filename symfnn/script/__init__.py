@@ -1,0 +1,1 @@
+"""The generated script: its code printer, the runtime it includes verbatim, and its gradient check."""
