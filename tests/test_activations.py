@@ -1,12 +1,15 @@
 """Each activation's derivative and its output form, against independent references."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import sympy as sp
 
 from symfnn.engine import activations
 from symfnn.engine.activations import a, derive_activation, z
+from symfnn.engine.hyper import default_init
+from symfnn.engine.spec import parse
 
 ELEMENTWISE = [name for name, act in activations.TABLE.items() if not act.output_only]
 POINTS = (-2.3, -0.7, 0.4, 1.9)
@@ -99,3 +102,18 @@ def test_a_piece_with_f0_not_0_is_refused(monkeypatch):
     ok = activations.Activation("ok", "s", ((z, z > 0, a), (z / 10, sp.true, 10 * a)))
     monkeypatch.setitem(activations.TABLE, "ok", ok)
     assert derive_activation.__wrapped__("ok").proven
+
+
+def test_he_is_the_default_exactly_for_rectifier_nets():
+    """default_init reads the table: f(z) = z on z > 0 with another piece below."""
+    assert sorted(n for n, act in activations.TABLE.items() if act.rectifier()) == [
+        "elu",
+        "leaky_relu",
+        "relu",
+    ]
+    assert default_init(parse("4-5:relu-5:elu-3:softmax")) == "he"
+    assert default_init(parse("4-5:relu-5:softplus-3:softmax")) == "xavier"
+    assert default_init(parse("4-3:softmax")) == "xavier"  # no hidden layer
+    relu = activations.TABLE["relu"]
+    doubled = replace(relu, pieces=((2 * z, z > 0, None), relu.pieces[1]))
+    assert not doubled.rectifier()

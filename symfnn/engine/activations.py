@@ -44,6 +44,13 @@ class Activation:
         )
         return self.bind(expr, param)
 
+    def rectifier(self) -> bool:
+        """f(z) = z for z > 0 and another piece below: the units He initialisation was derived
+        for (the positive half passes the variance unchanged; the negative half damps it)."""
+        return len(self.pieces) > 1 and any(
+            e == z and cond == (z > 0) for e, cond, _ in self.pieces
+        )
+
     def bind(self, expr: sp.Expr, param: float | None) -> sp.Expr:
         """Put the layer's parameter value in place of the symbol `c`."""
         if self.param is None:

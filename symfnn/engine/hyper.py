@@ -15,12 +15,11 @@ from dataclasses import dataclass
 
 from ..errors import SpecError
 from ..script.runtime.checks import OptionError, number
+from .activations import lookup
 from .training import INITS, OPTIMIZERS
 
 # The initial learning rate of each optimizer when none is given (lr = None).
 OPTIMIZER_LR = {name: entry.lr for name, entry in OPTIMIZERS.items()}
-# Hidden activations for which He initialisation is the default (else Xavier).
-RELU_LIKE = ("relu", "leaky_relu", "elu")
 
 
 @dataclass(frozen=True)
@@ -50,9 +49,10 @@ _SPEC_FIELDS = ("l1", "l2", "loss", "input", "layers")  # top-level keys, not [t
 
 
 def default_init(spec) -> str:
-    """'he' for a deep network of ReLU-like hidden layers, else 'xavier'."""
-    relu_like = all(layer.activation in RELU_LIKE for layer in spec.layers[:-1])
-    return "he" if relu_like and spec.depth > 1 else "xavier"
+    """'he' for a deep network whose hidden layers are all rectifiers (Activation.rectifier),
+    else 'xavier'."""
+    rectified = all(lookup(layer.activation).rectifier() for layer in spec.layers[:-1])
+    return "he" if rectified and spec.depth > 1 else "xavier"
 
 
 def learning_rate(hp: dict) -> float:
