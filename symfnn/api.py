@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -106,8 +105,8 @@ class Derivation(engine.Derivation):
 
     def module(self) -> types.ModuleType:
         """The training script imported as a module; no file is left behind."""
-        with tempfile.TemporaryDirectory(prefix="symfnn-") as folder:
-            path = Path(folder) / "train.py"
+        with fileio.work_folder("module") as folder:  # one a kill -9 left goes next time
+            path = folder / "train.py"
             path.write_text(self.script(), encoding="utf-8")
             return codegen.load(path)
 

@@ -13,11 +13,10 @@ import base64
 import re
 import shutil
 import subprocess
-import tempfile
 from functools import lru_cache
-from pathlib import Path
 
 from ..errors import RenderError
+from ..fileio import work_folder
 from . import pdf as latexpdf
 
 # packages of the document's preamble a drawing may need; page layout, floats and links not
@@ -58,8 +57,7 @@ def _svgs(pictures: tuple[str, ...], source: str) -> tuple[str, ...]:
         return ()
     if shutil.which("pdftocairo") is None:
         raise RenderError("pdftocairo is missing (Debian: apt-get install poppler-utils)")
-    with tempfile.TemporaryDirectory(prefix="symfnn-figures-") as work:
-        folder = Path(work)
+    with work_folder("figures") as folder:  # one a kill -9 left goes on the next run
         built = latexpdf.compile(source, folder, "figures")
         out = []
         for page in range(1, len(pictures) + 1):
