@@ -977,6 +977,22 @@ class Network:
             wrong += self.count_errors(a, Y[lo:hi])
         return wrong / len(Y)
 
+    # -- what a NormNet (runtime/normalised.py) changes: bn/dropout networks -----------------
+
+    def trainable(self) -> list:
+        """The keys of params the optimiser updates and a gradient check differentiates."""
+        return [f"{s}{l}" for l in range(1, len(self.widths)) for s in "Wb"]
+
+    def for_training(self, rng):
+        """The network train() steps (a NormNet draws its dropout masks from rng)."""
+        return self
+
+    def kink_signs(self, params: dict, X) -> list:
+        """a > 0 of each kinked layer, in the pass the gradients are taken in: z > 0 exactly
+        when a > 0 for these activations; a gradient check skips a step that changes it."""
+        A = self.forward(params, X)
+        return [A[l] > 0 for l in self.kink_layers]
+
     def clip(self, grads: dict, squares: dict, clip_value, clip_norm) -> None:
         """Clip every gradient in place: by value (clip_by_value), then by the global norm
         sqrt(sum |g|^2) (times norm_scale); `squares` holds each |g|^2. None/0: off."""
@@ -1098,6 +1114,7 @@ def fit(
     Y = np.ascontiguousarray(data["Y_train"], dtype=dtype)
     X_val, Y_val = data.get("X_val"), data.get("Y_val")
     rng = np.random.default_rng(seed)
+    net = net.for_training(rng)  # bn/dropout: its masks drawn from rng
     clipping = bool(clip_value or clip_norm)  # clipping needs the whole gradient first
     step, scale = net.optimizer(optimizer, params, lr, l1, l2, fused=not clipping)
     history = {k: [] for k in HISTORY} | {"best_epoch": 0, "stopped": "epochs"}
@@ -1521,11 +1538,15 @@ def check_gradients(net, params=None, X=None, Y=None, seed=0, coords=8):
 
     The reference is the script's own loss, so this shows the two agree; `symfnn check
     --script` compares both with the spec's definitions. X, Y: the first rows are used
-    (random ones when None); params None: a fresh init_params. Returns (ok, lines)."""
+    (random ones when None); params None: a fresh init_params. bn/dropout (NormNet): a batch
+    is one whole mini-batch, its masks those of seed 0 in the loss and the gradients alike.
+    Returns (ok, lines)."""
     rng = np.random.default_rng(seed)
     if params is None:
         params = net.init_params(seed, net.default_init, np.float64)
     params = {k: np.array(p, dtype=np.float64) for k, p in params.items()}
+    # a bn layer's running mean and variance have no gradient: passed along, not perturbed
+    stats = {k: params.pop(k) for k in list(params) if k not in net.trainable()}
     sizes = batch_sizes(net.widths)
     if X is None:
         X = rng.standard_normal((max(sizes), net.widths[0]))
@@ -1536,19 +1557,15 @@ def check_gradients(net, params=None, X=None, Y=None, seed=0, coords=8):
     l2 = None if net.l2 is None else max(net.l2, 1e-2)
     kinked = list(net.kink_layers)
 
-    def pattern(p, Xb):  # a > 0 exactly when z > 0 for these activations
-        A = net.forward(p, Xb)
-        return [A[l] > 0 for l in kinked]
-
     results = [
         fd_compare(
-            lambda p, Xb, Yb: net.loss(p, Xb, Yb, l1, l2),
-            lambda p, Xb, Yb: net.gradients(p, Xb, Yb, l1, l2)[1],
+            lambda p, Xb, Yb: net.loss(p | stats, Xb, Yb, l1, l2),
+            lambda p, Xb, Yb: net.gradients(p | stats, Xb, Yb, l1, l2)[1],
             params,
             X[:n],
             Y[:n],
             coords=coords,
-            pattern=pattern if kinked else None,
+            pattern=(lambda p, Xb: net.kink_signs(p | stats, Xb)) if kinked else None,
             l1=bool(l1),
             rng=rng,
         )

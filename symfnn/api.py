@@ -97,10 +97,6 @@ class Derivation(engine.Derivation):
 
     def script(self) -> str:
         """The standalone NumPy training script's source."""
-        if self.spec.normalised:  # bn/dropout layers: printed on their own path (issue 11)
-            from .script import codegen_bn
-
-            return codegen_bn.script(self)
         return codegen.script(self)
 
     def module(self) -> types.ModuleType:

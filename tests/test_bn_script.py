@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from symfnn.engine import derive, spec
-from symfnn.script import codegen_bn
+from symfnn.script import codegen
 
 EPS = 1e-5  # the framework convention: training-mode BN, biased batch variance
 
@@ -25,7 +25,7 @@ ARCHS = [
 
 
 def _module(text: str, opts: dict):
-    return codegen_bn.load(derive.derive(spec.parse(text, **opts)))
+    return codegen.load(derive.derive(spec.parse(text, **opts)))
 
 
 _cache: dict = {}
@@ -165,11 +165,13 @@ def test_running_statistics_follow_pytorch_and_predict_uses_them():
     text, opts = ARCHS[0]
     mod, net, params, X, Y, masks = case(text, opts, n=9)
     Z = X @ params["W1"].T
-    # one training step on the whole batch with lr 0: only the running estimates move
+    # one training step on the whole batch: the running estimates move by the batch's
+    # statistics of that step's forward pass (before its update)
     data = {"X_train": X, "Y_train": Y}
     mod.train(
-        params, data, epochs=1, batch_size=len(X), lr=0.0, optimizer="sgd", log=lambda s: None
+        params, data, epochs=1, batch_size=len(X), lr=0.1, optimizer="sgd", log=lambda s: None
     )
+    assert not np.allclose(params["W1"] @ X.T, Z.T)  # the step did update the weights
     want_mean = 0.9 * 0 + 0.1 * Z.mean(axis=0)
     want_var = 0.9 * 1 + 0.1 * Z.var(axis=0, ddof=1)  # unbiased, as PyTorch keeps it
     np.testing.assert_allclose(params["mean1"], want_mean, rtol=0, atol=1e-12)
@@ -211,7 +213,7 @@ def test_evaluation_has_no_dropout():
 def test_a_corrupted_bn_backward_line_fails(line, cut):
     text, opts = ARCHS[0]
     d = derive.derive(spec.parse(text, **opts))
-    source = codegen_bn.script(d)
+    source = codegen.script(d)
     assert cut in source, f"the printed delta line lost its {line}"
     broken = {}
     exec(compile(source.replace(cut, "", 1), "<broken>", "exec"), broken)  # noqa: S102
@@ -223,7 +225,7 @@ def test_a_corrupted_bn_backward_line_fails(line, cut):
     want = ref_gradient(net, params, X, Y, {}, "W1")
     assert np.max(np.abs(grads["W1"] - want)) > 1e-6
     ok, lines = broken["gradcheck"]()
-    assert not ok and lines[-1] == "FAILED"
+    assert not ok and lines[-1] == "gradient check: FAILED"
 
 
 def test_generate_writes_a_script_that_trains_saves_and_loads(tmp_path, capsys):
@@ -256,7 +258,7 @@ def test_generate_writes_a_script_that_trains_saves_and_loads(tmp_path, capsys):
     bad = run("--epochs", "many")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
     check = run("--gradcheck")
-    assert check.returncode == 0 and check.stdout.splitlines()[-1] == "PASSED"
+    assert check.returncode == 0 and check.stdout.splitlines()[-1] == "gradient check: PASSED"
 
 
 # -- symfnn check ------------------------------------------------------------------------------
@@ -299,7 +301,7 @@ def test_symfnn_check_script_fails_a_corrupted_bn_line(tmp_path, capsys, cut):
     assert "verdict: FAILED" in out and "W1" in out
 
 
-@pytest.mark.parametrize("text,opts", ARCHS[:3])
+@pytest.mark.parametrize("text,opts", [*ARCHS[:3], ("4-6:relu:dropout=0.5-3:softmax", {})])
 def test_generated_script_passes_ruff_check_and_format(tmp_path, text, opts):
     """`ruff check` and `ruff format --check` under the project's settings (line length 100),
     as the project's own sources are checked."""
@@ -312,9 +314,31 @@ def test_generated_script_passes_ruff_check_and_format(tmp_path, text, opts):
         pytest.skip("ruff is not installed")
     config = Path(__file__).resolve().parents[1] / "pyproject.toml"
     script = tmp_path / "train.py"
-    script.write_text(codegen_bn.script(derive.derive(spec.parse(text, **opts))))
+    script.write_text(codegen.script(derive.derive(spec.parse(text, **opts))))
     for args in (["check"], ["format", "--check"]):
         argv = [sys.executable, "-m", "ruff", *args, "--config", str(config), str(script)]
+        run = subprocess.run(argv, capture_output=True, text=True, check=False)
+        assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_normalised_runtime_extends_the_network_and_is_ruff_clean():
+    """runtime/normalised.py is included after network.py (it imports only what the modules
+    before it define) and, verbatim in a script, is format-stable at ruff's default 88 too."""
+    import ast
+    import subprocess
+    import sys
+
+    from symfnn.script import codegen_bn
+
+    names = codegen_bn.RUNTIME
+    assert names.index("normalised") == names.index("network") + 1
+    assert [m for m in names if m != "normalised"] == list(codegen.RUNTIME)
+    path = codegen._RUNTIME_DIR / "normalised.py"
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom) and node.level:
+            assert node.module in names[: names.index("normalised")]
+    for args in (["check"], ["format", "--check"], ["format", "--check", "--isolated"]):
+        argv = [sys.executable, "-m", "ruff", *args, str(path)]
         run = subprocess.run(argv, capture_output=True, text=True, check=False)
         assert run.returncode == 0, run.stdout + run.stderr
 
@@ -323,12 +347,46 @@ def test_a_long_step_is_printed_in_place_and_a_negative_term_with_minus():
     """The compact δ of a normalised layer is longer than a line: one in-place operation of
     its SymPy form per line, the fresh array first (no alias of dẐ), `- x` never `+ -x`."""
     text, opts = ARCHS[2]
-    source = codegen_bn.script(derive.derive(spec.parse(text, **opts)))
+    source = codegen.script(derive.derive(spec.parse(text, **opts)))
     assert "+ -" not in source and max(len(x) for x in source.splitlines()) <= 100
     for l in (1, 2):
         block = source.split(f"# (eq:batch-delta-{l})\n")[1].split("    # ")[0].split("\n")
         assert block[0] == f"    Delta{l} = N * dZhat{l}"
         assert all(x.startswith(f"    Delta{l} ") for x in block[1:-1]), block
+
+
+def test_a_bn_script_runs_the_shared_runtime():
+    """One loop, one command line, one gradient check: train is runtime/loop.fit (clipping,
+    the gradient-norm history), main is cli_main, gradcheck check_gradients; the masks of a
+    run come from train's seed."""
+    mod = module(*ARCHS[1])
+    assert isinstance(mod.NET, mod.Network)
+    assert (mod.train.func, mod.main.func, mod.gradcheck.func) == (
+        mod.fit,
+        mod.cli_main,
+        mod.check_gradients,
+    )
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 5)), rng.integers(0, 3, 40)
+    data = {"X_train": X, "Y_train": np.eye(3)[y]}
+    quiet = {"epochs": 1, "batch_size": 40, "optimizer": "sgd", "log": lambda line: None}
+
+    def run(**options):
+        params = mod.init_params(0, dtype=np.float64)
+        start = {k: params[k].copy() for k in mod.TRAINABLE}
+        history = mod.train(params, data, **(quiet | options))
+        moved = np.sqrt(sum(np.sum((params[k] - start[k]) ** 2) for k in mod.TRAINABLE))
+        return params, history, moved
+
+    # one SGD step at lr 1 with the global norm clipped to 1e-3: the step is that long
+    _, history, moved = run(lr=1.0, clip_norm=1e-3)
+    assert history["grad_norm"][0] > 1e-2 and moved == pytest.approx(1e-3, rel=1e-6)
+    assert set(history["grad_norms"][0]) >= set(mod.TRAINABLE)
+    a, _, _ = run(lr=0.1, seed=1)
+    b, _, _ = run(lr=0.1, seed=1)
+    c, _, _ = run(lr=0.1, seed=2)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["W1"], c["W1"])  # another seed: other masks and order
 
 
 def test_digits_with_bn_and_dropout_reach_095(tmp_path):

@@ -82,10 +82,6 @@ def deep_spec(
 @cache
 def generated(spec: NetworkSpec):
     """The module `symfnn generate` would write for `spec`, loaded (cached per spec)."""
-    if spec.normalised:  # bn/dropout layers: their script has its own generator (codegen_bn)
-        from ..api import derive as derive_api
-
-        return derive_api(spec).module()
     from ..engine.derive import derive
     from ..script import codegen  # lazy: the code generator imports SymPy and Jinja
 
@@ -243,8 +239,7 @@ def train(
             patience=None,
             callback=lambda epoch, p, h: record(len(hist["epoch"]), p),
             log=lambda *a, **k: None,
-            # a batch-normalised script has no clipping option; pass it only when clipping
-            **({} if clip_norm is None else {"clip_norm": clip_norm}),
+            clip_norm=clip_norm,
         )
     # The generated `train` stops at a non-finite loss and restores its best weights.
     stopped = str(history.get("stopped", ""))

@@ -142,9 +142,9 @@ def include(name: str) -> Included:
     return Included(name, tuple(imports), kept, frozenset(defines))
 
 
-def runtime() -> list[Included]:
+def runtime(names: tuple[str, ...] = RUNTIME) -> list[Included]:
     """Every runtime module as included, checked: no name defined twice."""
-    modules = [include(name) for name in RUNTIME]
+    modules = [include(name) for name in names]
     seen: dict[str, str] = {}
     for m in modules:
         for n in m.defines:
@@ -349,12 +349,18 @@ def _backward(d: Derivation) -> tuple[list[str], list[str], list[str]]:
     tail = _dict("grads", [(f"{s}{l}", f"d{s}{l}") for l in range(1, L + 1) for s in "Wb"])
     tail += _dict("deltas", [(f"Delta{l}", f"Delta{l}") for l in range(1, L + 1)])
     tail.append("return grads, deltas")
-    if penalty:
-        layers = [l for l in range(1, L + 1) if f"dW{l}" in _used(penalty)]
-        fetch = _fetch([f"W{l}" for l in layers], "params")
-        fetch += [f'dW{l} = grads["W{l}"]' for l in layers]
-        penalty = fetch + penalty
-    return head + steps + tail, buffers, penalty
+    return head + steps + tail, buffers, penalty_gradient(penalty, L)
+
+
+def penalty_gradient(lines: list[str], L: int) -> list[str]:
+    """The body of `_penalty_gradient(params, grads, l1, l2)` from its `dW_l += term` lines
+    (the terms of ∂R/∂W_l free of Δ_l): the W_l and dW_l they read fetched first."""
+    if not lines:
+        return []
+    layers = [l for l in range(1, L + 1) if f"dW{l}" in _used(lines)]
+    fetch = _fetch([f"W{l}" for l in layers], "params")
+    fetch += [f'dW{l} = grads["W{l}"]' for l in layers]
+    return fetch + lines
 
 
 def _data_loss(d: Derivation, aliases: set[str]) -> tuple[list[str], list[str]]:
@@ -599,30 +605,61 @@ def _py_dict(items: dict) -> str:
     return "{" + ", ".join(f"{_py(k)}: {_py(v)}" for k, v in items.items()) + "}"
 
 
-def context(d: Derivation) -> dict:
-    """Everything the template lays out, printed and ordered."""
-    spec = d.spec
-    forward, fwd_buffers, aliases = _forward(d)
-    data_loss, output_rows = _data_loss(d, aliases)
-    backward, bwd_buffers, penalty_gradient = _backward(d)
-    widths = spec.widths
+def buffer_shapes(widths) -> dict[str, str]:
+    """A buffer's name -> its shape as code, n the batch size."""
     shapes = {}
-    for l in range(1, spec.depth + 1):
+    for l in range(1, len(widths)):
         m, prev = widths[l], widths[l - 1]
         shapes |= {f"Z{l}": f"(n, {m})", f"A{l}": f"(n, {m})", f"Delta{l}": f"(n, {m})"}
         shapes |= {f"zeros{l}": f"(n, {m})", f"rowmax{l}": "(n, 1)", f"rowsum{l}": "(n, 1)"}
         shapes |= {f"fprime{l}": f"(n, {m})", f"dW{l}": f"({m}, {prev})", f"db{l}": f"({m},)"}
-    fwd_buffers = [
+    return shapes
+
+
+def allocations(names: list[str], shapes: dict[str, str]) -> list[tuple[str, str]]:
+    """(name, its allocation as code) for the buffers of `_forward_buffers`."""
+    return [
         (name, f"np.{'zeros' if name.startswith('zeros') else 'empty'}({shapes[name]}, dtype)")
-        for name in fwd_buffers
+        for name in names
     ]
+
+
+def context(d: Derivation) -> dict:
+    """Everything the template lays out, printed and ordered."""
+    if d.spec.normalised:  # bn/dropout layers: the passes of codegen_bn, the same layout
+        from . import codegen_bn
+
+        return codegen_bn.context(d)
+    forward, fwd_buffers, aliases = _forward(d)
+    data_loss, output_rows = _data_loss(d, aliases)
+    backward, bwd_buffers, penalty_gradient = _backward(d)
+    shapes = buffer_shapes(d.spec.widths)
     bwd_buffers = [(name, f"np.empty({shapes[name]}, dtype)") for name in bwd_buffers]
     bwd_buffers.append(("ones", "np.ones(n, dtype)"))  # the 1 of the bias gradient Δᵀ1
-    modules = runtime()
+    return {
+        **common(d, runtime()),
+        "forward": forward,
+        "backward": backward,
+        "data_loss": data_loss,
+        "output_rows": _py(tuple(output_rows)),
+        "penalty_gradient": penalty_gradient,
+        "forward_buffers": allocations(fwd_buffers, shapes),
+        "backward_buffers": bwd_buffers,
+    }
+
+
+def common(d: Derivation, modules: list[Included]) -> dict:
+    """What the template lays out alike for every network: the spec's constants, the
+    penalty, the risk, the rule tables' code (init, optimisers, clipping), the runtime."""
+    spec = d.spec
+    widths = spec.widths
     kinks = [l for l, layer in enumerate(spec.layers, 1) if _kinked(layer)]
     hp = hyper.resolve(spec)
     hp_text = {key: _py(value) for key, value in hp.items()}
     return {
+        "normalised": False,  # codegen_bn.context's: bn/dropout layers
+        "notes": [],
+        "bn_constants": [],
         "version": __version__,
         "spec_text": spec.describe(),
         "compact": spec.compact,
@@ -647,15 +684,8 @@ def context(d: Derivation) -> dict:
         "hp": hp_text,
         "dtype": hp["dtype"],
         "kink_layers": kinks,
-        "forward": forward,
-        "backward": backward,
-        "data_loss": data_loss,
-        "output_rows": _py(tuple(output_rows)),
         "penalty": _penalty(d),
-        "penalty_gradient": penalty_gradient,
         "risk": _risk(d),
-        "forward_buffers": fwd_buffers,
-        "backward_buffers": bwd_buffers,
         "labels": d.labels,
         "imports": _header_imports(modules),
         "runtime": [(m.name, m.body.rstrip("\n")) for m in modules],
@@ -671,7 +701,7 @@ def _coefficient(name: str, symbol, value: float, d: Derivation) -> dict:
 
 
 def script(derivation: Derivation) -> str:
-    """The whole train.py text for `derivation`."""
+    """The whole train.py text for `derivation` (bn/dropout layers too: `context`)."""
     return render("python", "train.py.jinja", **context(derivation))
 
 

@@ -1,17 +1,18 @@
-"""Derivation of a network with bn/dropout layers -> a standalone NumPy training script.
+"""The printed part of a script whose network has bn/dropout layers (issue 11).
 
-    derivation ─▶ batchnorm.batch_forward/batch_backward (J's mini-batch forms, each proven on
+    derivation ─▶ batchnorm.batch_forward/batch_backward (the mini-batch forms, each proven on
     explicit matrices) ─▶ codeprint_bn.BatchPrinter ─▶ straight-line `_forward`/`_backward`
 
-The plain layers' script (codegen) keeps its tuned buffers; a normalised network's script is
-printed on this separate path so that neither disturbs the other:
-1. printed from the derivation: the forward pass in training mode (batch statistics μ_B, σ²_B
-   and the dropout masks, as derived) and in evaluation mode (the running mean and variance in
-   place of μ_B and σ²_B, and the activation derived without a mask), the backward pass (every
-   step of `batchnorm.batch_backward`, penalty terms included), the data loss, the penalty, the
-   risk, the initial std and the optimisers (codegen's printers of the rule tables);
-2. the runtime `symfnn/script/runtime/{checks,safeio,data,normalised}.py`, included verbatim;
-3. `NET = NormNet(...)` and the API names bound to its methods.
+The script is laid out by templates/train.py.jinja like every other (codegen.script calls
+`context` for such a spec): the same header, data loss, penalty, risk, rule-table code and
+runtime, with three differences, all printed here or included:
+1. the passes: `_forward(params, X, masks, train)`, training mode (the batch's statistics μ_B,
+   σ²_B and the dropout masks, as derived) or evaluation (the running mean and variance in
+   place of μ_B and σ²_B, the activation derived without a mask), returning every array by
+   name; `_backward(params, out, Y)`, every step of `batchnorm.batch_backward` but the
+   penalty's terms of ∂R/∂W, which `_penalty_gradient` adds as in the plain script;
+2. the runtime adds runtime/normalised.py (NormNet: the masks, the running statistics);
+3. `NET = NormNet(...)`, with `masks` and `TRAINABLE` among the API names.
 
 The API is the plain script's, with the running statistics kept in params (`mean{l}`,
 `var{l}`, not trained, saved and loaded with the weights) and the mask as an argument:
@@ -26,16 +27,17 @@ from __future__ import annotations
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from .. import __version__
-from ..engine import batchnorm, hyper, training
+from ..engine import batchnorm
 from ..engine.derive import Derivation
 from ..errors import RenderError
 from . import codegen
-from .codeprint import UpdatePrinter, restable
 from .codeprint import printer as plain_printer
+from .codeprint import restable
 from .codeprint_bn import printer
 
-RUNTIME_BN = ("checks", "safeio", "data", "normalised")
+# codegen.RUNTIME with runtime/normalised.py (NormNet) after the Network it extends
+_AT = codegen.RUNTIME.index("network") + 1
+RUNTIME = (*codegen.RUNTIME[:_AT], "normalised", *codegen.RUNTIME[_AT:])
 MOMENTUM = 0.1  # PyTorch's default for the running estimates (a convention, not derived)
 IN_BODY, IN_IF = 4, 8  # the indent of a printed step in `_forward`/`_backward`, in an `if`
 
@@ -50,7 +52,7 @@ def _stable(expr: sp.Basic, act) -> sp.Basic:
 def _forward(d: Derivation) -> list[str]:
     """The body of `_forward(params, X, masks, train)`; returns every named array."""
     p = printer()
-    body = ["epsilon = EPSILON", "N = X.shape[0]", "A0 = X"]
+    body = ["A0 = X"]
     names = ["A0"]
     for layer, spec_layer in zip(d.layers, d.spec.layers):
         l, act = layer.l, layer.activation
@@ -104,7 +106,15 @@ def _forward(d: Derivation) -> list[str]:
     items = [(n, n) for n in names] + [(n, f"masks.get({n!r})") for n in mask_names]
     body += codegen._dict("out", [(k, v.replace("'", '"')) for k, v in items])
     body.append("return out")
-    return body
+    return _constants(body, "X")
+
+
+def _constants(body: list[str], rows: str) -> list[str]:
+    """The body after the names it reads of ε and the batch size N (a dropout-only net has
+    no ε; its printed steps may read no N)."""
+    used = codegen._used([x for x in body if not x.lstrip().startswith("#")])
+    head = ["epsilon = EPSILON"] if "epsilon" in used else []
+    return head + ([f"N = {rows}.shape[0]"] if "N" in used else []) + body
 
 
 def _eval_activation_of(spec_layer, layer, l: int) -> sp.Basic:
@@ -123,9 +133,10 @@ def _dropout(d: Derivation) -> list[tuple[int, float]]:
     return [(l, x.dropout) for l, x in enumerate(d.spec.layers, 1) if x.dropout]
 
 
-def _backward(d: Derivation) -> list[str]:
-    """The body of `_backward(params, out, Y, l1, l2)`: every step of batch_backward, printed;
-    returns (grads, deltas)."""
+def _backward(d: Derivation) -> tuple[list[str], list[str]]:
+    """The body of `_backward(params, out, Y)`: every step of batch_backward, printed, the
+    penalty's terms of ∂R/∂W_l left to `_penalty_gradient` (returns (grads, deltas)); and the
+    body of `_penalty_gradient`."""
     p = printer()
     L = d.spec.depth
     reads = [f"A{l}" for l in range(L + 1)] + [f"Z{l}" for l in range(1, L + 1)]
@@ -134,24 +145,36 @@ def _backward(d: Derivation) -> list[str]:
             reads += [f"mu{l}", f"sigma2_{l}", f"Zhat{l}", f"Y{l}"]
         if x.dropout:
             reads.append(f"Mask{l}")
-    steps, grads = [], []
+    steps, grads, penalty = [], [], []
     for layer in reversed(d.layers):
         l = layer.l
         steps.append(f"# layer {l}")
         for st in batchnorm.batch_backward(layer):
-            name = st.batch_lhs.name
-            steps += [f"# (eq:batch-{st.label})", *p.statements(name, st.batch, IN_BODY)]
+            name, expr, had = st.batch_lhs.name, st.batch, len(penalty)
+            if st is layer.grad_W:  # the data term here, the penalty's in _penalty_gradient
+                terms = codegen._terms(expr)
+                data = [t for t in terms if _has_delta(t, l)]
+                penalty += [f"dW{l} += {plain_printer().code(t)}" for t in terms if t not in data]
+                expr = sp.MatAdd(*data)
+            note = (
+                ", its data term (the penalty's: _penalty_gradient)" if len(penalty) > had else ""
+            )
+            steps += [f"# (eq:batch-{st.label}){note}", *p.statements(name, expr, IN_BODY)]
             if name.startswith("d") and name[1:] != f"Zhat{l}":
                 grads.append((name[1:], name))
     used = codegen._used(steps)
-    head = ["epsilon = EPSILON", "N = Y.shape[0]"]
-    head += codegen._fetch([n for n in reads if n in used], "out")
+    head = codegen._fetch([n for n in reads if n in used], "out")
     params = [f"{s}{l}" for l in range(1, L + 1) for s in ("W", "b", "gamma", "beta")]
     head += codegen._fetch([n for n in params if n in used], "params")
     grads.sort(key=lambda kv: _order(kv[0]))
     tail = codegen._dict("grads", grads)
     tail += codegen._dict("deltas", [(f"Delta{l}", f"Delta{l}") for l in range(1, L + 1)])
-    return [*head, *steps, *tail, "return grads, deltas"]
+    body = _constants([*head, *steps, *tail, "return grads, deltas"], "Y")
+    return body, codegen.penalty_gradient(penalty, L)
+
+
+def _has_delta(term: sp.Basic, l: int) -> bool:
+    return any(m.name == f"Delta{l}" for m in term.atoms(sp.MatrixSymbol))
 
 
 def _order(key: str) -> tuple:
@@ -159,179 +182,44 @@ def _order(key: str) -> tuple:
     return int(key[len(stem) :]), ("W", "b", "gamma", "beta").index(stem)
 
 
-def _init_std() -> list[tuple[str, str]]:
-    scalar = UpdatePrinter(set()).scalar
-    return [(name, scalar(entry.std)) for name, entry in training.INITS.items()]
-
-
 def _indent(lines: list[str], by: str = "    ") -> list[str]:
     return [by + x if x else x for x in lines]
 
 
-def script(d: Derivation) -> str:
-    """The whole train.py text of a network with bn/dropout layers."""
+def context(d: Derivation) -> dict:
+    """What templates/train.py.jinja lays out for a network with bn/dropout layers: the
+    common part (codegen.common) and this path's passes, constants and runtime."""
     spec = d.spec
     if not spec.normalised:
         raise RenderError("codegen_bn prints networks with bn/dropout layers; use codegen")
-    modules = [codegen.include(name) for name in RUNTIME_BN]
-    hp = hyper.resolve(spec)
-    data_loss, _ = codegen._data_loss(d, {f"A{spec.depth}"} if _identity_out(d) else set())
-    kinks = [l for l, layer in enumerate(spec.layers, 1) if codegen._kinked(layer)]
-    l1 = repr(spec.l1) if codegen.LAMBDA1 in d.coefficients else "None"
-    l2 = repr(spec.l2) if codegen.LAMBDA2 in d.coefficients else "None"
+    L = spec.depth
+    data_loss, output_rows = codegen._data_loss(d, {f"A{L}"} if _identity_out(d) else set())
+    backward, penalty = _backward(d)
     eps = float(batchnorm.EPSILON_VALUE)
-    out = [
-        f'"""Train a {spec.compact} network with backprop, in NumPy.',
-        "",
-        f"Generated by symfnn {__version__} from the spec `{spec.describe()}`.",
-        "This file is generated: do not edit it, regenerate it with `symfnn generate`.",
-        "Part 1 is printed from the derivation (symfnn.engine.batchnorm's mini-batch forms) and the",
-        "rule tables; part 2 is symfnn's runtime, included verbatim; part 3 binds them.",
-        "Batch normalisation / dropout: training mode normalises with the batch's statistics",
-        "and draws a fresh dropout mask per step; predict/evaluation use the running mean and",
-        f"variance (momentum {MOMENTUM}, unbiased) and no dropout.",
-        "",
-        "    python train.py --data data.npz            # train, report the test score",
-        "    python train.py --gradcheck                # check the gradients",
-        '"""',
-        "",
-        *(x for x in codegen._header_imports(modules) if x != "import functools"),
-        "",
-        "SPEC = {",
-        *(f'    "{k}": {codegen._py(v)},' for k, v in _spec_items(spec)),
-        "}",
-        f"WIDTHS = {tuple(spec.widths)}",
-        f'TASK = "{codegen._task(d)}"',
-        f"L1 = {l1}  # lambda_1 (None: not in the derivation)",
-        f"L2 = {l2}  # lambda_2 (None: not in the derivation)",
-        f"EPSILON = {eps!r}  # added to the batch variance (symfnn.engine.batchnorm.EPSILON_VALUE)",
-        f"MOMENTUM = {MOMENTUM}  # of the running estimates (PyTorch's convention)",
-        f"DROPOUT = {dict(_dropout(d))!r}  # layer -> q",
-        f"NORMALISED = {[l for l, x in enumerate(spec.layers, 1) if x.batchnorm]!r}",
-        f"KINK_LAYERS = {kinks!r}",
-        f'DEFAULT_INIT = "{hp["init"]}"',
-        f"OPTIMIZER_LR = {codegen._py_dict(hyper.OPTIMIZER_LR)}",
-        "TRAINING = {",
-        *(f'    "{k}": {codegen._py(v)},' for k, v in hp.items()),
-        "}",
-        "",
-        "",
-        "# == 1. Printed from the derivation and the rule tables " + "=" * 35,
-        "",
-        "",
-        "def _forward(params, X, masks, train):",
-        '    """The forward pass: training mode (batch statistics, masks) or evaluation."""',
-        *_indent(_forward(d)),
-        "",
-        "",
-        "def _backward(params, out, Y, l1, l2):",
-        '    """The backward pass of a training-mode forward pass `out`: (grads, deltas)."""',
-        *_indent(_backward(d)),
-        "",
-        "",
-        "def _data_loss(out, Y):",
-        '    """The loss summed over the batch and the output units."""',
-        *_indent(data_loss),
-        "",
-        "",
-        "def _penalty(params, l1, l2):",
-        '    """The regulariser Omega of every weight matrix (the regulariser table)."""',
-        *_indent(codegen._penalty(d)),
-        "",
-        "",
-        "def _risk(data_loss, N, penalty):",
-        '    """The regularised risk R of a batch of N samples  (eq:risk)."""',
-        f"    return {codegen._risk(d)}",
-        "",
-        "",
-        "# The std of W_l ~ N(0, std^2) per initialisation scheme (symfnn.engine.training.INITS).",
-        "INIT_STD = {",
-        *(f'    "{n}": lambda fan_in, fan_out: {s},' for n, s in _init_std()),
-        "}",
+    constants = [
+        ("EPSILON", repr(eps), "added to the batch variance (batchnorm.EPSILON_VALUE)"),
+        ("MOMENTUM", repr(MOMENTUM), "of the running estimates (PyTorch's convention)"),
+        ("DROPOUT", repr(dict(_dropout(d))), "layer -> q, the probability of dropping a unit"),
+        ("NORMALISED", repr([l for l, x in enumerate(spec.layers, 1) if x.batchnorm]), None),
     ]
-    optimizers = [codegen._optimizer(e) for e in training.OPTIMIZERS.values()]
-    for opt in optimizers:
-        out += ["", "", f"def {opt['function']}({opt['signature']}):", f'    """{opt["doc"]}"""']
-        out += _indent(opt["body"])
-    out += ["", "", "# == 2. symfnn's runtime, included verbatim " + "=" * 46]
-    for m in modules:
-        # two blank lines after the comment, as before any top-level definition (ruff format)
-        section = f"# -- runtime/{m.name}.py " + "-" * 60
-        out += ["", "", section, "", "", m.body.strip("\n")]
-    names = ", ".join(f'"{o["function"][1:]}": {o["function"]}' for o in optimizers)
-    out += [
-        "",
-        "",
-        "# == 3. This script's API " + "=" * 65,
-        "",
-        "NET = NormNet(",
-        "    widths=WIDTHS,",
-        "    task=TASK,",
-        "    l1=L1,",
-        "    l2=L2,",
-        "    dropout=DROPOUT,",
-        "    normalised=NORMALISED,",
-        "    kink_layers=KINK_LAYERS,",
-        "    training=TRAINING,",
-        "    optimizer_lr=OPTIMIZER_LR,",
-        "    init_std=INIT_STD,",
-        "    default_init=DEFAULT_INIT,",
-        "    forward_pass=_forward,",
-        "    backward_pass=_backward,",
-        "    data_loss=_data_loss,",
-        "    penalty=_penalty,",
-        "    risk=_risk,",
-        f"    optimizers={{{names}}},",
-        "    momentum=MOMENTUM,",
-        ")",
-        "TRAINABLE = NET.trainable()",
-        "init_params = NET.init_params",
-        "forward = NET.forward",
-        "predict = NET.predict",
-        "loss = NET.loss",
-        "gradients = NET.gradients",
-        "masks = NET.masks",
-        "error = NET.error",
-        "train = NET.train",
-        "gradcheck = NET.gradcheck",
-        "load_data = NET.load_data",
-        "",
-        "",
-        "def main(argv=None):",
-        f'    return NET.main("Train a {spec.compact} network.", argv)',
-        "",
-        "",
-        'if __name__ == "__main__":',
-        "    sys.exit(main())",
-        "",
-    ]
-    text = "\n".join(out)
-    compile(text, "train.py", "exec")  # a printing bug shows here, not in the user's hands
-    return text
-
-
-def _spec_items(spec) -> list[tuple[str, object]]:
-    """SPEC as the plain script has it (symfnn check --script re-derives the spec from it)."""
-    return [
-        ("compact", spec.compact),
-        ("widths", list(spec.widths)),
-        ("activations", [layer.activation for layer in spec.layers]),
-        ("params", [layer.param for layer in spec.layers]),
-        ("loss", spec.loss),
-        ("l1", spec.l1),
-        ("l2", spec.l2),
-    ]
+    return {
+        **codegen.common(d, codegen.runtime(RUNTIME)),
+        "normalised": True,
+        "notes": [
+            "Batch normalisation / dropout: training mode normalises with the batch's statistics",
+            "and draws a fresh dropout mask per step; predict/evaluation use the running mean and",
+            f"variance (momentum {MOMENTUM}, unbiased, kept in params) and no dropout.",
+        ],
+        "bn_constants": constants,
+        "forward": _forward(d),
+        "backward": backward,
+        "data_loss": data_loss,
+        "output_rows": codegen._py(tuple(output_rows)),
+        "penalty_gradient": penalty,
+        "forward_buffers": codegen.allocations(output_rows, codegen.buffer_shapes(spec.widths)),
+        "fused": [],  # NormNet steps gamma and beta with the plain optimisers
+    }
 
 
 def _identity_out(d: Derivation) -> bool:
     return isinstance(d.layers[-1].forward_a.batch, sp.MatrixSymbol)
-
-
-def load(d: Derivation):
-    """The script of `d` imported as a fresh module, compiled from memory."""
-    import types
-
-    module = types.ModuleType(f"symfnn_generated_bn_{next(codegen._counter)}")
-    module.__file__ = f"<symfnn script for {d.spec.compact}>"
-    exec(compile(script(d), module.__file__, "exec"), module.__dict__)  # noqa: S102 -- ours
-    return module

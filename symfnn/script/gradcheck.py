@@ -216,12 +216,7 @@ def run(
         from ..engine.derive import derive
 
         d = derive(spec)
-        if spec.normalised:  # bn/dropout layers: their script is printed by codegen_bn
-            from . import codegen_bn
-
-            module = codegen_bn.load(d)
-        else:
-            module = codegen.load(d)
+        module = codegen.load(d)
         title = f"gradient check of the generated script for {spec.describe()}"
     for name in ("gradients", "loss"):
         if not callable(getattr(module, name, None)):

@@ -295,11 +295,15 @@ def check_gradients(net, params=None, X=None, Y=None, seed=0, coords=8):
 
     The reference is the script's own loss, so this shows the two agree; `symfnn check
     --script` compares both with the spec's definitions. X, Y: the first rows are used
-    (random ones when None); params None: a fresh init_params. Returns (ok, lines)."""
+    (random ones when None); params None: a fresh init_params. bn/dropout (NormNet): a batch
+    is one whole mini-batch, its masks those of seed 0 in the loss and the gradients alike.
+    Returns (ok, lines)."""
     rng = np.random.default_rng(seed)
     if params is None:
         params = net.init_params(seed, net.default_init, np.float64)
     params = {k: np.array(p, dtype=np.float64) for k, p in params.items()}
+    # a bn layer's running mean and variance have no gradient: passed along, not perturbed
+    stats = {k: params.pop(k) for k in list(params) if k not in net.trainable()}
     sizes = batch_sizes(net.widths)
     if X is None:
         X = rng.standard_normal((max(sizes), net.widths[0]))
@@ -310,19 +314,15 @@ def check_gradients(net, params=None, X=None, Y=None, seed=0, coords=8):
     l2 = None if net.l2 is None else max(net.l2, 1e-2)
     kinked = list(net.kink_layers)
 
-    def pattern(p, Xb):  # a > 0 exactly when z > 0 for these activations
-        A = net.forward(p, Xb)
-        return [A[l] > 0 for l in kinked]
-
     results = [
         fd_compare(
-            lambda p, Xb, Yb: net.loss(p, Xb, Yb, l1, l2),
-            lambda p, Xb, Yb: net.gradients(p, Xb, Yb, l1, l2)[1],
+            lambda p, Xb, Yb: net.loss(p | stats, Xb, Yb, l1, l2),
+            lambda p, Xb, Yb: net.gradients(p | stats, Xb, Yb, l1, l2)[1],
             params,
             X[:n],
             Y[:n],
             coords=coords,
-            pattern=pattern if kinked else None,
+            pattern=(lambda p, Xb: net.kink_signs(p | stats, Xb)) if kinked else None,
             l1=bool(l1),
             rng=rng,
         )

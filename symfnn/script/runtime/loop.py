@@ -2,10 +2,10 @@
 stopping that keeps the best weights.
 
 `fit(net, params, data, ...)` runs on any object with the methods of `network.Network` that
-it calls (`workspace`, `output_names`, `forward_pass`, `backward_pass`, `data_loss`,
-`penalty`, `penalty_gradient`, `risk`, `count_errors`, `error`, `coefficients`, `optimizer`,
-`clip`), so a test
-can drive it with a small stand-in. Included verbatim in every generated script
+it calls (`for_training`, `workspace`, `output_names`, `forward_pass`, `backward_pass`,
+`data_loss`, `penalty`, `penalty_gradient`, `risk`, `count_errors`, `error`, `coefficients`,
+`optimizer`, `clip`), so a test can drive it with a small stand-in; a bn/dropout network
+(normalised.NormNet) is one such object. Included verbatim in every generated script
 (codegen.RUNTIME).
 
 Per step it runs only the step: each mini-batch is gathered into one reused buffer, the
@@ -93,6 +93,7 @@ def fit(
     Y = np.ascontiguousarray(data["Y_train"], dtype=dtype)
     X_val, Y_val = data.get("X_val"), data.get("Y_val")
     rng = np.random.default_rng(seed)
+    net = net.for_training(rng)  # bn/dropout: its masks drawn from rng
     clipping = bool(clip_value or clip_norm)  # clipping needs the whole gradient first
     step, scale = net.optimizer(optimizer, params, lr, l1, l2, fused=not clipping)
     history = {k: [] for k in HISTORY} | {"best_epoch": 0, "stopped": "epochs"}

@@ -206,6 +206,22 @@ class Network:
             wrong += self.count_errors(a, Y[lo:hi])
         return wrong / len(Y)
 
+    # -- what a NormNet (runtime/normalised.py) changes: bn/dropout networks -----------------
+
+    def trainable(self) -> list:
+        """The keys of params the optimiser updates and a gradient check differentiates."""
+        return [f"{s}{l}" for l in range(1, len(self.widths)) for s in "Wb"]
+
+    def for_training(self, rng):
+        """The network train() steps (a NormNet draws its dropout masks from rng)."""
+        return self
+
+    def kink_signs(self, params: dict, X) -> list:
+        """a > 0 of each kinked layer, in the pass the gradients are taken in: z > 0 exactly
+        when a > 0 for these activations; a gradient check skips a step that changes it."""
+        A = self.forward(params, X)
+        return [A[l] > 0 for l in self.kink_layers]
+
     def clip(self, grads: dict, squares: dict, clip_value, clip_norm) -> None:
         """Clip every gradient in place: by value (clip_by_value), then by the global norm
         sqrt(sum |g|^2) (times norm_scale); `squares` holds each |g|^2. None/0: off."""

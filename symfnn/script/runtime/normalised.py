@@ -1,378 +1,201 @@
-"""The runtime of a script whose network has batch-normalised or dropout layers (issue 11).
+"""A network with batch-normalised or dropout layers (issue 11): `Network` with two modes.
 
-A `NormNet` binds the passes codegen_bn printed from the derivation (training mode: batch
-statistics and a dropout mask; evaluation mode: running statistics and no dropout) and gives
-the script's API: init_params, forward, predict, loss, gradients, error, train, gradcheck,
-load_data, main. It holds no formula of the network: every number of the passes comes from a
-printed function; what is here is bookkeeping (masks, running statistics, batches, the loop).
+codegen printed this network's passes from symfnn.engine.batchnorm's mini-batch forms:
+`_forward(params, X, masks, train)` (training mode: the batch's mean and variance and the
+dropout masks; evaluation: the running mean and variance, no dropout) returns every array by
+name, and `_backward(params, out, Y)` the data term's gradients of a training-mode pass. A
+`NormNet` is the plain `Network` around them: the same training loop (runtime/loop.py), command
+line and gradient check run it. What is its own is only bookkeeping:
+- the masks: 1 (kept) with probability 1 - q, drawn per step from train()'s seeded
+  generator (`for_training`), or given, or drawn from `seed` (the API's `masks=`, `seed=`);
+- the running statistics, PyTorch's convention, updated by each training step's forward pass
+  (as PyTorch's training mode does):
+      mean <- (1 - momentum) mean + momentum mu_B,
+      var  <- (1 - momentum) var + momentum sigma2_B N / (N - 1)   (unbiased),
+  kept in params as mean{l}, var{l}: not trained, saved, loaded and restored with the weights.
 
-Running statistics follow PyTorch's convention: after each training step,
-    mean <- (1 - momentum) mean + momentum mu_B,
-    var  <- (1 - momentum) var + momentum sigma2_B N / (N - 1)   (unbiased),
-with momentum 0.1; they are kept in params as mean{l}, var{l} (not trained) and saved with
-the weights.
-
-Included verbatim in the scripts of such networks (codegen_bn); NumPy and the standard library
-only.
+Included verbatim, after runtime/network.py, in the scripts of such networks only
+(codegen_bn.RUNTIME); NumPy and the standard library only.
 """
-
-import argparse
-import io
-import math
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 
-from .data import DataError, read_data, read_params
-from .safeio import WriteError, write_file
+from .network import Network
 
 
-class _Parser(argparse.ArgumentParser):
-    """A bad option is one line on stderr and exit status 2, no usage block."""
-
-    def error(self, message):
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
+def _no_buffers(n, dtype):
+    """The printed passes allocate their own arrays: no backward workspace."""
+    return {}
 
 
-class NormNet:
-    """The printed passes of one network with bn/dropout layers and the API built on them."""
+class NormNet(Network):
+    """`Network` whose printed passes take a mode and masks; the API adds `train`, `masks`
+    and `seed` to forward/loss/gradients, and `masks(n, seed)`, `trainable()`."""
 
     def __init__(
         self,
         *,
-        widths,
-        task,
-        l1,
-        l2,
-        dropout,
-        normalised,
-        kink_layers,
-        training,
-        optimizer_lr,
-        init_std,
-        default_init,
         forward_pass,
         backward_pass,
-        data_loss,
-        penalty,
-        risk,
-        optimizers,
+        dropout,
+        normalised,
         momentum,
+        **network,
     ):
-        self.widths, self.task, self.l1, self.l2 = tuple(widths), task, l1, l2
+        super().__init__(
+            forward_pass=self._step_forward,
+            backward_pass=self._step_backward,
+            backward_buffers=_no_buffers,
+            fused={},  # the fused steps know W and b only; gamma and beta take the plain step
+            **network,
+        )
+        self.norm_forward, self.norm_backward = forward_pass, backward_pass
         self.dropout, self.normalised = dict(dropout), tuple(normalised)
-        self.kink_layers, self.training = tuple(kink_layers), dict(training)
-        self.optimizer_lr, self.init_std, self.default_init = optimizer_lr, init_std, default_init
-        self.forward_pass, self.backward_pass = forward_pass, backward_pass
-        self.data_loss, self.penalty, self.risk = data_loss, penalty, risk
-        self.optimizers, self.momentum = optimizers, momentum
+        self.momentum = momentum
+        self._rng = np.random.default_rng(0)
 
-    # -- parameters ----------------------------------------------------------------------
+    # -- parameters -----------------------------------------------------------------------
 
     def trainable(self) -> list:
-        """The keys the optimiser updates, in layer order (W, then gamma and beta, or b)."""
+        """The keys the optimiser updates, layer by layer: W, then gamma and beta, or b."""
         keys = []
         for l in range(1, len(self.widths)):
             own = ("gamma", "beta") if l in self.normalised else ("b",)
             keys += [f"W{l}", *(f"{s}{l}" for s in own)]
         return keys
 
-    def shapes(self) -> dict:
-        """Every key of params (running statistics included) -> its shape."""
-        out = {}
-        for l in range(1, len(self.widths)):
-            m, fan_in = self.widths[l], self.widths[l - 1]
-            out[f"W{l}"] = (m, fan_in)
-            own = ("gamma", "beta", "mean", "var") if l in self.normalised else ("b",)
-            out |= {f"{s}{l}": (m,) for s in own}
-        return out
-
-    def init_params(self, seed=0, scheme=None, dtype=None) -> dict:
-        """W_l ~ N(0, std^2) (INIT_STD[scheme]); b, beta = 0; gamma = 1; running mean 0, var 1."""
-        rng = np.random.default_rng(seed)
-        dtype = np.dtype(dtype or self.training["dtype"])
-        std_of = self.init_std[scheme or self.default_init]
+    def init_params(self, seed: int = 0, scheme: str | None = None, dtype=None) -> dict:
+        """Network.init_params's W (and b); a normalised layer has gamma = 1, beta = 0 in
+        place of b, and its running mean 0 and variance 1 (PyTorch's start)."""
+        plain = super().init_params(seed, scheme, dtype)
         params = {}
-        for key, shape in self.shapes().items():
-            if key.startswith("W"):
-                std = std_of(shape[1], shape[0])
-                params[key] = (rng.standard_normal(shape) * std).astype(dtype)
-            elif key.startswith(("gamma", "var")):
-                params[key] = np.ones(shape, dtype)
+        for l in range(1, len(self.widths)):
+            W = plain[f"W{l}"]
+            params[f"W{l}"] = W
+            if l in self.normalised:
+                ones, zeros = np.ones(len(W), W.dtype), np.zeros(len(W), W.dtype)
+                params |= {f"gamma{l}": ones, f"beta{l}": zeros.copy()}
+                params |= {f"mean{l}": zeros, f"var{l}": ones.copy()}
             else:
-                params[key] = np.zeros(shape, dtype)
+                params[f"b{l}"] = plain[f"b{l}"]
         return params
 
-    def coefficients(self, l1, l2) -> tuple:
-        for name, given, spec in (("l1", l1, self.l1), ("l2", l2, self.l2)):
-            if given is not None and given != 0 and spec is None:
-                raise ValueError(f"{name}: the derivation has no such term")
-        l1 = (self.l1 or 0.0) if l1 is None else l1
-        l2 = (self.l2 or 0.0) if l2 is None else l2
-        return l1, l2
+    def optimizer(self, kind: str, params: dict, lr: float, l1=0.0, l2=0.0, fused=True):
+        """Network.optimizer's plain step, its state and updates for the trainable keys
+        only (the running statistics have no gradient)."""
+        # the same arrays as params: the step updates them in place
+        trained = {k: params[k] for k in self.trainable()}
+        update = self.optimizers[kind](trained, lr)
+        return (lambda params, grads: update(trained, grads)), None
 
-    # -- masks and passes ------------------------------------------------------------------
+    # -- masks and the two modes -------------------------------------------------------------
 
     def masks(self, n: int, seed=0, dtype=np.float64) -> dict:
-        """Dropout masks for a batch of n: 1 (kept) with probability 1 - q, else 0.
-
-        `seed` is an int or a np.random.Generator (training draws a fresh mask per step)."""
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        """{"Mask{l}": (n, m_l)} of 0 and 1, 1 with probability 1 - q_l; `seed` an int or a
+        np.random.Generator."""
+        rng = seed
+        if not isinstance(seed, np.random.Generator):
+            rng = np.random.default_rng(seed)
         return {
             f"Mask{l}": (rng.random((n, self.widths[l])) >= q).astype(dtype)
             for l, q in sorted(self.dropout.items())
         }
 
-    def _train_pass(self, params, X, masks, seed):
+    def _train_pass(self, params, X, masks, seed) -> dict:
+        X = np.asarray(X, dtype=params["W1"].dtype)
         if masks is None:
             masks = self.masks(len(X), seed, X.dtype)
         with np.errstate(over="ignore", under="ignore"):
-            return self.forward_pass(params, X, masks, True), masks
+            return self.norm_forward(params, X, masks, True)
 
-    def forward(self, params, X, train=False, masks=None, seed=0) -> list:
-        """[A0, ..., AL]: evaluation mode by default; `train`: batch statistics and masks."""
-        if train:
-            out, _ = self._train_pass(params, X, masks, seed)
-        else:
-            with np.errstate(over="ignore", under="ignore"):
-                out = self.forward_pass(params, X, {}, False)
-        return [out[f"A{l}"] for l in range(len(self.widths))]
-
-    def predict(self, params, X) -> np.ndarray:
-        """The outputs in evaluation mode: running statistics, no dropout."""
-        return self.forward(params, X)[-1]
-
-    def loss(self, params, X, Y, l1=None, l2=None, masks=None, seed=0) -> float:
-        """The regularised risk R of the batch in training mode (batch statistics, the masks
-        given or drawn from `seed`): the function `gradients` differentiates."""
-        l1, l2 = self.coefficients(l1, l2)
-        out, _ = self._train_pass(params, X, masks, seed)
-        return self.risk(self.data_loss(out, Y), len(X), self.penalty(params, l1, l2))
-
-    def gradients(self, params, X, Y, l1=None, l2=None, masks=None, seed=0, return_deltas=False):
-        """(R, grads[, deltas]) in training mode; the masks given or drawn from `seed`, so
-        the same arguments give the same numbers (a gradient check can rely on it)."""
-        l1, l2 = self.coefficients(l1, l2)
-        out, masks = self._train_pass(params, X, masks, seed)
-        R = self.risk(self.data_loss(out, Y), len(X), self.penalty(params, l1, l2))
+    def _forward(self, params: dict, X, backward: bool = False):
+        """Evaluation mode (predict, error): running statistics, no dropout."""
+        X = np.ascontiguousarray(X, dtype=params["W1"].dtype)
         with np.errstate(over="ignore", under="ignore"):
-            grads, deltas = self.backward_pass(params, out, Y, l1, l2)
-        return (R, grads, deltas) if return_deltas else (R, grads)
+            out = self.norm_forward(params, X, {}, False)
+        return self._layers(out) + (out,)
 
-    def update_statistics(self, params, out, n: int) -> None:
-        """PyTorch's running estimates, from one training batch of n samples."""
-        m = self.momentum
-        for l in self.normalised:
-            params[f"mean{l}"] *= 1 - m
-            params[f"mean{l}"] += m * out[f"mu{l}"]
-            params[f"var{l}"] *= 1 - m
-            params[f"var{l}"] += m * out[f"sigma2_{l}"] * (n / max(n - 1, 1))
+    def _layers(self, out: dict) -> tuple:
+        L = len(self.widths) - 1
+        A = [out[f"A{l}"] for l in range(L + 1)]
+        return A, [out[f"Z{l}"] for l in range(1, L + 1)]
 
-    def count_errors(self, out, Y) -> float:
-        if self.task == "classification":
-            return float(np.sum(np.argmax(out, axis=1) != np.argmax(Y, axis=1)))
-        if self.task == "multilabel":
-            return float(np.sum(np.any((out > 0.5) != (Y > 0.5), axis=1)))
-        return float(np.sum((out - Y) ** 2))
+    def forward(self, params: dict, X, train=False, masks=None, seed=0) -> list:
+        """[A0, ..., AL]: evaluation mode, or with `train` training mode (the batch's
+        statistics, the masks given or drawn from `seed`)."""
+        if not train:
+            return super().forward(params, X)
+        A, _ = self._layers(self._train_pass(params, X, masks, seed))
+        return [a.copy() for a in A]
 
-    def error(self, params, X, Y) -> float:
-        """Error rate / wrong-label fraction / squared error per sample, in evaluation mode."""
-        return self.count_errors(self.predict(params, X), Y) / len(X)
+    def loss(self, params: dict, X, Y, l1=None, l2=None, masks=None, seed=0) -> float:
+        """The regularised risk R of the batch in training mode (the function `gradients`
+        differentiates; the masks given or drawn from `seed`)."""
+        l1, l2 = self.coefficients(l1, l2)
+        out = self._train_pass(params, X, masks, seed)
+        return self.risk(self.data_loss(out, Y), len(Y), self.penalty(params, l1, l2))
 
-    # -- training --------------------------------------------------------------------------
-
-    def train(
+    def gradients(
         self,
-        params,
-        data,
-        *,
-        epochs=None,
-        batch_size=None,
-        lr=None,
-        optimizer=None,
+        params: dict,
+        X,
+        Y,
         l1=None,
         l2=None,
-        patience=None,
-        seed=None,
-        callback=None,
-        log=print,
-    ) -> dict:
-        """Mini-batch training in training mode; params updated in place, ending as the best
-        seen by validation error (running statistics included)."""
-        hp = self.training
-        epochs = hp["epochs"] if epochs is None else epochs
-        batch_size = hp["batch_size"] if batch_size is None else batch_size
-        optimizer = optimizer or hp["optimizer"]
-        lr = lr if lr is not None else (hp["lr"] or self.optimizer_lr[optimizer])
-        patience = hp["patience"] if patience is None else patience
-        seed = hp["seed"] if seed is None else seed
+        masks=None,
+        seed=0,
+        return_deltas=False,
+    ):
+        """(R, grads[, deltas]) in training mode, grads of the trainable keys; the masks
+        given or drawn from `seed`, so the same arguments give the same numbers."""
         l1, l2 = self.coefficients(l1, l2)
-        rng = np.random.default_rng(seed)
-        X, Y = data["X_train"], data["Y_train"]
-        keys = self.trainable()
-        step = self.optimizers[optimizer]({k: params[k] for k in keys}, lr)
-        history = {"loss": [], "train_error": [], "val_error": [], "time": []}
-        best, best_error, waited = None, math.inf, 0
-        history["best_epoch"], history["stopped"] = 0, False
-        for epoch in range(1, epochs + 1):
-            start, total, wrong = time.perf_counter(), 0.0, 0.0
-            order = rng.permutation(len(X))
-            for i in range(0, len(X), batch_size):
-                rows = order[i : i + batch_size]
-                if len(rows) < 2 and self.normalised:
-                    continue  # a batch of one has no variance to normalise by
-                Xb, Yb = X[rows], Y[rows]
-                masks = self.masks(len(rows), rng, X.dtype)
-                out, _ = self._train_pass(params, Xb, masks, None)
-                total += self.data_loss(out, Yb)
-                wrong += self.count_errors(out[f"A{len(self.widths) - 1}"], Yb)
-                with np.errstate(over="ignore", under="ignore"):
-                    grads, _ = self.backward_pass(params, out, Yb, l1, l2)
-                self.update_statistics(params, out, len(rows))
-                step({k: params[k] for k in keys}, grads)
-            history["loss"].append(total / len(X))
-            history["train_error"].append(wrong / len(X))
-            val = self.error(params, data["X_val"], data["Y_val"]) if "X_val" in data else None
-            history["val_error"].append(val)
-            history["time"].append(time.perf_counter() - start)
-            log(
-                f"epoch {epoch}: loss {total / len(X):.4f}, train error {wrong / len(X):.4f}"
-                + ("" if val is None else f", val error {val:.4f}")
-            )
-            if val is not None and val < best_error:
-                best_error, waited, history["best_epoch"] = val, 0, epoch
-                best = {k: v.copy() for k, v in params.items()}
-            elif val is not None:
-                waited += 1
-            if callback is not None and callback(epoch, params, history):
-                history["stopped"] = True
-                break
-            if patience and waited >= patience:
-                history["stopped"] = True
-                break
-        if best is not None:
-            for k, v in best.items():
-                params[k][...] = v
-        return history
+        out = self._train_pass(params, X, masks, seed)
+        Y = np.asarray(Y, dtype=out["A0"].dtype)
+        R = self.risk(self.data_loss(out, Y), len(Y), self.penalty(params, l1, l2))
+        with np.errstate(over="ignore", under="ignore"):
+            grads, deltas = self.norm_backward(params, out, Y)
+        self.penalty_gradient(params, grads, l1, l2)
+        return (R, grads, deltas) if return_deltas else (R, grads)
 
-    # -- gradient check ------------------------------------------------------------------
+    def kink_signs(self, params: dict, X) -> list:
+        """Network.kink_signs of the training-mode pass (masks of seed 0, as the check's
+        loss and gradients draw them)."""
+        A = self.forward(params, X, train=True)
+        return [A[l] > 0 for l in self.kink_layers]
 
-    def gradcheck(self, params=None, X=None, Y=None, seed=0, coords=6) -> tuple:
-        """Central differences of the training-mode risk, the whole batch at once and the
-        dropout masks fixed, against `gradients`, in float64. Returns (ok, lines)."""
-        rng = np.random.default_rng(seed)
-        if params is None:
-            params = self.init_params(seed, dtype=np.float64)
-        params = {k: np.asarray(v, np.float64).copy() for k, v in params.items()}
-        if X is None:
-            X = rng.standard_normal((5, self.widths[0]))
-        if Y is None:
-            m = self.widths[-1]
-            if self.task == "classification":
-                Y = np.eye(m)[rng.integers(0, m, len(X))]
-            elif self.task == "multilabel":
-                Y = (rng.random((len(X), m)) < 0.5).astype(float)
-            else:
-                Y = rng.standard_normal((len(X), m))
-        masks = self.masks(len(X), rng)
-        _, grads = self.gradients(params, X, Y, masks=masks)
-        ok, lines, h = True, [], 1e-6
-        for key in self.trainable():
-            p = params[key]
-            for i in rng.choice(p.size, min(coords, p.size), replace=False):
-                old = p.flat[i]
-                p.flat[i] = old + h
-                up = self.loss(params, X, Y, masks=masks)
-                p.flat[i] = old - h
-                down = self.loss(params, X, Y, masks=masks)
-                p.flat[i] = old
-                fd, g = (up - down) / (2 * h), grads[key].flat[i]
-                rel = abs(fd - g) / max(abs(fd) + abs(g), 1e-8)
-                good = rel < 1e-5
-                ok &= bool(good)
-                idx = [int(j) for j in np.unravel_index(i, p.shape)]
-                lines.append(
-                    f"{key}{idx}: backprop {g:+.10e}  finite diff {fd:+.10e}"
-                    f"  rel {rel:.1e}  {'ok' if good else 'WRONG'}"
-                )
-        lines.append("PASSED" if ok else "FAILED")
-        return ok, lines
+    # -- train()'s steps ---------------------------------------------------------------------
 
-    # -- data and command line -----------------------------------------------------------
+    def for_training(self, rng):
+        """This network with train()'s generator for its dropout masks."""
+        self._rng = rng
+        return self
 
-    def load_data(self, path, val_split=None, seed=None) -> dict:
-        hp = self.training
-        data = read_data(
-            path,
-            inputs=self.widths[0],
-            outputs=self.widths[-1],
-            task=self.task,
-            val_split=hp["val_split"] if val_split is None else val_split,
-            seed=hp["seed"] if seed is None else seed,
-        )
-        dtype = np.dtype(hp["dtype"])
-        return {k: np.asarray(v, dtype) for k, v in data.items()}
+    def _step_forward(self, params, X, ws):
+        """A training step's forward pass (loop.fit): fresh masks, the batch's statistics;
+        the running statistics updated; the output layer copied into ws's rows."""
+        out = self.norm_forward(params, X, self.masks(len(X), self._rng, X.dtype), True)
+        self.update_statistics(params, out, len(X))
+        for k in self.output_rows:
+            np.copyto(ws[k], out[k])
+        ws["out"] = out
+        return self._layers(out)
 
-    def main(self, description: str, argv=None) -> int:
-        """python train.py --data d.npz [--epochs E] [--save w.npz] [--load w.npz] ..."""
-        parser = _Parser(description=description)
-        hp = self.training
-        parser.add_argument("--data", help="an .npz with X_train, y_train [, X_test, y_test]")
-        parser.add_argument("--epochs", type=int, default=hp["epochs"])
-        parser.add_argument("--batch-size", type=int, default=hp["batch_size"])
-        parser.add_argument("--lr", type=float, default=hp["lr"])
-        parser.add_argument("--optimizer", choices=sorted(self.optimizers), default=hp["optimizer"])
-        parser.add_argument("--seed", type=int, default=hp["seed"])
-        parser.add_argument("--l1", type=float, default=None)
-        parser.add_argument("--l2", type=float, default=None)
-        parser.add_argument("--load", help="start from weights and running statistics")
-        parser.add_argument("--save", help="write weights and running statistics (.npz)")
-        parser.add_argument("--force", action="store_true", help="overwrite --save's file")
-        parser.add_argument("--gradcheck", action="store_true", help="check the gradients")
-        args = parser.parse_args(argv)
-        try:
-            if args.gradcheck:
-                ok, lines = self.gradcheck(seed=args.seed)
-                print("\n".join(lines))
-                return 0 if ok else 1
-            if not args.data:
-                raise DataError("--data is required (or --gradcheck)")
-            if args.epochs < 0 or args.batch_size < 1:
-                raise DataError("--epochs must be >= 0 and --batch-size >= 1")
-            if args.save and Path(args.save).exists() and not args.force:
-                raise DataError(f"{args.save} exists (use --force to overwrite)")
-            data = self.load_data(args.data, seed=args.seed)
-            dtype = np.dtype(hp["dtype"])
-            if args.load:
-                params = read_params(args.load, self.shapes(), dtype)
-            else:
-                params = self.init_params(args.seed, dtype=dtype)
-            if args.epochs:
-                self.train(
-                    params,
-                    data,
-                    epochs=args.epochs,
-                    batch_size=args.batch_size,
-                    lr=args.lr,
-                    optimizer=args.optimizer,
-                    l1=args.l1,
-                    l2=args.l2,
-                    seed=args.seed,
-                )
-            for part in ("val", "test"):
-                if f"X_{part}" in data:
-                    err = self.error(params, data[f"X_{part}"], data[f"Y_{part}"])
-                    name = "accuracy" if self.task == "classification" else "error"
-                    value = 1 - err if self.task == "classification" else err
-                    print(f"{part} {name}: {value:.4f}")
-            if args.save:
-                buffer = io.BytesIO()
-                np.savez(buffer, **params)
-                write_file(args.save, buffer.getvalue(), args.force)
-        except (DataError, WriteError, ValueError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        return 0
+    def _step_backward(self, params, A, Z, Y, ws, scale):
+        grads, deltas = self.norm_backward(params, ws["out"], Y)
+        if scale != 1:
+            for g in grads.values():
+                g *= scale
+        return grads, deltas
+
+    def update_statistics(self, params, out, n: int) -> None:
+        """PyTorch's running estimates from one training batch of n samples (a batch of one
+        has no variance to estimate: left as they are)."""
+        if n < 2:
+            return
+        m = self.momentum
+        for l in self.normalised:
+            mean, var = params[f"mean{l}"], params[f"var{l}"]
+            mean *= 1 - m
+            mean += m * out[f"mu{l}"]
+            var *= 1 - m
+            var += (m * n / (n - 1)) * out[f"sigma2_{l}"]
