@@ -187,13 +187,16 @@ def test_the_terminal_text_shows_the_batch_norm_steps():
     assert "statistics:" in out and "dgamma1 =" in out and "Mask1" in out
 
 
+TWO_BN = "3-4:tanh:bn-4:sigmoid:bn-2:identity"  # issue 11's two-BN regression spec
+
+
 def test_symbolic_cancellation_proves_the_right_form_and_refutes_a_wrong_one(
     monkeypatch, fresh_caches
 ):
     from symfnn.engine.verify_bn import _symbolic
 
     spec = parse("3-2:tanh:bn-2:identity", loss="squared_error")
-    assert _symbolic(derive(spec), {}).startswith("cancel(difference) = 0 for all 5 partials")
+    assert _symbolic(derive(spec), width=1).startswith("difference = 0 for all 11 partials")
     # σ² held constant in ẑ: the variance's path is gone
     monkeypatch.setattr(
         batchnorm,
@@ -204,12 +207,85 @@ def test_symbolic_cancellation_proves_the_right_form_and_refutes_a_wrong_one(
     )
     for f in (batchnorm.unit_steps, batchnorm._lifted_unit_steps):
         f.cache_clear()
-    assert _symbolic(derive(spec), {}).startswith("FAILED")
+    assert _symbolic(derive(spec), width=1).startswith("FAILED: delta-1")
+
+
+def test_two_normalised_layers_are_proven_symbolically_layer_by_layer():
+    """The link proof (verify_bn.blocks) reaches 0 for every entry of the two-BN net."""
+    from symfnn.engine.verify_bn import _symbolic
+
+    status = _symbolic(derive(parse(TWO_BN, loss="squared_error")), width=1)
+    # links: W1 | δ1 (3), γ1, β1, W2 | δ2 (3), γ2, β2, W3, b3 | δ3 (3)
+    assert status == (
+        "difference = 0 for all 17 partials of 1-1:tanh:bn-1:sigmoid:bn-1:identity "
+        "(17 by cancel per layer with symbolic inputs and upstream errors)"
+    )
+
+
+def _second_layer_with(d, step_label: str, corrupt):
+    """`d` with layer 2's backward step `step_label` replaced by corrupt(step)."""
+    from dataclasses import replace
+
+    layer = d.layers[1]
+    backward = tuple(corrupt(s) if s.label == step_label else s for s in layer.norm.backward)
+    assert backward != layer.norm.backward
+    norm = replace(layer.norm, backward=backward)
+    layer = replace(layer, norm=norm, delta=backward[-1])
+    return replace(d, layers=(d.layers[0], layer, *d.layers[2:]))
+
+
+@pytest.mark.parametrize(
+    "what",
+    [
+        "mean's path",
+        "variance's path",
+        "γ in N ∂R/∂ẑ of layer 2",
+        "1/N of the compact δ of layer 2",
+    ],
+)
+def test_a_wrong_term_fails_the_layer_by_layer_proof(what, monkeypatch, fresh_caches):
+    from dataclasses import replace
+
+    from symfnn.engine.verify_bn import _symbolic
+
+    if what == "mean's path":  # ẑ with μ held constant
+        monkeypatch.setattr(
+            batchnorm,
+            "_zhat_of_z",
+            lambda idx: (
+                (batchnorm.z[idx] - batchnorm.mu)
+                / sp.sqrt(batchnorm._variance_of_z(batchnorm.mu) + batchnorm.EPSILON)
+            ),
+        )
+    elif what == "variance's path":  # ẑ with σ² held constant
+        monkeypatch.setattr(
+            batchnorm,
+            "_zhat_of_z",
+            lambda idx: (
+                (batchnorm.z[idx] - batchnorm._mean_of_z())
+                / sp.sqrt(batchnorm.var + batchnorm.EPSILON)
+            ),
+        )
+    d = derive(parse(TWO_BN, loss="squared_error"))
+    x = batchnorm.names(2)
+    if what.startswith("γ"):
+        ones = sp.OneMatrix(*x.gamma.shape)
+        d = _second_layer_with(
+            d, "bn-dzhat-2", lambda s: replace(s, batch=s.batch.xreplace({x.gamma: ones}))
+        )
+    elif what.startswith("1/N"):
+        d = _second_layer_with(d, "delta-2", lambda s: replace(s, batch=batchnorm.N * s.batch))
+    status = _symbolic(d, width=1)
+    assert status.startswith("FAILED: delta-"), status
+    if what.endswith("layer 2"):  # found in layer 2's link, not elsewhere
+        assert status.startswith("FAILED: delta-2"), status
 
 
 def test_two_stacked_normalised_layers_are_proven():
-    """δ of layer 1 comes through layer 2's normalisation and mask (about 10 s)."""
+    """δ of layer 1 comes through layer 2's normalisation and mask: PROVEN, the symbolic part
+    at the numeric instance's widths, then one numeric point (about 20 s)."""
     d = derive(parse("3-4:tanh:bn-4:sigmoid:bn:dropout=0.5-2:identity", loss="squared_error"))
-    report = verify(d, points=1, symbolic=False)
-    assert report.ok, report.lines()
-    assert report.partials == 2 * (4 + 2 + 2) + 4 + 2
+    report = verify(d)
+    assert report.proven, report.lines()
+    assert report.partials == 2 * (4 + 2 + 2) + 4 + 2 and report.points == 1
+    assert "40 by cancel per layer" in report.symbolic
