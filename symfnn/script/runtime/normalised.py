@@ -181,7 +181,8 @@ class NormNet(Network):
         return self._layers(out)
 
     def _step_backward(self, params, A, Z, Y, ws, scale):
-        grads, deltas = self.norm_backward(params, ws["out"], Y)
+        # taken out: a workspace of the plan kept across steps must not hold the arrays
+        grads, deltas = self.norm_backward(params, ws.pop("out"), Y)
         if scale != 1:
             for g in grads.values():
                 g *= scale
