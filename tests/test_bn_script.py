@@ -230,6 +230,7 @@ def test_a_corrupted_bn_backward_line_fails(line, cut):
 
 def test_generate_writes_a_script_that_trains_saves_and_loads(tmp_path, capsys):
     """`symfnn generate` for a bn/dropout spec; --save/--load keep the running statistics."""
+    import json
     import subprocess
     import sys
 
@@ -246,8 +247,11 @@ def test_generate_writes_a_script_that_trains_saves_and_loads(tmp_path, capsys):
         argv = [sys.executable, str(script), *args]
         return subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, check=False)
 
-    first = run("--data", "d.npz", "--epochs", "3", "--save", "w.npz")
+    first = run("--data", "d.npz", "--epochs", "3", "--save", "w.npz", "--history", "h.json")
     assert first.returncode == 0, first.stderr
+    history = json.loads((tmp_path / "h.json").read_text())  # the shared loop's history
+    assert len(history["grad_norm"]) == 3 and history["stopped"] == "epochs"
+    assert first.stdout.splitlines()[1].startswith("epoch   1  loss ")
     saved = np.load(tmp_path / "w.npz")
     assert {"W1", "gamma1", "beta1", "mean1", "var1", "W2", "b2"} == set(saved.files)
     assert not np.allclose(saved["mean1"], 0) and not np.allclose(saved["var1"], 1)
@@ -387,6 +391,34 @@ def test_a_bn_script_runs_the_shared_runtime():
     c, _, _ = run(lr=0.1, seed=2)
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert not np.array_equal(a["W1"], c["W1"])  # another seed: other masks and order
+
+
+def test_early_stopping_restores_the_running_statistics_with_the_weights():
+    """The best epoch's params come back whole: W, gamma, beta and the running mean and
+    variance that evaluation used for the validation error that chose it."""
+    mod = module(*ARCHS[1])
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 5))
+    y = (X[:, 0] + 0.5 * rng.standard_normal(120) > 0).astype(int) + (X[:, 1] > 0.8)
+    Y = np.eye(3)[y]
+    data = {"X_train": X[:80], "Y_train": Y[:80], "X_val": X[80:], "Y_val": Y[80:]}
+    params, seen = mod.init_params(0, dtype=np.float64), []
+    history = mod.train(
+        params,
+        data,
+        epochs=8,
+        batch_size=16,
+        lr=2.0,
+        optimizer="sgd",
+        patience=0,
+        log=lambda line: None,
+        callback=lambda epoch, p, h: seen.append({k: v.copy() for k, v in p.items()}) and False,
+    )
+    best = history["best_epoch"]
+    assert 1 < best < 8  # the last epoch's state is not the one kept (seeded run)
+    assert all(np.array_equal(params[k], seen[best - 1][k]) for k in params)
+    assert not np.array_equal(seen[-1]["mean1"], seen[best - 1]["mean1"])
+    assert mod.error(params, data["X_val"], data["Y_val"]) == history["val_error"][best - 1]
 
 
 def test_digits_with_bn_and_dropout_reach_095(tmp_path):
