@@ -88,6 +88,7 @@ EXAMPLES = {
     "deep_relu.py": ("64-128:relu-64:relu-32:relu-10:softmax", {}),
     "regression_mse.py": ("4-32:tanh-32:tanh-2:identity", {"loss": "squared_error"}),
     "multilabel_bce.py": ("8-32:relu-5:sigmoid", {"loss": "binary_cross_entropy", "l1": 1e-5}),
+    "bn_dropout.py": ("64-32:relu:bn:dropout=0.2-10:softmax", {}),  # codegen_bn's passes
 }
 
 
