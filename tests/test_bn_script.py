@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from symfnn.engine import derive, spec
-from symfnn.script import codegen
+from symfnn.script import codegen, codegen_bn
 
 EPS = 1e-5  # the framework convention: training-mode BN, biased batch variance
 
@@ -268,12 +268,13 @@ def test_generate_writes_a_script_that_trains_saves_and_loads(tmp_path, capsys):
 # -- symfnn check ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text,opts", ARCHS[:3])
+@pytest.mark.parametrize("text,opts", [*ARCHS[:3], ("4-6:relu:dropout=0.5-3:softmax", {})])
 def test_symfnn_check_passes_bn_and_dropout_scripts(text, opts):
     from symfnn.script import gradcheck
 
     result = gradcheck.run(spec=spec.parse(text, **opts), sympy=False)
-    assert result.ok and {r.name for r in result.rows} >= {"W1", "gamma1", "beta1"}
+    params = {"W1", "gamma1", "beta1"} if ":bn" in text else {"W1", "b1"}
+    assert result.ok and {r.name for r in result.rows} >= params
 
 
 def test_reference_is_the_definition():
@@ -332,8 +333,6 @@ def test_normalised_runtime_extends_the_network_and_is_ruff_clean():
     import subprocess
     import sys
 
-    from symfnn.script import codegen_bn
-
     names = codegen_bn.RUNTIME
     assert names.index("normalised") == names.index("network") + 1
     assert [m for m in names if m != "normalised"] == list(codegen.RUNTIME)
@@ -345,6 +344,21 @@ def test_normalised_runtime_extends_the_network_and_is_ruff_clean():
         argv = [sys.executable, "-m", "ruff", *args, str(path)]
         run = subprocess.run(argv, capture_output=True, text=True, check=False)
         assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_bn_script_is_laid_out_as_every_script():
+    """The template's parts: header, printed, each runtime module (normalised.py after
+    network.py), binding; every line counted, no definition of the plain runtime twice."""
+    text, opts = ARCHS[1]
+    text = codegen.script(derive.derive(spec.parse(text, **opts)))
+    counts = codegen.parts(text)
+    assert sum(counts.values()) == len(text.splitlines())
+    runtime = [k for k in counts if k.startswith("runtime/")]
+    assert runtime == [f"runtime/{m}.py" for m in codegen_bn.RUNTIME]
+    once = ("def fit(", "def cli_main(", "def check_gradients(", "def load_data(")
+    for name in (*once, "class NormNet(Network)"):
+        assert text.count(name) == 1, name
+    assert "class _Parser" not in text
 
 
 def test_a_long_step_is_printed_in_place_and_a_negative_term_with_minus():
