@@ -28,6 +28,7 @@ import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,59 @@ def _backward(params, A, Z, Y, ws, scale):
     return grads, deltas
 
 
+def _passes(params, X, Y, ws, scale):
+    """train()'s step: run() runs the statements of _forward and _backward on the batch
+    (X, Y) into ws and returns the gradients; what they look up is bound here, once per
+    training run (the optimisers update params in place), not at every step."""
+    A0 = X
+    W1, b1 = params["W1"], params["b1"]
+    Z1, zeros1 = ws["Z1"], ws["zeros1"]
+    A1 = Z1
+    W2, b2 = params["W2"], params["b2"]
+    Z2, A2 = ws["Z2"], ws["A2"]
+    N = Y.shape[0]
+    ones = ws["ones"]
+    Delta2, dW2 = ws["Delta2"], ws["dW2"]
+    db2 = ws["db2"]
+    Delta1, dW1 = ws["Delta1"], ws["dW1"]
+    db1, fprime1 = ws["db1"], ws["fprime1"]
+    grads = {
+        "W1": dW1,
+        "b1": db1,
+        "W2": dW2,
+        "b2": db2,
+    }
+    greater, matmul = np.greater, np.matmul
+    maximum, multiply = np.maximum, np.multiply
+    subtract, tanh = np.subtract, np.tanh
+    Delta1_T, Delta2_T = Delta1.T, Delta2.T
+    W1_T, W2_T = W1.T, W2.T
+
+    def run():
+        nonlocal A2, Delta1, Delta2, Z1, Z2
+        matmul(A0, W1_T, out=Z1)
+        Z1 += b1
+        maximum(Z1, zeros1, out=A1)
+        matmul(A1, W2_T, out=Z2)
+        Z2 += b2
+        multiply(Z2, 1 / 2, out=A2)
+        tanh(A2, out=A2)
+        A2 *= 1 / 2
+        A2 += 1 / 2
+        subtract(A2, Y, out=Delta2)
+        Delta2 *= scale / N
+        matmul(Delta2_T, A1, out=dW2)
+        matmul(ones, Delta2, out=db2)
+        matmul(Delta2, W2, out=Delta1)
+        greater(A1, 0, out=fprime1)
+        Delta1 *= fprime1
+        matmul(Delta1_T, A0, out=dW1)
+        matmul(ones, Delta1, out=db1)
+        return grads
+
+    return run
+
+
 def _data_loss(out, Y):
     """The loss summed over the batch and the output units, from the output layer's
     buffers in out (a workspace, or the rows train() kept), as printed below."""
@@ -176,8 +230,8 @@ def _penalty(params, l1, l2):
     """The regulariser Omega of every weight matrix (the regulariser table)."""
     W1, W2 = params["W1"], params["W2"]
     omega = 0.0
-    omega += np.sum(l1 * np.abs(W1))
-    omega += np.sum(l1 * np.abs(W2))
+    omega += l1 * np.sum(np.abs(W1))
+    omega += l1 * np.sum(np.abs(W2))
     return float(omega)
 
 
@@ -819,6 +873,7 @@ class Network:
         fused: dict,
         clip_by_value: Callable,
         norm_scale: Callable,
+        bound_passes: Callable | None = None,
     ):
         self.compact, self.widths, self.task, self.l1, self.l2 = (
             compact,
@@ -840,6 +895,7 @@ class Network:
         self.init_std = init_std
         self.optimizers, self.fused = optimizers, fused
         self.clip_by_value, self.norm_scale = clip_by_value, norm_scale
+        self.bound_passes = bound_passes
         self.init_schemes = tuple(init_std)
         self._workspaces = OrderedDict()
 
@@ -984,6 +1040,20 @@ class Network:
         A = self.forward(params, X)
         return [A[l] > 0 for l in self.kink_layers]
 
+    def passes(self, params: dict, X, Y, ws: dict, scale: float) -> Callable:
+        """run() -> grads: the forward and backward passes on the batch (X, Y) into the
+        workspace ws, at `scale`, as train() repeats them on the same arrays: bound once
+        (bound_passes, printed) when the script has it."""
+        if self.bound_passes is not None:
+            return self.bound_passes(params, X, Y, ws, scale)
+        forward, backward = self.forward_pass, self.backward_pass
+
+        def run():
+            A, Z = forward(params, X, ws)
+            return backward(params, A, Z, Y, ws, scale)[0]
+
+        return run
+
     def clip(self, grads: dict, squares: dict, clip_value, clip_norm) -> None:
         """Clip every gradient in place: by value (clip_by_value), then by the global norm
         sqrt(sum |g|^2) (times norm_scale); `squares` holds each |g|^2. None/0: off."""
@@ -1042,7 +1112,7 @@ BLOCK_ROWS = 4096
 # (the first included), at most one in NORM_STRIDE, when no clipping needs them at every
 # step: a vdot per parameter per step would cost ~10% on a small network, and the whole
 # gradient (penalty included) a few passes over the weights (~5% of a step) on a large one.
-NORM_STEPS, NORM_STRIDE = 8, 8
+NORM_STEPS, NORM_STRIDE = 8, 16
 
 
 class EarlyStopping:
@@ -1052,21 +1122,26 @@ class EarlyStopping:
     def __init__(self, params: dict, patience: int):
         self.best = {k: p.copy() for k, p in params.items()}
         self.patience, self.error, self.waited, self.epoch = patience, math.inf, 0, 0
+        self.held = False  # params themselves are the best: nothing to copy back
 
-    def update(self, epoch: int, params: dict, error: float) -> bool:
-        """Record this epoch's validation error; True when training should stop."""
+    def update(self, epoch: int, params: dict, error: float, last=False) -> bool:
+        """Record this epoch's validation error; True when training should stop. `last`:
+        params change no more, so a better epoch is kept in them, not copied (a copy and a
+        restore of every weight: ~1% of a 16-step epoch of 784-1024-1024-10)."""
         if error < self.error:
-            self.error, self.waited, self.epoch = error, 0, epoch
-            for k, p in params.items():
-                np.copyto(self.best[k], p)
+            self.error, self.waited, self.epoch, self.held = error, 0, epoch, last
+            if not last:
+                for k, p in params.items():
+                    np.copyto(self.best[k], p)
         else:
             self.waited += 1
         return bool(self.patience) and self.waited >= self.patience
 
     def restore(self, params: dict) -> None:
         """Put the best weights back into `params` (in place)."""
-        for k, p in params.items():
-            np.copyto(p, self.best[k])
+        if not self.held:
+            for k, p in params.items():
+                np.copyto(p, self.best[k])
 
 
 def fit(
@@ -1110,16 +1185,18 @@ def fit(
     step, scale = net.optimizer(optimizer, params, lr, l1, l2, fused=not clipping)
     history = {k: [] for k in HISTORY} | {"best_epoch": 0, "stopped": "epochs"}
     stopping = EarlyStopping(params, patience)
-    plan = _plan(net, X, Y, batch_size)
+    # the passes at the optimiser's scale, or at 1 when the step takes the whole gradient
+    at_scale = 1.0 if scale is None else scale
+    order, plan = _plan(net, params, (X, Y), batch_size, at_scale)
     spare = None if scale is None else {k: np.empty_like(p) for k, p in params.items()}
     n = len(X)
     # a diverging run overflows: the loss says so below, NumPy need not warn
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
-            order = rng.permutation(n)
+            order[:] = rng.permutation(n)  # into the buffer the plan's steps view
             settings = (l1, l2, clip_value, clip_norm, scale, spare)
-            result = _epoch(net, params, (X, Y), order, plan, step, settings)
+            result = _epoch(net, params, (X, Y), plan, step, settings)
             R, wrong, norm, norms = result
             if not math.isfinite(R):
                 history["stopped"] = f"non-finite loss ({R}) at epoch {epoch}"
@@ -1141,7 +1218,9 @@ def fit(
                 f"epoch {epoch:3d}  loss {R:.4f}  train error {train_err:.4f}  "
                 f"val error {val_err:.4f}  |grad| {norm:.3g}  {record[-1]:.2f}s"
             )
-            stop = stopping.update(epoch, params, val_err)
+            # the last epoch, and no callback that could change params after it
+            last = epoch == epochs and callback is None
+            stop = stopping.update(epoch, params, val_err, last)
             history["best_epoch"] = stopping.epoch
             if callback is not None and callback(epoch, params, history):
                 history["stopped"] = f"callback at epoch {epoch}"
@@ -1153,22 +1232,27 @@ def fit(
     return history
 
 
-def _plan(net, X, Y, batch_size: int) -> list:
-    """The steps of every epoch in blocks of about BLOCK_ROWS rows: per block (lo, hi, the
-    block's rows of the output layer's buffers (net.output_names()) and of the targets
-    ("Y"), and its steps (s, e, x, ws), the rows lo + s .. lo + e). Full blocks share one
-    list of steps.
-
-    `x` is the step's input buffer, `ws` a workspace whose output-layer buffers are views of
-    the block's rows, so that the loss and the errors of a block are taken once, after its
-    steps. Epochs differ only in the order of the rows gathered into them."""
-    n, dtype = len(X), X.dtype
+def _plan(net, params, data, batch_size: int, scale: float) -> tuple:
+    """(order, plan): the buffer every epoch's shuffled row order is written into, and the
+    steps of every epoch in blocks of about BLOCK_ROWS rows: per block (its rows of
+    `order`, its buffers `rows` and its steps (x, at, run)). `rows` holds the block's
+    rows of the output layer's buffers (net.output_names()), of the targets ("Y") and of
+    the order ("at"); a step gathers its inputs into the buffer x from the rows `at` of
+    the block's order, then run() (net.passes, bound once here) runs the passes on x and
+    the step's rows of the block's targets into a workspace whose output-layer buffers
+    view the block's rows, so that the loss and the errors of a block are taken once,
+    after its steps. Full blocks share one list of steps: per step no array is made and
+    nothing is looked up. (Gathering a narrow X per block was measured slower.)"""
+    (X, Y), n, dtype = data, len(data[0]), data[0].dtype
+    bind = getattr(net, "passes", None) or partial(_unbound, net)  # a stand-in: unbound
     batch = min(batch_size, n)
     per_block = min(max(1, BLOCK_ROWS // batch) * batch, n)
     full = net.workspace(batch, dtype)
     names = net.output_names()
     kept = {k: np.empty((per_block, full[k].shape[1]), dtype) for k in names}
     kept["Y"] = np.empty((per_block, Y.shape[1]), dtype)
+    kept["at"] = np.empty(per_block, np.intp)
+    order = np.empty(n, np.intp)
     inputs: dict = {}
     plan, shared = [], None
     for lo in range(0, n, per_block):
@@ -1178,62 +1262,75 @@ def _plan(net, X, Y, batch_size: int) -> list:
             steps = []
             for s in range(0, size, batch):
                 e = min(s + batch, size)
+                ws = dict(net.workspace(e - s, dtype))
+                ws |= {k: rows[s:e] for k, rows in kept.items() if k in names}
                 if e - s not in inputs:
                     inputs[e - s] = np.empty((e - s, X.shape[1]), dtype)
-                ws = dict(net.workspace(e - s, dtype))
-                ws |= {k: rows[s:e] for k, rows in kept.items()}
-                steps.append((s, e, inputs[e - s], ws))
+                x, y = inputs[e - s], kept["Y"][s:e]
+                steps.append((x, kept["at"][s:e], bind(params, x, y, ws, scale)))
             shared = steps if size == per_block else shared
-        plan.append((lo, lo + size, {k: v[:size] for k, v in kept.items()}, steps))
-    return plan
+        rows = {k: v[:size] for k, v in kept.items()}
+        plan.append((order[lo : lo + size], rows, steps))
+    return order, plan
 
 
-def _epoch(net, params, data, order, plan, step, settings):
-    """One pass over the rows of data = (X, Y) in `order`: (R, errors, mean global norm,
-    mean norm per parameter), norms taken before clipping (at every step when clipping,
-    else at most NORM_STEPS of them); the errors counted on each mini-batch before its update (no
-    extra pass over X). R is inf or nan as soon as a block's loss is."""
+def _epoch(net, params, data, plan, step, settings):
+    """One pass over the rows of data = (X, Y) in the order of `plan` (_plan): (R, errors,
+    mean global norm, mean norm per parameter), norms taken before clipping (at every step
+    when clipping, else at most NORM_STEPS of them); the errors counted on each mini-batch
+    before its update (no extra pass over X). R is inf or nan as soon as a block's loss is."""
     (X, Y), (l1, l2, clip_value, clip_norm, scale, spare) = data, settings
     held = net.output_names()[0]  # the buffer holding A_L
     n, whole = len(X), scale is None  # whole: the step takes the whole gradient
-    scale = 1.0 if whole else scale
-    total, norm_sum, norms, counted, wrong = 0.0, 0.0, {k: 0.0 for k in params}, 0, 0
-    # per step, every lookup counts on a small net: fetch the functions once
-    forward, backward = net.forward_pass, net.backward_pass
+    # norms keyed by the gradients' names (a bn network's params hold running statistics too)
+    total, norm_sum, norms, counted, wrong = 0.0, 0.0, {}, 0, 0
     clipping = bool(clip_value or clip_norm)
     steps = sum(len(block) for *_, block in plan)
     stride = 1 if clipping else max(NORM_STRIDE, -(-steps // NORM_STEPS))
-    at = 0
-    for lo, hi, rows, block in plan:
-        # the targets of the whole block in one gather; `ws["Y"]` of each step views them
-        Y.take(order[lo:hi], axis=0, out=rows["Y"], mode="clip")
-        for s, e, x, ws in block:
+    # the steps whose norms are taken: a countdown, not a division per step
+    due = 0
+    for rows_at, rows, block in plan:
+        # the targets of the whole block in one gather and its order in one copy: the
+        # steps' `y` and `at` view them
+        Y.take(rows_at, axis=0, out=rows["Y"], mode="clip")
+        np.copyto(rows["at"], rows_at)
+        for x, at, run in block:
             # the array's own take: np.take adds a Python wrapper's call per step
-            X.take(order[lo + s : lo + e], axis=0, out=x, mode="clip")
-            A, Z = forward(params, x, ws)
-            grads, _ = backward(params, A, Z, ws["Y"], ws, scale)
+            X.take(at, axis=0, out=x, mode="clip")
+            grads = run()
             if whole:
                 net.penalty_gradient(params, grads, l1, l2)
-            if at % stride == 0 or clipping:
+            if clipping or not due:
                 full = grads
                 if not whole:
                     full = _whole(net, params, grads, scale, l1, l2, spare)
                 squares = {k: float(np.vdot(g, g)) for k, g in full.items()}
-                if at % stride == 0:
+                if not due:
                     for k, v in squares.items():
-                        norms[k] += math.sqrt(v)
+                        norms[k] = norms.get(k, 0.0) + math.sqrt(v)
                     norm_sum += math.sqrt(sum(squares.values()))
                     counted += 1
+                    due = stride
                 if clipping:
                     net.clip(grads, squares, clip_value, clip_norm)
+            due -= 1
             step(params, grads)
-            at += 1
         total += net.data_loss(rows, rows["Y"])
         wrong += net.count_errors(rows[held], rows["Y"])
         if not math.isfinite(total):  # diverged: stop at once
             return total, wrong, math.nan, norms
     R = net.risk(total, n, net.penalty(params, l1, l2))
     return R, wrong, norm_sum / counted, {k: v / counted for k, v in norms.items()}
+
+
+def _unbound(net, params, X, Y, ws, scale):
+    """net.passes for a network without it (a test's stand-in): the passes, unbound."""
+
+    def run():
+        A, Z = net.forward_pass(params, X, ws)
+        return net.backward_pass(params, A, Z, Y, ws, scale)[0]
+
+    return run
 
 
 def _whole(net, params, grads, scale, l1, l2, spare: dict) -> dict:
@@ -1750,6 +1847,7 @@ NET = Network(
     init_std=INIT_STD,
     optimizers=OPTIMIZERS,
     fused=FUSED,
+    bound_passes=_passes,
     clip_by_value=_clip_by_value,
     norm_scale=_norm_scale,
 )

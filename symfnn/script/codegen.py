@@ -43,7 +43,7 @@ gradient-flow analysis needs):
         and ends as the best weights seen (by validation error).
         history: per epoch "loss", "train_error", "val_error", "grad_norm" (global
         norm before clipping, mean over up to 8 evenly spaced steps of the epoch (at
-        most one in 8), or over every step when clipping), "grad_norms" (one {"W1": ..., "b1": ...} per
+        most one in 16), or over every step when clipping), "grad_norms" (one {"W1": ..., "b1": ...} per
         epoch: mean per-parameter norm before clipping, over the same steps),
         "time"; and "best_epoch", "stopped". The train error is measured on each
         mini-batch before its update (no extra pass over the training set). `callback(epoch, params, history)` runs
@@ -364,6 +364,73 @@ def penalty_gradient(lines: list[str], L: int) -> list[str]:
     return fetch + lines
 
 
+def _fetched(value: ast.expr) -> bool:
+    """Whether an assignment's value only names arrays: `params["W1"]`, `ws["Z1"]`, `Z1`,
+    `Y.shape[0]` or a tuple of them (what a bound step does once, not per step)."""
+    if isinstance(value, ast.Tuple):
+        return all(_fetched(v) for v in value.elts)
+    if isinstance(value, ast.Subscript):
+        base = value.value
+        return (isinstance(base, ast.Name) and base.id in ("params", "ws")) or (
+            ast.unparse(value) == "Y.shape[0]"
+        )
+    return isinstance(value, ast.Name) and value.id not in ("A", "Z")
+
+
+def _bound(forward: list[str], backward: list[str]) -> list[str]:
+    """Lines of `_passes(params, X, Y, ws, scale)`: the statements of `_forward` and
+    `_backward`, in their order, inside `run()`, and what they look up (the arrays of
+    params and ws, NumPy's functions, the transposed views) bound once before it.
+
+    train() runs a step thousands of times on the same arrays (the optimisers update
+    params in place): on a small network a step's look-ups cost ~8% of it (64-32-10)."""
+    code = [x for x in forward + backward if not x.lstrip().startswith("#")]
+    text = "\n".join(code)
+    setup, body, bound = [], [], set()
+    for stmt in ast.parse(text).body:
+        seg = ast.get_source_segment(text, stmt)
+        if isinstance(stmt, ast.Return):
+            continue
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            name = stmt.targets[0].id
+            if name in ("grads", "deltas"):
+                setup += seg.split("\n") if name == "grads" else []
+                continue
+        value = getattr(stmt, "value", None)
+        if isinstance(value, ast.Name) and value.id in ("A", "Z"):
+            continue  # the backward pass's unpacking: here the names are the forward pass's
+        if isinstance(stmt, ast.Assign) and _fetched(stmt.value):
+            names = {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            if not names <= bound:  # the backward pass fetches some weights again
+                setup.append(seg)
+            bound |= names
+            continue
+        body.append(seg)
+    stored, replaced = set(), set()  # names the statements assign: in place / anew
+    for stmt in ast.parse("\n".join(body)).body:
+        if isinstance(stmt, (ast.Assign, ast.AugAssign)):
+            for t in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
+                names = {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+                stored |= names
+                replaced |= names if isinstance(stmt, ast.Assign) else set()
+    tree = ast.parse("\n".join(setup + body))
+    taken = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}  # not np's attributes
+    calls = sorted(set(re.findall(r"\bnp\.(\w+(?:\.reduce)?)\(", "\n".join(body))))
+    views = sorted(set(re.findall(r"\b(\w+)\.T\b", "\n".join(body))) - replaced)
+    local = {f"np.{c}": c.replace(".", "_") for c in calls} | {f"{v}.T": f"{v}_T" for v in views}
+    local = {old: new for old, new in local.items() if new not in taken}
+    if local:
+        pattern = re.compile("|".join(rf"\b{re.escape(k)}\b" for k in sorted(local, key=len)[::-1]))
+        body = [pattern.sub(lambda m: local[m.group(0)], line) for line in body]
+    for group in ([k for k in local if k.startswith("np.")], [k for k in local if k[-2:] == ".T"]):
+        for at in range(0, len(group), 2):  # two a line, as _fetch
+            olds = group[at : at + 2]
+            setup.append(f"{', '.join(local[k] for k in olds)} = {', '.join(olds)}")
+    inner = [f"nonlocal {', '.join(sorted(stored & bound))}"] if stored & bound else []
+    inner += [*body, "return grads"]
+    return [*setup, "", "def run():", *(f"    {x}" for x in inner), "", "return run"]
+
+
 def _data_loss(d: Derivation, aliases: set[str]) -> tuple[list[str], list[str]]:
     """Lines of `_data_loss(out, Y)`: Σ over the batch of Σ_i ell(a_i, y_i), in its stable
     form, from the output layer's buffers in `out` (a workspace, or the rows train() kept);
@@ -414,9 +481,11 @@ def _penalty(d: Derivation) -> list[str]:
         if lam not in d.coefficients:
             continue
         omega = losses.REGULARISERS[name].omega
+        # the scalar factor outside the sum: one array temporary, not one per factor
+        factor, inner = omega.as_independent(losses.W, as_Add=False)
         for l in range(1, spec.depth + 1):
-            e = omega.xreplace({losses.W: sp.Symbol(f"W{l}"), losses.lam: lam})
-            terms.append(f"np.sum({p.code(e)})")
+            e = inner.xreplace({losses.W: sp.Symbol(f"W{l}")})
+            terms.append(f"{p.code(factor.xreplace({losses.lam: lam}))} * np.sum({p.code(e)})")
     if not terms:
         return ["return 0.0"]
     fetch = _fetch([f"W{l}" for l in range(1, spec.depth + 1)], "params")
@@ -641,6 +710,7 @@ def context(d: Derivation) -> dict:
         **common(d, runtime()),
         "forward": forward,
         "backward": backward,
+        "passes": _bound(forward, backward),
         "data_loss": data_loss,
         "output_rows": _py(tuple(output_rows)),
         "penalty_gradient": penalty_gradient,

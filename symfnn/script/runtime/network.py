@@ -57,6 +57,7 @@ class Network:
         fused: dict,
         clip_by_value: Callable,
         norm_scale: Callable,
+        bound_passes: Callable | None = None,
     ):
         self.compact, self.widths, self.task, self.l1, self.l2 = (
             compact,
@@ -78,6 +79,7 @@ class Network:
         self.init_std = init_std
         self.optimizers, self.fused = optimizers, fused
         self.clip_by_value, self.norm_scale = clip_by_value, norm_scale
+        self.bound_passes = bound_passes
         self.init_schemes = tuple(init_std)
         self._workspaces = OrderedDict()
 
@@ -221,6 +223,20 @@ class Network:
         when a > 0 for these activations; a gradient check skips a step that changes it."""
         A = self.forward(params, X)
         return [A[l] > 0 for l in self.kink_layers]
+
+    def passes(self, params: dict, X, Y, ws: dict, scale: float) -> Callable:
+        """run() -> grads: the forward and backward passes on the batch (X, Y) into the
+        workspace ws, at `scale`, as train() repeats them on the same arrays: bound once
+        (bound_passes, printed) when the script has it."""
+        if self.bound_passes is not None:
+            return self.bound_passes(params, X, Y, ws, scale)
+        forward, backward = self.forward_pass, self.backward_pass
+
+        def run():
+            A, Z = forward(params, X, ws)
+            return backward(params, A, Z, Y, ws, scale)[0]
+
+        return run
 
     def clip(self, grads: dict, squares: dict, clip_value, clip_norm) -> None:
         """Clip every gradient in place: by value (clip_by_value), then by the global norm
