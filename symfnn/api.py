@@ -25,7 +25,6 @@ from .documents import document
 from .engine import derive as engine
 from .engine import spec as specs
 from .engine import verify as proof
-from .engine.pending import refuse
 from .engine.spec import NetworkSpec
 from .errors import SpecError, show_path
 from .script import codegen, gradcheck
@@ -188,8 +187,6 @@ def analyze(
     from .flow import analyze as flow
 
     network = None if spec is None else load_spec(spec, loss=loss, l1=l1, l2=l2)
-    if network is not None:
-        refuse(network, "analysed for gradient flow")
     return flow.analyze(network, out_dir, **options)
 
 

@@ -556,15 +556,27 @@ class Chapter:
 
     def spec(self) -> None:
         us = self.data["spec"]
-        per = [
-            self.t(
-                "spec_scheme",
-                init=init_name(scheme),
-                bound=num(v["bound_delta_l_over_delta_L"][0]),
-                measured=num(v["measured_max_ratio"][0]),
-            )
-            for scheme, v in us["schemes"].items()
-        ]
+        t = us.get("coupled_layers", 0)  # layers 1 … t have no per-sample bound (bn)
+        depth = len(next(iter(us["schemes"].values()))["measured_max_ratio"])
+        at = t if t < depth else None  # the first layer with a bound (0-based), if any
+
+        def scheme_text(scheme: str, v: dict) -> str:
+            if at is None:
+                return self.t(
+                    "spec_scheme_measured",
+                    init=init_name(scheme),
+                    measured=num(v["measured_max_ratio"][0]),
+                )
+            values = {
+                "init": init_name(scheme),
+                "bound": num(v["bound_delta_l_over_delta_L"][at]),
+                "measured": num(v["measured_max_ratio"][at]),
+            }
+            if at == 0:
+                return self.t("spec_scheme", **values)
+            return self.t("spec_scheme_at", l=m(at + 1), **values)
+
+        per = [scheme_text(scheme, v) for scheme, v in us["schemes"].items()]
         failed = [init_name(s) for s, v in us["schemes"].items() if not v["bound_holds"]]
         delta_ratio = self.nm("delta_ratio")
         sentences = [
@@ -578,11 +590,23 @@ class Chapter:
                 samples=m(us["samples"]),
                 data=strings(self.lang)["data_digits" if us["data"] == "digits" else "data_random"],
                 eqref=rf"\eqref{{{BOUND_LABEL}}}",
-            ),
+            )
+        ]
+        if us.get("mini_batch"):
+            sentences.append(self.t("spec_batch", samples=m(us["samples"])))
+            if us.get("dropout"):
+                from ..engine.batchnorm import Q, keep_scale
+
+                sentences.append(self.t("spec_dropout", keep=m(sp.latex(keep_scale(Q)))))
+            if t == 1:
+                sentences.append(self.t("spec_coupled_one"))
+            elif t:
+                sentences.append(self.t("spec_coupled", t=m(t)))
+        sentences += [
             self.t("list_sep").join(per) + self.t("sentence_end"),
             self.t("spec_fails", inits=self.t("name_sep").join(failed))
             if failed
-            else self.t("spec_holds"),
+            else self.t("spec_holds_where" if t else "spec_holds"),
         ]
         self.section(
             "h_spec", [self.text(*sentences), self.figure("spec_bound", delta_ratio=delta_ratio)]

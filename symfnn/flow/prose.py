@@ -212,6 +212,30 @@ EN = {
     ),
     "spec_scheme": "{init}: bound {bound}, measured {measured}",
     "spec_holds": "The bound holds at every layer for every initialisation.",
+    "spec_batch": (
+        "The network has batch normalisation or dropout, so the {samples} samples are one "
+        "mini-batch in training mode: normalised with that batch's mean and variance, with one "
+        "dropout mask drawn from the seed, as in a training step and in the gradient check (a "
+        "batch of one sample has no variance to normalise by), and each sample's error term is "
+        "its row of the batch's."
+    ),
+    "spec_dropout": (
+        "A dropout layer scales a kept unit's error term by {keep}, so its slope in the bound "
+        "is multiplied by it."
+    ),
+    "spec_coupled": (
+        "In layers 1 to {t}, at or below a normalised layer, one sample's error term depends "
+        "on every sample of the batch through the batch mean and variance, so no per-sample "
+        "bound holds there and the figure shows only the measurement."
+    ),
+    "spec_coupled_one": (
+        "In layer 1, a normalised layer, one sample's error term depends on every sample of "
+        "the batch through the batch mean and variance, so no per-sample bound holds there "
+        "and the figure shows only the measurement."
+    ),
+    "spec_scheme_at": "{init}: at layer {l}, bound {bound}, measured {measured}",
+    "spec_scheme_measured": "{init}: measured {measured} at layer 1",
+    "spec_holds_where": "The bound holds at every layer that has one, for every initialisation.",
     "spec_fails": "The bound fails for {inits}: a bug, since the bound is a theorem.",
     "data_digits": "digits",
     "data_random": "random inputs, as the network does not fit the digits",
@@ -406,6 +430,23 @@ ZH = {
     ),
     "spec_scheme": "{init}：上界 {bound}，测量值 {measured}",
     "spec_holds": "对每种初始化，上界在每一层都成立。",
+    "spec_batch": (
+        "该网络含批量归一化或 dropout，因此这{samples}个样本组成训练模式下的一个小批量："
+        "用该批量的均值和方差归一化，dropout 掩码由随机种子抽取一次，与训练的一步和梯度检验相同"
+        "（单个样本的批量没有方差可供归一化）；每个样本的误差项是该批量误差项中对应的一行。"
+    ),
+    "spec_dropout": "dropout 层把保留单元的误差项乘以{keep}，因此上界中该层的导数上确界也乘以它。",
+    "spec_coupled": (
+        "在第1至{t}层（位于归一化层或其下方），一个样本的误差项通过批量均值和方差依赖于批量中的"
+        "每个样本，因此那里不存在逐样本的上界，图中只给出测量值。"
+    ),
+    "spec_coupled_one": (
+        "第1层是归一化层，一个样本的误差项通过批量均值和方差依赖于批量中的每个样本，"
+        "因此那里不存在逐样本的上界，图中只给出测量值。"
+    ),
+    "spec_scheme_at": "{init}：第{l}层上界 {bound}，测量值 {measured}",
+    "spec_scheme_measured": "{init}：第1层测量值 {measured}",
+    "spec_holds_where": "对每种初始化，上界在所有存在上界的层都成立。",
     "spec_fails": "上界对{inits}不成立：既然上界是定理，这说明有程序错误。",
     "data_digits": "digits 数据",
     "data_random": "随机输入，因为该网络不匹配 digits 数据",

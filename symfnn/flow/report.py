@@ -148,15 +148,42 @@ def report(data: dict) -> str:
     ]
     rows = []
     for scheme, v in sb["schemes"].items():
-        factors = ", ".join(f"{r['factor_bound']['float']:.3g}" for r in v["layers"])
-        rows.append([SCHEME_NAMES[scheme], factors or "–", _e(v["product"]["float"])])
+        factors = ", ".join(
+            f"{r['factor_bound']['float']:.3g}" if r["factor_bound"] else "bn" for r in v["layers"]
+        )
+        product = _e(v["product"]["float"]) if v["product"] else "none (bn)"
+        rows.append([SCHEME_NAMES[scheme], factors or "–", product])
     md += _table(["init", "factor bound per layer", "product"], rows)
     us = data["spec"]
+    if sb.get("normalised_layers"):
+        md += [
+            "",
+            (
+                f"Batch-normalised layers {', '.join(map(str, sb['normalised_layers']))}: a "
+                "sample's δ there depends on the whole batch's (through the batch mean and "
+                "variance), so those layers have no per-sample factor (bn) and the product no "
+                "bound."
+            ),
+        ]
+    if sb.get("dropout_layers"):
+        md += ["", "A dropout layer's factor includes 1/(1 − q): a kept unit's δ is scaled so."]
     md += [
         "",
         f"Measured on {us['samples']} samples ({us['data']}), with the actual spectral norms:",
-        "",
     ]
+    if us.get("mini_batch"):
+        t = us.get("coupled_layers", 0)
+        md[-1] += (
+            " one mini-batch, in training mode — batch statistics, one dropout mask drawn from "
+            "the seed (what a training step and the gradient check see); δ_n^(l) is row n of "
+            "the batch's Δ^(l)."
+        )
+        if t:
+            md[-1] += (
+                f" Layers 1 … {t} are at or below a normalised layer: no per-sample bound there "
+                "(n/a); 'bound holds' is over the layers that have one."
+            )
+    md.append("")
     md += _table(
         ["init", "max_n ‖δ^(1)‖/‖δ^(L)‖", "bound", "bound holds"],
         [
@@ -169,6 +196,23 @@ def report(data: dict) -> str:
             for sc, v in us["schemes"].items()
         ],
     )
+    if us.get("mini_batch"):  # layer by layer: where the bound starts to apply
+        schemes = list(us["schemes"])
+        md += ["", "Per layer, max_n ‖δ_n^(l)‖/‖δ_n^(L)‖ (bound):", ""]
+        md += _table(
+            ["l", *(SCHEME_NAMES[sc] for sc in schemes)],
+            [
+                [
+                    str(l + 1),
+                    *(
+                        f"{_e(us['schemes'][sc]['measured_max_ratio'][l])} "
+                        f"({_e(us['schemes'][sc]['bound_delta_l_over_delta_L'][l])})"
+                        for sc in schemes
+                    ),
+                ]
+                for l in range(len(us["schemes"][schemes[0]]["measured_max_ratio"]))
+            ],
+        )
     ai = data["at_init"]
     md += [
         "",

@@ -21,6 +21,7 @@ import sympy as sp
 from ..engine import training
 from ..engine.activations import derive_activation
 from ..engine.activations import z as Z
+from ..engine.batchnorm import keep_scale
 from ..engine.spec import NetworkSpec
 
 C = sp.Function("C")  # the cost, as a function of the chain's output only
@@ -448,6 +449,11 @@ def spec_bounds(spec: NetworkSpec, schemes: tuple[str, ...] = SCHEMES) -> dict:
             "at": exact(m.at) if m.at is not None else None,
             "attained": m.attained,
         }
+    # batch norm (issue 11): a normalised layer's δ mixes the samples (through μ and σ²), so
+    # it has no per-sample factor, and the product over all layers no bound; dropout scales
+    # a kept unit's δ by 1/(1 − q), a factor of its layer's bound
+    out["normalised_layers"] = [l for l, x in enumerate(spec.layers, start=1) if x.batchnorm]
+    out["dropout_layers"] = [l for l, x in enumerate(spec.layers, start=1) if x.dropout]
     for scheme in schemes:
         rows, total = [], sp.Integer(1)
         for l in range(1, spec.depth):
@@ -455,8 +461,9 @@ def spec_bounds(spec: NetworkSpec, schemes: tuple[str, ...] = SCHEMES) -> dict:
             fan_in, fan_out = sp.Integer(widths[l]), sp.Integer(widths[l + 1])
             s = init_std(scheme, fan_in, fan_out)
             norm = sp.nsimplify(s * (sp.sqrt(fan_in) + sp.sqrt(fan_out)))
-            factor = sp.radsimp(maxima[(layer.activation, layer.param)].sup * norm)
-            total = total * factor
+            slope = maxima[(layer.activation, layer.param)].sup
+            factor = sp.radsimp(slope * keep_scale(sp.nsimplify(layer.dropout)) * norm)
+            total = None if total is None or layer.batchnorm else total * factor
             rows.append(
                 {
                     "l": l,
@@ -464,18 +471,16 @@ def spec_bounds(spec: NetworkSpec, schemes: tuple[str, ...] = SCHEMES) -> dict:
                     "W_next_shape": [widths[l + 1], widths[l]],
                     "std": exact(s),
                     "W_next_norm_estimate": exact(norm),
-                    "factor_bound": exact(factor),
+                    "factor_bound": None if layer.batchnorm else exact(factor),
                 }
             )
-        total_value = float(sp.N(total, 30))
-        out["schemes"][scheme] = {
-            "layers": rows,
-            "product": {
+        out["schemes"][scheme] = {"layers": rows, "product": None}
+        if total is not None:
+            out["schemes"][scheme]["product"] = {
                 "exact": sp.sstr(total) if len(sp.sstr(total)) < 400 else None,
-                "float": total_value,
+                "float": float(sp.N(total, 30)),
                 "log10": float(sp.N(sp.log(total, 10), 30)),
-            },
-        }
+            }
     return out
 
 
