@@ -39,34 +39,36 @@ class HandTuned:
 
     def step(self, Xs, Ys, idx) -> None:
         """One SGD step on the rows `idx` of the training set (Xs, Ys)."""
-        A, D, W, b = self.A, self.D, self.W, self.b
-        np.take(Xs, idx, axis=0, out=self.X, mode="clip")
-        np.take(Ys, idx, axis=0, out=self.Y, mode="clip")
-        L = self.L
+        # every attribute and NumPy function a local: each look-up costs on a small net
+        A, D, W, b, zeros, mask = self.A, self.D, self.W, self.b, self.zeros, self.mask
+        dW, db, ones, decay, L = self.dW, self.db, self.ones, self.decay, self.L
+        matmul, maximum, greater, take = np.matmul, np.maximum, np.greater, np.take
+        take(Xs, idx, axis=0, out=self.X, mode="clip")
+        take(Ys, idx, axis=0, out=self.Y, mode="clip")
         for l in range(1, L + 1):
             Z = A[l]  # Z and A share a buffer: ReLU and softmax work in place
-            np.matmul(A[l - 1], W[l - 1].T, out=Z)
+            matmul(A[l - 1], W[l - 1].T, out=Z)
             Z += b[l - 1]
             if l < L:
-                np.maximum(Z, self.zeros[l], out=Z)
+                maximum(Z, zeros[l], out=Z)
         out = A[L]
-        np.max(out, axis=1, keepdims=True, out=self.rowmax)
+        np.maximum.reduce(out, axis=1, keepdims=True, out=self.rowmax)
         out -= self.rowmax
         np.exp(out, out=out)
-        np.sum(out, axis=1, keepdims=True, out=self.rowsum)
+        np.add.reduce(out, axis=1, keepdims=True, out=self.rowsum)
         out /= self.rowsum
         np.subtract(out, self.Y, out=D[L])
         D[L] *= self.lr / len(out)  # α/B folded in: dW below is α ∂R/∂W (without λW)
         for l in range(L, 0, -1):
-            np.matmul(D[l].T, A[l - 1], out=self.dW[l - 1])
-            np.matmul(self.ones, D[l], out=self.db[l - 1])
+            matmul(D[l].T, A[l - 1], out=dW[l - 1])
+            matmul(ones, D[l], out=db[l - 1])
             if l > 1:
-                np.matmul(D[l], W[l - 1], out=D[l - 1])
-                np.greater(A[l - 1], 0, out=self.mask[l - 1])
-                D[l - 1] *= self.mask[l - 1]
-            W[l - 1] *= self.decay
-            W[l - 1] -= self.dW[l - 1]
-            b[l - 1] -= self.db[l - 1]
+                matmul(D[l], W[l - 1], out=D[l - 1])
+                greater(A[l - 1], 0, out=mask[l - 1])
+                D[l - 1] *= mask[l - 1]
+            W[l - 1] *= decay
+            W[l - 1] -= dW[l - 1]
+            b[l - 1] -= db[l - 1]
 
     def epoch(self, Xs, Ys, order, batch: int) -> None:
         """One pass over the training set in the given order (full batches only)."""
