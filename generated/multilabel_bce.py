@@ -1112,7 +1112,7 @@ BLOCK_ROWS = 4096
 # (the first included), at most one in NORM_STRIDE, when no clipping needs them at every
 # step: a vdot per parameter per step would cost ~10% on a small network, and the whole
 # gradient (penalty included) a few passes over the weights (~5% of a step) on a large one.
-NORM_STEPS, NORM_STRIDE = 8, 16
+NORM_STEPS, NORM_STRIDE = 8, 8
 # The train error is counted on the rows of ERROR_BLOCKS evenly spaced blocks of an epoch
 # (the first included): an argmax over a block's outputs and one over its targets cost
 # ~5% of the steps of a small network's block (64-32-10, 50 ns a row).

@@ -43,7 +43,7 @@ gradient-flow analysis needs):
         and ends as the best weights seen (by validation error).
         history: per epoch "loss", "train_error", "val_error", "grad_norm" (global
         norm before clipping, mean over up to 8 evenly spaced steps of the epoch (at
-        most one in 16), or over every step when clipping), "grad_norms" (one {"W1": ..., "b1": ...} per
+        most one in 8), or over every step when clipping), "grad_norms" (one {"W1": ..., "b1": ...} per
         epoch: mean per-parameter norm before clipping, over the same steps),
         "time"; and "best_epoch", "stopped". The train error is measured on the
         mini-batches of 4 evenly spaced blocks of 4096 rows an epoch (all rows of a smaller
