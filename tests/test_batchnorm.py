@@ -184,9 +184,11 @@ def test_two_normalised_layers_are_proven_symbolically_layer_by_layer():
 
     status = _symbolic(derive(parse(TWO_BN, loss="squared_error")), width=1)
     # links: W1 | δ1 (3), γ1, β1, W2 | δ2 (3), γ2, β2, W3, b3 | δ3 (3)
+    # and the forward values Z1, Z2, Z3 (3 samples each)
     assert status == (
         "difference = 0 for all 17 partials of 1-1:tanh:bn-1:sigmoid:bn-1:identity "
-        "(17 by cancel per layer with symbolic inputs and upstream errors)"
+        "(17 by cancel per layer from symbolic inputs and upstream errors with 9 forward "
+        "values too)"
     )
 
 
@@ -249,6 +251,23 @@ def test_a_wrong_term_fails_the_layer_by_layer_proof(what, monkeypatch, fresh_ca
         assert status.startswith("FAILED: delta-2"), status
 
 
+def test_a_wrong_forward_step_fails_the_layer_by_layer_proof():
+    """Each link starts from a symbolic Z(l): its Z(l+1) is checked against the definition,
+    or a forward step adding b3 twice would leave every backward step right and the proof
+    blind."""
+    from dataclasses import replace
+
+    from symfnn.engine.verify_bn import _symbolic
+
+    d = derive(parse(TWO_BN, loss="squared_error"))
+    last = d.layers[-1]
+    b3 = next(ms for ms in last.forward_z.batch.atoms(sp.MatrixSymbol) if ms.name == "b3")
+    twice = replace(last.forward_z, batch=last.forward_z.batch.xreplace({b3: 2 * b3}))
+    assert twice.batch != last.forward_z.batch
+    d = replace(d, layers=(*d.layers[:-1], replace(last, forward_z=twice)))
+    assert _symbolic(d, width=1).startswith("FAILED: forward-z-3, entry 1, is not its definition")
+
+
 def test_two_stacked_normalised_layers_are_proven():
     """δ of layer 1 comes through layer 2's normalisation and mask: PROVEN, the symbolic part
     at the numeric instance's widths, then one numeric point (about 20 s)."""
@@ -256,4 +275,4 @@ def test_two_stacked_normalised_layers_are_proven():
     report = verify(d)
     assert report.proven, report.lines()
     assert report.partials == 2 * (4 + 2 + 2) + 4 + 2 and report.points == 1
-    assert "40 by cancel per layer" in report.symbolic
+    assert "(40 by cancel per layer" in report.symbolic

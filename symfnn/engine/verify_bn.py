@@ -8,7 +8,8 @@ On a small instance of the same layer types (width 2, 3 for softmax; a batch of 
    input Z(l), its parameters and the upstream error D = N ∂R/∂Z(l+1) as symbols. Each
    derivation step it holds (δ(l) through μ and σ², ∂R/∂γ, ∂R/∂β, ∂R/∂W(l+1), ∂R/∂b(l+1))
    minus the derivative of Σ D ⊙ Z(l+1) (the last link: of N R) is reduced to 0 by cancel,
-   per coefficient of D. The chain rule joins the links into the whole gradient; no part
+   per coefficient of D, and so is its forward value Z(l+1) minus the definition's. The
+   chain rule joins the links into the whole gradient; no part
    holds two layers' square roots, which is what made cancel on the whole risk too slow.
 2. numeric: the whole regularised risk of one mini-batch, differentiated by every weight,
    γ, β and bias, against the derivation's mini-batch forms evaluated on the same numbers,
@@ -290,7 +291,7 @@ class Block:
     l: int
     mats: dict  # the derivation's names -> explicit symbol matrices (or data)
     steps: list  # derivation steps to evaluate in order (forward from Z(l), then backward)
-    wanted: list  # (label, step, brute-force matrix of partials)
+    wanted: list  # (what, step, brute-force matrix): "Z" a forward value, else partials
     upstream: list  # the symbols of D (none for the last link)
 
 
@@ -342,9 +343,11 @@ def blocks(d: Derivation, inst: Instance, data: dict, region: dict) -> list[Bloc
 
     # block 0: the data to Z(1)
     X = inst.X.xreplace(data)
-    objective = sum(D[1].multiply_elementwise(_net_input(X, P[0], spec.layers[0])))
+    Z1 = _net_input(X, P[0], spec.layers[0])
+    objective = sum(D[1].multiply_elementwise(Z1))
     mats = {_batch("A", 0, d): X, layers[0].delta.batch_lhs: D[1]} | mats_of(1)
-    out.append(Block(0, mats, [], next_parameters(0, objective, 1), list(D[1])))
+    wanted = [("Z", layers[0].forward_z, Z1), *next_parameters(0, objective, 1)]
+    out.append(Block(0, mats, [], wanted, list(D[1])))
     # block l: Z(l) -> Z(l+1)
     for l in range(1, L):
         layer, spec_l, Pl = layers[l - 1], spec.layers[l - 1], P[l - 1]
@@ -356,7 +359,8 @@ def blocks(d: Derivation, inst: Instance, data: dict, region: dict) -> list[Bloc
         backward = list(batch_backward(layer))
         first = backward.index(layer.grad_W)
         delta = backward[first - 1]
-        wanted = [("delta", delta, _partials(objective, Z[l]))]
+        # the forward steps too: Z(l+1) from Z(l), so each link starts where the last ended
+        wanted = [("Z", layers[l].forward_z, Znext), ("delta", delta, _partials(objective, Z[l]))]
         if spec_l.batchnorm:
             norm = layer.norm
             wanted += [
@@ -410,10 +414,13 @@ def _symbolic(d: Derivation, seconds: int = 30, width: int = 2, samples: int = M
 
     By the chain rule the links prove the whole: δ(L) = N ∂R/∂Z(L) (the last link), and if
     δ(l+1) = N ∂R/∂Z(l+1), the link Z(l) -> Z(l+1), proven for every value of D, gives δ(l)
-    and the gradients of the parameters inside it. Each layer's steps are evaluated once, on
+    and the gradients of the parameters inside it. The forward steps are proven the same way:
+    Z(1) from the data, and Z(l+1) from Z(l), equal their definitions, so every value a link
+    reads is the network's. Each layer's steps are evaluated once, on
     the numeric part's instance (width 2, 3 for softmax; a batch of 3; exact data, fixed
     masks); a wrong entry is told apart from one cancel cannot reduce by its value at the
-    region's point. A step that reads a matrix outside its link leaves the part incomplete.
+    region's point. A step the links cannot evaluate (say, one reading a matrix outside its
+    link) leaves the part incomplete.
     """
     small = smallest_instance(d.spec) if width == 1 else small_instance(d.spec, width)
     rng = random.Random(1)
@@ -430,7 +437,7 @@ def _symbolic(d: Derivation, seconds: int = 30, width: int = 2, samples: int = M
         EPSILON: EPSILON_VALUE,
     }
     sizes = {N: samples} | {layer_symbols(l).m: w for l, w in enumerate(small.widths)}
-    count, left = 0, []
+    count, forward, left = 0, 0, []
     try:
         with _time_limit(seconds):
             region = _region(inst, rng)
@@ -440,26 +447,34 @@ def _symbolic(d: Derivation, seconds: int = 30, width: int = 2, samples: int = M
                 mats = dict(b.mats)
                 for step in b.steps:
                     mats[step.batch_lhs] = _ev(step.batch, env, sizes, mats, region)
-                for _what, step, expected in b.wanted:
+                for what, step, expected in b.wanted:
                     got = _ev(step.batch, env, sizes, mats, region)
                     for i, (g, e) in enumerate(zip(got, expected)):
                         difference = _fix_region(g, region) - _fix_region(e, region)
-                        count += 1
-                        if _vanishes(difference, b.upstream):
+                        if what == "Z":
+                            forward += 1
+                        else:
+                            count += 1
+                        if _vanishes(difference, b.upstream if what != "Z" else []):
                             continue
                         size = abs(sp.N(difference.xreplace(region), DIGITS))
                         if size > 1e-40:
+                            should = (
+                                "its definition"
+                                if what == "Z"
+                                else "the derivative of its link's objective"
+                            )
                             return (
-                                f"FAILED: {step.label}, entry {i + 1}, is not the derivative "
-                                f"of its link's objective (off by {float(size):.3g})"
+                                f"FAILED: {step.label}, entry {i + 1}, is not {should} "
+                                f"(off by {float(size):.3g})"
                             )
                         left.append(f"{step.label}[{i + 1}]")
     except DerivationError as e:
-        return f"numeric only: a step reads outside its link ({e})"
+        return f"numeric only: a step could not be evaluated within its link ({e})"
     except TimeoutError:
         return (
             f"numeric only: the layer-by-layer cancellation did not finish in {seconds} s "
-            f"({count} entries reduced to 0)"
+            f"({count} partials and {forward} forward values reduced to 0)"
         )
     if left:
         return (
@@ -467,7 +482,8 @@ def _symbolic(d: Derivation, seconds: int = 30, width: int = 2, samples: int = M
         )
     return (
         f"difference = 0 for all {count} partials of {small.compact} "
-        f"({count} by cancel per layer with symbolic inputs and upstream errors)"
+        f"({count} by cancel per layer from symbolic inputs and upstream errors with "
+        f"{forward} forward values too)"
     )
 
 
