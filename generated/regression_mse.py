@@ -928,6 +928,7 @@ class Network:
         self.bound_passes = bound_passes
         self.init_schemes = tuple(init_std)
         self._workspaces = OrderedDict()
+        self._kept = OrderedDict()
 
     # -- buffers --------------------------------------------------------------------------
 
@@ -1069,6 +1070,17 @@ class Network:
         when a > 0 for these activations; a gradient check skips a step that changes it."""
         A = self.forward(params, X)
         return [A[l] > 0 for l in self.kink_layers]
+
+    def kept(self, key: tuple, make: Callable):
+        """make() the first time `key` is asked for: what train() builds for a run (its
+        flat weights, its plan of bound steps, ~1 ms on a small network) kept for the next
+        run of the same shape, as the workspaces are (the last WORKSPACES keys)."""
+        if key not in self._kept:
+            self._kept[key] = make()
+            while len(self._kept) > WORKSPACES:
+                self._kept.popitem(last=False)
+        self._kept.move_to_end(key)
+        return self._kept[key]
 
     def passes(self, params: dict, X, Y, ws: dict, scale: float) -> Callable:
         """run() -> grads: the forward and backward passes on the batch (X, Y) into the
@@ -1226,8 +1238,12 @@ def fit(
     stopping = EarlyStopping(params, patience)
     # the passes at the optimiser's scale, or at 1 when the step takes the whole gradient
     at_scale = 1.0 if scale is None else scale
-    into = {} if flat is None else flat[2]
-    order, plan = _plan(net, work, (X, Y), batch_size, at_scale, into)
+    if flat is None:
+        order, plan = _plan(net, work, (X, Y), batch_size, at_scale, {})
+    else:  # bound to the kept flat arrays: kept too, for a run of the same shape
+        key = ("plan", len(X), batch_size, dtype.str, at_scale)
+        make = partial(_plan, net, work, (X, Y), batch_size, at_scale, flat[2])
+        order, plan = net.kept(key, make)
     spare = None if scale is None else {k: np.empty_like(p) for k, p in params.items()}
     n = len(X)
     # a diverging run overflows: the loss says so below, NumPy need not warn
@@ -1290,6 +1306,12 @@ def _flat(net, params: dict) -> tuple:
         return params, None
     if sum(p.size for p in params.values()) > FLAT_SIZE:
         return params, None
+    make = partial(_flat_arrays, params, keys)
+    return net.kept(("flat", params["W1"].dtype.str), make)
+
+
+def _flat_arrays(params: dict, keys: dict) -> tuple:
+    """(work, (stepped, grads, views)) of _flat, allocated."""
     dtype = params["W1"].dtype
     work, stepped, grads, views = {}, {}, {}, {}
     for kind, names in keys.items():
@@ -1334,11 +1356,12 @@ def _plan(net, params, data, batch_size: int, scale: float, into: dict) -> tuple
             steps = []
             for s in range(0, size, batch):
                 e = min(s + batch, size)
-                ws = dict(net.workspace(e - s, dtype)) | into  # the gradients: flat
-                ws |= {k: rows[s:e] for k, rows in kept.items() if k in names}
-                if e - s not in inputs:
-                    inputs[e - s] = np.empty((e - s, X.shape[1]), dtype)
-                x, y = inputs[e - s], kept["Y"][s:e]
+                if e - s not in inputs:  # its input buffer and workspace, per size
+                    ws = net.workspace(e - s, dtype) | into  # the gradients: flat
+                    inputs[e - s] = np.empty((e - s, X.shape[1]), dtype), ws
+                x, ws = inputs[e - s]
+                ws = ws | {k: kept[k][s:e] for k in names}
+                y = kept["Y"][s:e]
                 steps.append((x, kept["at"][s:e], bind(params, x, y, ws, scale)))
             shared = steps if size == per_block else shared
         rows = {k: v[:size] for k, v in kept.items()}

@@ -115,8 +115,12 @@ def fit(
     stopping = EarlyStopping(params, patience)
     # the passes at the optimiser's scale, or at 1 when the step takes the whole gradient
     at_scale = 1.0 if scale is None else scale
-    into = {} if flat is None else flat[2]
-    order, plan = _plan(net, work, (X, Y), batch_size, at_scale, into)
+    if flat is None:
+        order, plan = _plan(net, work, (X, Y), batch_size, at_scale, {})
+    else:  # bound to the kept flat arrays: kept too, for a run of the same shape
+        key = ("plan", len(X), batch_size, dtype.str, at_scale)
+        make = partial(_plan, net, work, (X, Y), batch_size, at_scale, flat[2])
+        order, plan = net.kept(key, make)
     spare = None if scale is None else {k: np.empty_like(p) for k, p in params.items()}
     n = len(X)
     # a diverging run overflows: the loss says so below, NumPy need not warn
@@ -179,6 +183,12 @@ def _flat(net, params: dict) -> tuple:
         return params, None
     if sum(p.size for p in params.values()) > FLAT_SIZE:
         return params, None
+    make = partial(_flat_arrays, params, keys)
+    return net.kept(("flat", params["W1"].dtype.str), make)
+
+
+def _flat_arrays(params: dict, keys: dict) -> tuple:
+    """(work, (stepped, grads, views)) of _flat, allocated."""
     dtype = params["W1"].dtype
     work, stepped, grads, views = {}, {}, {}, {}
     for kind, names in keys.items():
@@ -223,11 +233,12 @@ def _plan(net, params, data, batch_size: int, scale: float, into: dict) -> tuple
             steps = []
             for s in range(0, size, batch):
                 e = min(s + batch, size)
-                ws = dict(net.workspace(e - s, dtype)) | into  # the gradients: flat
-                ws |= {k: rows[s:e] for k, rows in kept.items() if k in names}
-                if e - s not in inputs:
-                    inputs[e - s] = np.empty((e - s, X.shape[1]), dtype)
-                x, y = inputs[e - s], kept["Y"][s:e]
+                if e - s not in inputs:  # its input buffer and workspace, per size
+                    ws = net.workspace(e - s, dtype) | into  # the gradients: flat
+                    inputs[e - s] = np.empty((e - s, X.shape[1]), dtype), ws
+                x, ws = inputs[e - s]
+                ws = ws | {k: kept[k][s:e] for k in names}
+                y = kept["Y"][s:e]
                 steps.append((x, kept["at"][s:e], bind(params, x, y, ws, scale)))
             shared = steps if size == per_block else shared
         rows = {k: v[:size] for k, v in kept.items()}
