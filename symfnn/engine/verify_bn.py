@@ -209,15 +209,25 @@ def _partial(inst: Instance, w: sp.Symbol, point: dict) -> mpmath.mpf:
     """∂R/∂w at `point`: the risk is built with every other symbol already a number.
 
     The same as writing the whole risk and then putting in all values but w (verify's
-    `_partial`), only the numbers fold while the expression is built, so the tree SymPy
-    differentiates holds one symbol and stays small.
+    `_partial`), only the numbers fold while the expression is built, so the tree holds one
+    symbol. Its subexpressions are shared (every sample's normalisation reads the same batch
+    statistics), which `diff` on the tree would copy once per path — exponential in the
+    number of bn layers. So the tree is split into its common subexpressions (`cse`) and
+    differentiated along them by the chain rule, `diff` taking each small piece: the same
+    derivative, its cost linear in the tree's size.
     """
     others = {s: v for s, v in point.items() if s != w}
     one = copy.copy(inst)
     one.X, one.Y = inst.X.xreplace(others), inst.Y.xreplace(others)
     one.params = [{k: M.xreplace(others) for k, M in P.items()} for P in inst.params]
     risk = brute_force_risk(one, region=point)
-    return _mpf(sp.diff(risk, w).xreplace({w: point[w]}))
+    pieces, (whole,) = sp.cse(risk, symbols=sp.numbered_symbols("c", real=True))
+    R = sp.Dummy("R", real=True)
+    value, slope = {w: point[w]}, {w: sp.Integer(1)}
+    for c, e in [*pieces, (R, whole)]:
+        value[c] = e.xreplace(value)
+        slope[c] = sp.Add(*(sp.diff(e, u).xreplace(value) * slope[u] for u in e.free_symbols))
+    return _mpf(slope[R])
 
 
 def _near_kink(inst: Instance, point: dict) -> bool:
