@@ -240,7 +240,7 @@ def _data_loss(out, Y):
     rowsum2 = out["rowsum2"]
     # lse = log(sum(exp(Z2), axis=1)) from the softmax's row maximum and sum
     lse = rowmax2 + np.log(rowsum2)
-    return float(np.sum(-Y * (Z2 - lse)))
+    return -float(np.vdot(Y, Z2 - lse))
 
 
 def _penalty(params, l1, l2):

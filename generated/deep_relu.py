@@ -328,7 +328,7 @@ def _data_loss(out, Y):
     rowsum4 = out["rowsum4"]
     # lse = log(sum(exp(Z4), axis=1)) from the softmax's row maximum and sum
     lse = rowmax4 + np.log(rowsum4)
-    return float(np.sum(-Y * (Z4 - lse)))
+    return -float(np.vdot(Y, Z4 - lse))
 
 
 def _penalty(params, l1, l2):

@@ -456,10 +456,22 @@ def _data_loss(d: Derivation, aliases: set[str]) -> tuple[list[str], list[str]]:
     alias = held != f"A{L}" and f"A{L}" in used  # the identity's A_L is Z_L
     fetch = [f'{n} = out["{n}"]' for n in read if n in used or (alias and n == held)]
     fetch += [f"A{L} = {held}  # the identity's A_L is Z_L"] if alias else []
-    lines.append(f"return float(np.sum({p.code(expr)}))")
+    lines.append(f"return {_summed(p, expr, sp.Symbol('Y'), L)}")
     kind = "in the logits" if reads_z else "as defined"
     head = f"# ell(a, y) = {p.code(d.loss.ell)}, summed {kind}"
     return [head, *fetch, *lines], read
+
+
+def _summed(p, expr: sp.Expr, Y: sp.Symbol, L: int) -> str:
+    """`float(np.sum(expr))`; a loss of the form Y * E (cross-entropy: -Y * (Z - lse)) as
+    vdot(Y, E): one pass over the outputs less, and no temporary for -Y or the product."""
+    E, rest = expr.as_independent(Y, as_Add=False)  # expr = E * rest
+    full = E.has(sp.Symbol(f"Z{L}")) or E.has(sp.Symbol(f"A{L}"))  # E is (N, m_L), as Y
+    if rest == Y and full:
+        if E.could_extract_minus_sign():  # -vdot(Y, Z - lse): no pass for the minus
+            return f"-float(np.vdot(Y, {p.code(-E)}))"
+        return f"float(np.vdot(Y, {p.code(E)}))"
+    return f"float(np.sum({p.code(expr)}))"
 
 
 def _risk(d: Derivation) -> str:
