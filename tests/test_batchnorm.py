@@ -276,3 +276,15 @@ def test_two_stacked_normalised_layers_are_proven():
     assert report.proven, report.lines()
     assert report.partials == 2 * (4 + 2 + 2) + 4 + 2 and report.points == 1
     assert "(40 by cancel per layer" in report.symbolic
+
+
+def test_an_unfinished_symbolic_part_is_numeric_only_and_compares_every_point(monkeypatch):
+    from symfnn.engine import verify_bn
+
+    d = derive(parse(TWO_BN, loss="squared_error"))
+    status = verify_bn._symbolic(d, seconds=1)  # about 7 s of work
+    assert status.startswith("numeric only: the layer-by-layer cancellation did not finish in 1 s")
+    # the numeric part then compares every requested point, not the one cross-check
+    monkeypatch.setattr(verify_bn, "_symbolic", lambda d, **kw: status)
+    report = verify(derive(parse(REGRESSION, loss="squared_error")), points=2)
+    assert report.points == 2 and report.verdict == "NUMERIC ONLY" and not report.proven

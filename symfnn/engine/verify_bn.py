@@ -52,6 +52,7 @@ from .verify import (
 )
 
 MIN_SAMPLES = 3
+SECONDS_PER_LINK = 10  # the symbolic part's time limit, per link (a bn link takes ~2 s)
 
 
 class Instance:
@@ -418,7 +419,9 @@ def _region(inst: Instance, rng: random.Random) -> dict | None:
     return None
 
 
-def _symbolic(d: Derivation, seconds: int = 30, width: int = 2, samples: int = MIN_SAMPLES) -> str:
+def _symbolic(
+    d: Derivation, seconds: int | None = None, width: int = 2, samples: int = MIN_SAMPLES
+) -> str:
     """Layer by layer: each link's derivation outputs minus the derivatives of its objective
     (`Block`), with every input, parameter and upstream error a symbol, reduced to 0.
 
@@ -433,6 +436,8 @@ def _symbolic(d: Derivation, seconds: int = 30, width: int = 2, samples: int = M
     link) leaves the part incomplete.
     """
     small = smallest_instance(d.spec) if width == 1 else small_instance(d.spec, width)
+    if seconds is None:  # the work is one link per layer: the limit grows with them
+        seconds = max(30, SECONDS_PER_LINK * (small.depth + 1))
     rng = random.Random(1)
     inst = Instance(small, samples, rng)
     exact = random_point(inst, rng, DIGITS)
