@@ -7,8 +7,8 @@ round times, in turn and on the same weights and data:
 - "GEMM only": just the step's matrix products into preallocated arrays, the limit any
   NumPy implementation can reach;
 - "hand-tuned": `benchmarks/handtuned.py`, the best plain NumPy loop we can write;
-- "bare step": the generated script's printed passes and fused update, gathered batches,
-  no bookkeeping (what the script's Network runs per step);
+- "bare step": the generated script's printed passes (bound once) and fused update on
+  gathered batches, no bookkeeping (train() runs these, its weights as two arrays);
 - "train()": the generated script's own `train()` for one epoch, as a user calls it;
 - scikit-learn's MLPClassifier and PyTorch eager when installed.
 Rounds are interleaved so that a noisy neighbour slows every contender alike; the table
@@ -81,19 +81,18 @@ def generated(module, params0, data, batch: int, seed: int) -> dict:
 
 
 def bare(module, params0, X, Y, batch: int, seed: int) -> dict:
-    """The generated step alone: gather, forward, backward at the optimiser's scale, update."""
+    """The generated step alone: gather, the printed passes bound once (net.passes: forward,
+    backward at the optimiser's scale), the printed fused update on params' own arrays."""
     params, net = _copy(params0), module.NET
     step, scale = net.optimizer("sgd", params, LR, 0.0, L2)
     ws = net.workspace(batch, X.dtype)
     xb, yb = np.empty((batch, X.shape[1]), X.dtype), np.empty((batch, Y.shape[1]), Y.dtype)
-    forward, backward = net.forward_pass, net.backward_pass
+    run = net.passes(params, xb, yb, ws, scale)
     order = np.random.default_rng(seed).permutation(len(X))
     for lo in range(0, len(order) - batch + 1, batch):
-        np.take(X, order[lo : lo + batch], axis=0, out=xb, mode="clip")
-        np.take(Y, order[lo : lo + batch], axis=0, out=yb, mode="clip")
-        A, Z = forward(params, xb, ws)
-        grads, _ = backward(params, A, Z, yb, ws, scale)
-        step(params, grads)
+        X.take(order[lo : lo + batch], 0, xb, "clip")
+        Y.take(order[lo : lo + batch], 0, yb, "clip")
+        step(params, run())
     return params
 
 
