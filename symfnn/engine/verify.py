@@ -80,6 +80,9 @@ class Report:
     renaming: str = ""  # how the network's layers map onto the instance's, and that check
     inconclusive: str = ""  # why the numeric comparison says nothing, where it does not
     digits: int = DIGITS  # the precision the numeric comparison was decided at
+    # how the symbolic part went: 0, on the whole risk at once; n, link by link (verify_bn):
+    # the n links Z(l) -> Z(l+1), each with symbolic input, parameters and upstream error
+    links: int = 0
 
     @property
     def verdict(self) -> str:

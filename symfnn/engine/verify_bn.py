@@ -282,7 +282,8 @@ def verify(
                         f"d R / d {w}: brute force {mpmath.nstr(e, 12)}, "
                         f"derivation {mpmath.nstr(g, 12)}"
                     )
-    return Report(small, samples, len(params), points, worst, status, mismatches[:10])
+    links = small.depth + 1 if symbolic else 0  # data -> Z(1), Z(l) -> Z(l+1), Z(L) -> R
+    return Report(small, samples, len(params), points, worst, status, mismatches[:10], links=links)
 
 
 # -- the symbolic part: layer by layer, joined by the chain rule ------------------------------
