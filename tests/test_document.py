@@ -297,7 +297,13 @@ def test_flow_chapter_is_laid_out_when_given(small):
 
 
 def test_risk_gradient_is_averaged_and_one_sample_gradient_is_of_L(sources):
-    """§ every layer: ∂R/∂W is the mean over samples plus λW, never the one-sample δ aᵀ."""
+    """§ every layer: ∂R/∂W is the mean over samples plus λW, never the one-sample δ aᵀ;
+    with or without a penalty, a mean over the samples is the risk's gradient, not L's."""
+    for name in ("deep-relu", "regression"):
+        tex = sources[name]
+        layers = tex[tex.index("\\label{sec:layers}") : tex.index("\\label{sec:batch}")]
+        means = [line for line in layers.splitlines() if "\\frac{1}{N} \\sum" in line]
+        assert means and all(line.startswith("\\frac{\\partial R}") for line in means), name
     tex = sources["article"]
     layers = tex[tex.index("\\label{sec:layers}") : tex.index("\\label{sec:batch}")]
     grads = [line for line in layers.splitlines() if line.startswith("\\frac{\\partial R}")]

@@ -21,7 +21,7 @@ from symfnn.cli import main
 from symfnn.documents import document, html
 from symfnn.documents import pdf as latexpdf
 from symfnn.documents.latexprint import latex
-from symfnn.documents.prose import strings
+from symfnn.documents.prose import fill, strings
 from symfnn.engine import batchnorm, verify_bn
 from symfnn.engine.derive import derive
 from symfnn.engine.spec import parse
@@ -183,3 +183,88 @@ def test_zh_bn_document_compiles_with_xelatex(derived, tmp_path):
     ).stdout
     assert "批归一化与丢弃法" in text and "为何" in text.replace("\n", "")
     assert not re.search(r"Batch normalisation|Dropout|Section|Algorithm", text)
+
+
+@pytest.fixture(scope="module")
+def link_status() -> str:
+    """verify_bn's own status line of a complete link-by-link proof (a few seconds)."""
+    d = derive(parse("3-2:tanh:bn-2:identity", loss="squared_error"))
+    return verify_bn._symbolic(d, width=1)
+
+
+def verification(d, lang: str, report: Report) -> str:
+    tex = document.tex_source(d, lang=lang, report=report)
+    return tex[tex.index(r"\label{sec:verify}") : tex.index(r"\label{sec:notes}")]
+
+
+def test_verification_states_the_link_by_link_method_exactly_when_the_report_does(
+    derived, link_status
+):
+    """Report.links (verify_bn) -> the links, their number, the chain rule, and the numeric
+    part as a cross-check; without it the whole-risk comparison; the status line itself
+    in the document's language (its counts, never verify's English in typewriter type)."""
+    n, instance, forward = re.search(
+        r"all (\d+) partials of (\S+) .* with (\d+) forward values", link_status
+    ).groups()
+    linked = replace(STATED, symbolic=link_status, links=4)
+    for lang in ("en", "zh"):
+        s = strings(lang)
+        section = verification(derived[BN], lang, linked)
+        opening = s["verify_links"].split("{")[0]  # the \emph{…} run-in title
+        assert opening in section and s["verify_intro"] not in section
+        before, after = s["verify_links"].split("{links}")
+        assert before[-10:] + "4" + after[:4] in section  # the report's number of links
+        assert s["verify_links_numeric"] in section and s["verify_links_only"] not in section
+        cell = fill(s["v_symbolic_links"], n=n, forward=forward, instance=document.tt(instance))
+        assert cell in section, cell
+        assert "by cancel per layer" not in section  # verify's own words are translated
+        whole = verification(derived[BN], lang, replace(linked, links=0))
+        assert s["verify_intro"] in whole and opening not in whole
+    # the links' part unfinished: the numbers are the evidence, and the text says so
+    unfinished = replace(
+        linked,
+        symbolic="numeric only: the layer-by-layer cancellation did not finish in 7 s "
+        "(5 partials and 3 forward values reduced to 0)",
+    )
+    section = verification(derived[BN], "en", unfinished)
+    assert strings("en")["verify_links_only"] in section
+    assert "took over 7 s (5 entries and 3 forward values" in section
+
+
+def test_bn_compact_form_is_two_lines_of_the_one_printed_form(derived):
+    """The compact δ, wider than the page on one line, is split after its ⊙: the two
+    lines are the one-line print of the same step."""
+    from symfnn.documents.tidy import as_batch
+    from symfnn.engine.batchnorm import batch_backward
+
+    tex = source(derived[BN])
+    delta = batch_backward(derived[BN].layers[0])[2]
+    whole = latex(as_batch(delta.batch))
+    for label in ("bn-batch-delta", "batch-delta-1", "delta-1"):
+        lines = tex.splitlines()
+        (n,) = [k for k, x in enumerate(lines) if rf"\label{{eq:{label}}}" in x]
+        first, second = lines[n - 1], lines[n]
+        assert first.endswith(r"\odot \Bigl( \notag \\*"), first
+        head = first.split("&= ", 1)[1].removesuffix(r"\Bigl( \notag \\*")
+        body = second.split(r"\qquad ", 1)[1].split(r" \Bigr)")[0]
+        assert head + "(" + body + ")" == whole
+
+
+def test_algorithm_box_says_what_training_mode_does(derived):
+    """γ, β trained and the running statistics kept for prediction (bn); a fresh mask each
+    step and none when predicting (dropout); neither line for a layer without it."""
+    for lang in ("en", "zh"):
+        s = strings(lang)
+        for spec, bn, drop in ((BN, True, False), (DROP, False, True), (BOTH, True, True)):
+            tex = source(derived[spec], lang)
+            box = tex[tex.index(r"\begin{algorithmic}") : tex.index(r"\end{algorithmic}")]
+            for key, present in (("alg_forward_bn", bn), ("alg_forward_drop", drop)):
+                assert (s[key].split("{")[0] in box) == present, (spec, key)
+            assert (r"\gamma^{(l)}" in box.split(r"\State")[0]) == bn  # in the output line
+            assert (s["alg_output_drop"] in box) == drop
+
+
+def test_epsilon_is_a_power_of_ten(derived):
+    tex = source(derived[BN])
+    assert r"$\epsilon = 10^{-5}$" in tex and r"1.0 \cdot 10^{-5}" not in tex
+    assert r"1.0 \cdot 10^{-8}" not in tex  # Adam's ε alike

@@ -18,7 +18,7 @@ import sympy as sp
 
 from .. import __version__, fileio
 from ..engine import batchnorm, hyper, training
-from ..engine.symbols import N, i, layer_symbols, p
+from ..engine.symbols import N, i, layer_symbols, p, tag
 from ..render import render
 from . import figures
 from . import pdf as latexpdf
@@ -26,6 +26,7 @@ from .article_notes import chain, in_chain_order
 from .latexprint import latex
 from .prose import fill
 from .sections import Sections
+from .sections_bn import power_of_ten
 from .tidy import BATCH
 from .worked import example, shown
 
@@ -323,11 +324,12 @@ class _Doc(Sections):
             "ls_down": ls_down,
         }
         updates, update_text = self.update_rule(hp["optimizer"])
+        modes, output = self.training_mode()
         return {
             "caption": fill(s["algorithm_caption"], arch=arch, optimizer=fields["optimizer"]),
             "intro": s["algorithm_intro"],
             "input": fill(s["alg_input"], **fields),
-            "output": s["alg_output"],
+            "output": s["alg_output"] + output,
             **{
                 key: fill(s[f"alg_{key}"], **fields)
                 for key in (
@@ -344,11 +346,29 @@ class _Doc(Sections):
             "update_text": update_text,
             "updates": updates,
         } | {
+            "modes": modes,
             "init": fill(s["alg_init"], **fields)
             + self.init_bn()
             + s["sep"]
-            + self.init_rule(hp["init"])
+            + self.init_rule(hp["init"]),
         }
+
+    def training_mode(self) -> tuple[list[str], str]:
+        """What the forward pass does in training mode (the batch's statistics, updating the
+        running ones; a fresh dropout mask), one line each, and what training returns beside
+        W and b (γ, β, the running statistics prediction uses; no dropout), as
+        symfnn.script.runtime.normalised does."""
+        spec, s = self.d.spec, self.s
+        x = batchnorm.names("l")
+        modes, output = [], ""
+        if any(layer.batchnorm for layer in spec.layers):
+            stats = {"mu": self.m(x.mu), "var": self.m(x.var)}
+            modes.append(fill(s["alg_forward_bn"], **stats))
+            output += fill(s["alg_output_bn"], gamma=self.m(x.gamma), beta=self.m(x.beta), **stats)
+        if any(layer.dropout for layer in spec.layers):
+            modes.append(fill(s["alg_forward_drop"], mask=self.m(x.Mask)))
+            output += s["alg_output_drop"]
+        return modes, output
 
     def init_bn(self) -> str:
         """γ = 1 and β = 0 at the start (symfnn.script.runtime.normalised does so), for bn specs."""
@@ -397,7 +417,7 @@ class _Doc(Sections):
             )
 
         lines = [self.m(each)] + [arrow(target, value) for target, value in steps]
-        values = [self.m(sp.Eq(sym, sp.Float(v, 3))) for sym, v in hyper_values]
+        values = [self.m(sp.Eq(sym, power_of_ten(v), evaluate=False)) for sym, v in hyper_values]
         text = self.s["alg_update"] + (" " + self.s["sep"].join(values) if values else "")
         return lines, text
 
@@ -409,7 +429,7 @@ class _Doc(Sections):
         worst = fill(s["v_worst_value"], bound=self.m(bound(r.worst)))
         rows = [
             (s["v_instance"], tt(r.instance.describe())),
-            (s["v_checked"], str(r.partials)),
+            (s["v_checked_numeric" if r.links else "v_checked"], str(r.partials)),
             (s["v_points"], str(r.points)),
             (s["v_samples"], str(r.samples)),
             (s["v_digits"], fill(s["v_digits_value"], digits=DIGITS)),
@@ -417,7 +437,44 @@ class _Doc(Sections):
             (s["v_symbolic"], symbolic_status(r.symbolic, s)),
             (s["v_verdict"], r"\textbf{" + _verdict(r, s) + "}"),
         ]
-        return {"intro": s["verify_intro"], "rows": [{"key": a, "value": b} for a, b in rows]}
+        intro = self.verify_links(r) if r.links else [s["verify_intro"]]
+        return {"intro": intro, "rows": [{"key": a, "value": b} for a, b in rows]}
+
+    def verify_links(self, r) -> list[str]:
+        """How verify_bn proved `r`: the links, each with symbolic input, parameters and
+        incoming error term, joined by the chain rule; then the numeric comparison, a
+        cross-check of the joints where the links were all proven, the evidence where not."""
+        from ..engine.derive import RISK
+        from ..engine.verify import DONE
+
+        Z = lambda t: sp.MatrixSymbol(f"Z{tag(t)}", BATCH, layer_symbols(t).m)
+        error = sp.MatrixSymbol(f"Delta{tag('l+1')}", BATCH, layer_symbols("l+1").m)
+        objective = (
+            sp.OneMatrix(BATCH, 1).T
+            * sp.HadamardProduct(error, Z("l+1"))
+            * sp.OneMatrix(layer_symbols("l+1").m, 1)
+        )
+        symbolic = fill(
+            self.s["verify_links"],
+            links=str(r.links),
+            Z1=self.m(Z(1)),
+            Zl=self.m(Z("l")),
+            Zl1=self.m(Z("l+1")),
+            ZL=self.m(Z("L")),
+            l=self.m(sp.Symbol("l")),
+            error=self.m(
+                sp.Eq(
+                    error,
+                    sp.Mul(BATCH, sp.Derivative(RISK, Z("l+1")), evaluate=False),
+                    evaluate=False,
+                ),
+                order="none",
+            ),
+            objective=self.m(objective),
+            BR=self.m(sp.Mul(BATCH, RISK, evaluate=False), order="none"),
+        )
+        complete = r.symbolic.startswith(DONE)
+        return [symbolic, self.s["verify_links_numeric" if complete else "verify_links_only"]]
 
 
 def _verdict(r, s: dict) -> str:
@@ -440,6 +497,21 @@ def symbolic_status(status: str, s: dict) -> str:
     (verify.Report.symbolic is one English line for the terminal; a form this does not
     know stays as it is, in typewriter type.)
     """
+    links = re.fullmatch(  # verify_bn: every link's entries by cancel, forward values too
+        r"difference = 0 for all (\d+) partials of (\S+) \(\d+ by cancel per layer "
+        r"[^()]* with (\d+) forward values too\)",
+        status,
+    )
+    if links:
+        return fill(s["v_symbolic_links"], n=links[1], instance=tt(links[2]), forward=links[3])
+    unfinished = re.fullmatch(
+        r"numeric only: the layer-by-layer cancellation did not finish in (\d+) s "
+        r"\((\d+) partials and (\d+) forward values reduced to 0\)",
+        status,
+    )
+    if unfinished:
+        seconds, n, forward = unfinished.groups()
+        return fill(s["v_symbolic_links_unfinished"], seconds=seconds, n=n, forward=forward)
     done = re.fullmatch(r"cancel\(difference\) = 0 for all (\d+) partials of (\S+)", status)
     if done:
         return fill(s["v_symbolic_done"], n=done[1], instance=tt(done[2]))

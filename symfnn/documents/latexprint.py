@@ -82,6 +82,7 @@ class SymfnnLatexPrinter(LatexPrinter):
     def __init__(self, settings=None):
         super().__init__(settings)
         self._elementwise: tuple[sp.Symbol, str] | None = None  # (placeholder, its LaTeX)
+        self._radicand = ""  # the elementwise function's argument, without parentheses
         self._sample = False  # inside a mean over samples: a^{(l,n)}
 
     def _add_parens(self, s) -> str:
@@ -222,6 +223,9 @@ class SymfnnLatexPrinter(LatexPrinter):
         base, e = expr.args
         if self._elementwise and base.has(self._elementwise[0]) and e.is_Integer and e > 1:
             return rf"{self._add_parens(self._print(base))}^{{\odot {self._print(e)}}}"
+        if self._elementwise and base == self._elementwise[0] and e in (sp.S.Half, -sp.S.Half):
+            root = rf"\sqrt{{{self._radicand}}}"  # the radical's bar groups: no parentheses
+            return root if e > 0 else rf"\frac{{1}}{{{root}}}"
         if base.is_Integer and e.is_Integer and e < -3:  # 10^{-60}, not 1/1000…0
             return rf"{self._print(base)}^{{{self._print(e)}}}"
         if isinstance(base, (sp.Indexed, sp.Symbol)) and e.is_Integer and e > 1:
@@ -351,10 +355,11 @@ class SymfnnLatexPrinter(LatexPrinter):
         if not isinstance(expr.expr, (sp.MatrixSymbol, sp.OneMatrix)):
             v = rf"{self._add_parens(v)}"
         outer, self._elementwise = self._elementwise, (x, v)
+        bare, self._radicand = self._radicand, self._print(expr.expr)
         try:
             return self._print(body)
         finally:
-            self._elementwise = outer
+            self._elementwise, self._radicand = outer, bare
 
     def _print_Mul(self, expr):
         if not self._elementwise and isinstance(expr, sp.Mul):

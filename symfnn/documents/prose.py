@@ -119,6 +119,10 @@ EN = {
     "alg_repeat": "shuffle {D} and split it into mini-batches of {B} samples",
     "alg_for": "each mini-batch {A0}, {Y}",
     "alg_forward": "forward: {Z} and {A} for {ls}",
+    "alg_forward_bn": "in the forward pass each normalised layer uses the mini-batch's {mu}, {var} and updates its running mean and variance from them",
+    "alg_forward_drop": "in the forward pass each dropout layer multiplies by a mask {mask} drawn afresh each step",
+    "alg_output_drop": "; prediction drops no unit",
+    "alg_output_bn": "; {gamma}, {beta} and the running means and variances, which take the place of {mu}, {var} when predicting",
     "alg_backward": "backward: {Delta} for {ls_down}",
     "alg_grad": "gradients {dW}, {db} for {ls}",
     "alg_update": "update every layer:",
@@ -131,6 +135,38 @@ EN = {
         "differentiated directly, independently of the recurrence, and compared with the "
         "mini-batch forms of Section~\\ref{sec:batch}."
     ),
+    "verify_links": (
+        "\\emph{Symbolically, link by link.} The network was cut at its net inputs into "
+        "{links} links: the data to {Z1}, each {Zl} to {Zl1} (what layer {l} does after its "
+        "net input: normalisation, activation, dropout; then the next layer's net input) and "
+        "{ZL} to the risk. Each link was written from the definitions alone, with its input, "
+        "its parameters and the error term arriving from above, {error}, as free symbols. "
+        "Every step of the derivation inside a link (its error term and the gradients of "
+        "the parameters it holds) was subtracted from SymPy's "
+        "derivative of {objective} (for the last link, of {BR}), and \\texttt{cancel} "
+        "reduced each difference to 0, separately for each coefficient of the error term; the "
+        "link's forward value was compared with its definition in the same way. A link "
+        "proven for every value of its incoming error term passes a correct one on, so by the "
+        "chain rule the links together prove the gradient of the whole risk."
+    ),
+    "verify_links_numeric": (
+        "\\emph{Numerically}, as a cross-check of how the links are joined, the whole "
+        "regularised risk of one mini-batch was written as one SymPy expression in the "
+        "explicit parameters, differentiated directly by every parameter at the random points "
+        "below and compared with the mini-batch forms of Section~\\ref{sec:batch}."
+    ),
+    "verify_links_only": (
+        "The symbolic part did not finish, so the evidence is numeric: the whole regularised "
+        "risk of one mini-batch was written as one SymPy expression in the explicit "
+        "parameters, differentiated directly by every parameter at the random points below "
+        "and compared with the mini-batch forms of Section~\\ref{sec:batch}."
+    ),
+    "v_checked_numeric": "partial derivatives compared numerically",
+    "v_symbolic_links": "\\texttt{cancel} reduces the difference to 0 for all {n} entries of "
+    "the links' error terms and gradients, and {forward} forward values equal their "
+    "definitions ({instance})",
+    "v_symbolic_links_unfinished": "not finished: the links' cancellation took over {seconds} s "
+    "({n} entries and {forward} forward values reduced to 0 by then)",
     "v_instance": "instance",
     "v_checked": "partial derivatives checked",
     "v_points": "random points",
@@ -195,9 +231,8 @@ EN = {
     "bn_statistics": "SymPy differentiates the written-out form of every term, folds the Iverson brackets and names the sums that are the mean and the variance {mu} and {var}:",
     "bn_in_zhat": "and with {z} every net input is written through the normalised value; SymPy simplifies the result to the compact form",
     "bn_params": "The learned parameters and the error reaching the normalised value follow from the affine step by the chain rule, with {dy} coming from the layer above:",
-    "bn_batch": "In the mini-batch form the code uses (one sample per row, for layer {l}; each per-unit sum is a product with a row of ones, and a row is repeated for every sample), the compact form reads",
-    "bn_recurrence": "The error reaching the shifted value {y} is the usual recurrence \\eqref{eq:delta}, with the activation function's derivative taken at {y}:",
-    "bn_recurrence_after": "so the recurrence through a normalised layer runs in three steps: the error at the shifted value, its scaling by the learned factor, and the compact form {ref}, which passes it through the mean and the variance.",
+    "bn_batch": "In the mini-batch form the code uses (one sample per row, for layer {l}; each per-unit sum is a product with a row of ones, and a row is repeated for every sample) the error passes a normalised layer in three steps. The error reaching the shifted value {y} is the usual recurrence {ref}, with the activation function's derivative taken at {y}:",
+    "bn_batch_steps": "the error reaching the normalised value is that error scaled by the learned factor; the compact form passes it on through the mean and the variance; the gradients of the learned parameters are sums over the batch:",
     "drop_intro": "\\paragraph{Dropout.} With inverted dropout, during training each unit of a layer is dropped with probability {q}: its activation is multiplied by a mask entry that is 0 or 1, drawn afresh for every sample and step, and the units kept are scaled by the reciprocal of {keep} so that the expected activation is unchanged; at inference nothing is dropped. Here {rates}. The mask is data, not a function of the parameters:",
     "drop_backward": "Differentiating the next layer's net input leaves the mask as a factor:",
     "drop_chain": "and the recurrence becomes",
@@ -322,6 +357,10 @@ ZH = {
     "alg_repeat": "打乱 {D}，划分为每批 {B} 个样本的小批量",
     "alg_for": "每个小批量 {A0}，{Y}",
     "alg_forward": "前向传播：对 {ls} 计算 {Z} 和 {A}",
+    "alg_forward_bn": "前向传播中，各批归一化层使用小批量的 {mu}、{var}，并据此更新该层的滑动均值和方差",
+    "alg_forward_drop": "前向传播中，各丢弃层乘以每步重新抽取的掩码 {mask}",
+    "alg_output_drop": "；预测时不丢弃任何神经元",
+    "alg_output_bn": "；{gamma}、{beta}，以及预测时代替 {mu}、{var} 的滑动均值和方差",
     "alg_backward": "反向传播：对 {ls_down} 计算 {Delta}",
     "alg_grad": "对 {ls} 计算梯度 {dW}，{db}",
     "alg_update": "更新每一层：",
@@ -332,6 +371,31 @@ ZH = {
         "在同一结构的小规模实例上验证了推导：把整个带正则化的风险写成显式权重的一个 SymPy 表达式，"
         "直接求导（不依赖递推公式），并与第~\\ref{sec:batch}~节的小批量公式比较。"
     ),
+    "verify_links": (
+        "\\emph{符号证明：逐个环节。}在各层的净输入处把网络切成 {links} 个环节：从数据到 {Z1}，"
+        "从每个 {Zl} 到 {Zl1}（第 {l} 层在净输入之后的运算：归一化、激活、丢弃，再加下一层的净输入），"
+        "以及从 {ZL} 到风险。每个环节只按定义写出，其输入、参数和从上方传来的误差项 {error} "
+        "都是自由符号。环节内推导的每一步（误差项以及环节所含参数的梯度）都与 "
+        "SymPy 对 {objective}（最后一个环节为 {BR}）求得的导数相减，\\texttt{cancel} "
+        "按误差项的每个系数分别把差化简为 0；环节的前向值也以同样方式与定义比对。"
+        "一个环节对任意传入的误差项都成立，就把正确的误差项传给下一个环节，"
+        "因此由链式法则，各环节合起来证明了整个风险的梯度。"
+    ),
+    "verify_links_numeric": (
+        "\\emph{数值验证}作为各环节衔接的交叉检验：把一个小批量上带正则化的整个风险写成显式参数的"
+        "一个 SymPy 表达式，在下表的随机点上对每个参数直接求导，并与第~\\ref{sec:batch}~节的"
+        "小批量公式比较。"
+    ),
+    "verify_links_only": (
+        "符号部分未完成，因此依据是数值验证：把一个小批量上带正则化的整个风险写成显式参数的"
+        "一个 SymPy 表达式，在下表的随机点上对每个参数直接求导，并与第~\\ref{sec:batch}~节的"
+        "小批量公式比较。"
+    ),
+    "v_checked_numeric": "数值比较的偏导数个数",
+    "v_symbolic_links": "在 {instance} 上，各环节误差项与梯度的全部 {n} 个分量之差经 "
+    "\\texttt{cancel} 化简均为 0，{forward} 个前向值均等于其定义",
+    "v_symbolic_links_unfinished": "未完成：逐环节化简超过 {seconds} 秒（此前已有 {n} 个分量和 "
+    "{forward} 个前向值化简为 0）",
     "v_instance": "实例",
     "v_checked": "检验的偏导数个数",
     "v_points": "随机点个数",
@@ -395,9 +459,8 @@ ZH = {
     "bn_statistics": "SymPy 对每一项的展开式求导，化简艾弗森括号，并把其中等于均值和方差的求和记作 {mu} 和 {var}：",
     "bn_in_zhat": "再用 {z} 把每个净输入写成归一化后的值，SymPy 把结果化简为紧凑形式",
     "bn_params": "可学习的参数以及传到归一化值的误差由仿射变换按链式法则得到，其中 {dy} 来自上一层：",
-    "bn_batch": "在程序所用的小批量形式中（每行一个样本，第 {l} 层；对神经元的求和写成与一行全 1 向量的乘积，一行向量对每个样本重复），紧凑形式为",
-    "bn_recurrence": "传到平移后的值 {y} 的误差仍是通常的递推式 \\eqref{eq:delta}，只是激活函数的导数在 {y} 处取值：",
-    "bn_recurrence_after": "因此误差经过一个批归一化层分三步反向传播：先得到平移后的值处的误差，再乘以学到的缩放因子，最后由紧凑形式 {ref} 经过均值和方差传回。",
+    "bn_batch": "在程序所用的小批量形式中（每行一个样本，第 {l} 层；对神经元的求和写成与一行全 1 向量的乘积，一行向量对每个样本重复），误差分三步经过一个批归一化层。传到平移后的值 {y} 的误差仍是通常的递推式 {ref}，只是激活函数的导数在 {y} 处取值：",
+    "bn_batch_steps": "传到归一化值的误差是它乘以学到的缩放因子，紧凑形式再把它经过均值和方差传回，可学习参数的梯度则是对小批量的求和：",
     "drop_intro": "\\paragraph{丢弃法。}采用反向（inverted）丢弃法时，训练中一层的每个神经元以概率 {q} 被丢弃：其激活值乘以取 0 或 1 的掩码元素，掩码对每个样本、每一步重新抽取，保留下来的神经元再除以 {keep}，使激活值的期望不变；推理时不丢弃。本网络中 {rates}。掩码是数据，而不是参数的函数：",
     "drop_backward": "对下一层的净输入求导时，掩码作为因子保留下来：",
     "drop_chain": "于是递推式变为",

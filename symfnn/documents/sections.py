@@ -20,7 +20,7 @@ from ..engine.indexcalc import fold
 from ..engine.symbols import N, i, j, k, layer_symbols, p, q
 from ..errors import RenderError
 from . import figures
-from .latexprint import latex, matrix_lhs
+from .latexprint import latex
 from .prose import fill, strings
 from .sections_bn import NormSections
 from .tidy import (
@@ -484,8 +484,8 @@ class Sections(NormSections):
             blocks.append(
                 self.eq(
                     (layer.delta.matrix_lhs, "=", layer.delta.matrix, layer.delta.label),
-                    *(
-                        (matrix_lhs(st), "=", averaged(st.matrix), st.label)
+                    *(  # averaged over the N samples: the risk's gradient, ∂R, not ∂L
+                        (risk_lhs(st), "=", averaged(st.matrix), st.label)
                         for st in (layer.grad_W, layer.grad_b)
                     ),
                 )
@@ -499,7 +499,14 @@ class Sections(NormSections):
         n = sp.Symbol("n")
         line = lambda st: (as_batch(st.batch_lhs), "=", as_batch(st.batch), f"batch-{st.label}")
         forward = [line(st) for layer in self.d.layers for st in batch_forward(layer)]
-        backward = [line(st) for layer in reversed(self.d.layers) for st in batch_backward(layer)]
+        backward = [
+            each
+            for layer in reversed(self.d.layers)
+            for st in batch_backward(layer)
+            for each in (  # batch norm's compact δ takes two lines
+                self.broken(*line(st)[::2], f"batch-{st.label}") if layer.norm else [line(st)]
+            )
+        ]
         example = self.d.layers[-1].grad_W
         blocks = [
             self.text("batch_intro", B=self.m(BATCH), N=self.m(N), A0=self.m(A0), n=self.m(n)),
@@ -514,3 +521,8 @@ class Sections(NormSections):
             ),
         ]
         return self.section("sec_batch", "batch", blocks)
+
+
+def risk_lhs(step) -> sp.Derivative:
+    """∂R/∂W(l) (∂R/∂b(l)) for a step's matrix form averaged over the samples."""
+    return sp.Derivative(RISK, *step.matrix_lhs.variables)

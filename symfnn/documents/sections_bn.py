@@ -10,16 +10,27 @@ SymPy's derivative of ẑ_n written out in z.
 
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 
 from ..engine.symbols import k, layer_symbols
 from ..errors import RenderError
-from .tidy import as_batch
+from .tidy import BATCH, as_batch
 
 _I = sp.Symbol("i", integer=True)  # shown for batchnorm's sample index n (n prints as ^{(n)})
 _MU, _VAR = sp.Symbol("mu_B", real=True), sp.Symbol("sigma_B^2", nonnegative=True)
 _G = sp.IndexedBase("g", real=True)  # g_i = N ∂R/∂ẑ_i (dẐ in the mini-batch form)
 _DY = sp.IndexedBase(r"\delta^{y}", real=True)  # N ∂R/∂y_i (Δ_y in the mini-batch form)
+
+
+def power_of_ten(x) -> sp.Basic:
+    """x as 10^k when it is one below 0.001 (ε = 10^-5, where a Float shows 1.0 · 10^-5),
+    else as a 3-digit Float (0.001, 0.9)."""
+    k = round(math.log10(float(x)))
+    if k < -3 and math.isclose(float(x), 10.0**k):
+        return sp.Pow(10, k, evaluate=False)
+    return sp.Float(x, 3)
 
 
 class NormSections:
@@ -31,9 +42,27 @@ class NormSections:
         from ..engine.batchnorm import batch_backward
 
         return [
-            (as_batch(st.batch_lhs), "=", as_batch(st.batch), st.label)
+            line
             for st in batch_backward(layer)
+            for line in self.broken(as_batch(st.batch_lhs), as_batch(st.batch), st.label)
         ]
+
+    def broken(self, lhs, rhs, label) -> list[tuple]:
+        """lhs = rhs, or, for c (P ⊙ (Q1 + Q2 + Q3 …)) (batch norm's compact δ, wider than
+        the text on one line), lhs = c (P) ⊙ ( on the first line and the sum on the next."""
+        scalars, mats = [], [rhs]
+        if isinstance(rhs, sp.MatMul):
+            scalars = [a for a in rhs.args if not a.is_Matrix]
+            mats = [a for a in rhs.args if a.is_Matrix]
+        last = mats[0].args[-1] if isinstance(mats[0], sp.HadamardProduct) else None
+        if len(mats) != 1 or not isinstance(last, sp.MatAdd) or len(last.args) < 3:
+            return [(lhs, "=", rhs, label)]
+        hole = sp.MatrixSymbol("HOLE", *last.shape)
+        head = self.tex(sp.MatMul(*scalars, sp.HadamardProduct(*mats[0].args[:-1], hole)))
+        if not head.endswith(r"\odot HOLE"):
+            return [(lhs, "=", rhs, label)]
+        first = head.removesuffix("HOLE") + r"\Bigl("
+        return [(lhs, "=", first, None), ("", "", rf"\qquad {self.tex(last)} \Bigr)", label)]
 
     def normalisation(self) -> dict:
         """The section: batch normalisation step by step, then dropout (for the layers present)."""
@@ -50,7 +79,8 @@ class NormSections:
         """batchnorm's per-unit names, as the section shows them (sample index i)."""
         from ..engine import batchnorm as bn
 
-        shown = {bn.n: _I, bn.mu: _MU, bn.var: _VAR, bn.dzhat: _G, bn.delta_y: _DY}
+        # N, the engine's sample count, is the mini-batch's: B, as in the mini-batch forms
+        shown = {bn.n: _I, bn.mu: _MU, bn.var: _VAR, bn.dzhat: _G, bn.delta_y: _DY, bn.N: BATCH}
         return e.xreplace(shown)
 
     def _batchnorm_blocks(self, layer) -> list[dict]:
@@ -60,9 +90,8 @@ class NormSections:
         us, u = bn.unit_steps(), self._unit
         r, z, zhat = bn.r, bn.z, bn.zhat
         eps = self.d.coefficients[bn.EPSILON]
-        B = sp.Symbol("B")
         blocks = [
-            self.text("bn_intro", N=self.m(bn.N), r=self.m(r)),
+            self.text("bn_intro", N=self.m(BATCH), r=self.m(r)),
             self.eq(
                 *(
                     (u(st.lhs), "=", u(st.index), f"bn-def-{st.label[3:]}")
@@ -71,8 +100,8 @@ class NormSections:
             ),
             self.text(
                 "bn_eps",
-                eps=self.m(sp.Eq(bn.EPSILON, sp.Float(eps, 2))),
-                N=self.m(bn.N),
+                eps=self.m(sp.Eq(bn.EPSILON, power_of_ten(eps), evaluate=False)),
+                N=self.m(BATCH),
                 beta=self.m(bn.beta),
                 b=self.m(sp.Symbol("b")),
                 gamma=self.m(bn.gamma),
@@ -81,7 +110,7 @@ class NormSections:
         # why the samples couple: ẑ_i written out in z has every z_u of the batch in it
         dz = sp.Derivative(zhat[_I], z[r])
         blocks += [
-            self.text("bn_couple", zi=self.m(zhat[_I]), zr=self.m(z[r]), N=self.m(bn.N)),
+            self.text("bn_couple", zi=self.m(zhat[_I]), zr=self.m(z[r]), N=self.m(BATCH)),
             self.eq((zhat[_I], "=", u(us.delta.differentiated), None)),
         ]
         parts, names = self._three_paths()
@@ -92,17 +121,18 @@ class NormSections:
             self.text("bn_paths_after"),
         ]
         delta, stages = us.delta, dict(us.delta.stages)
-        by_paths = sp.Sum(sp.Mul(_G[_I], dz, evaluate=False), (_I, 1, bn.N))
-        g_is = sp.Eq(_G[_I], sp.Mul(bn.N, sp.Derivative(RISK, zhat[_I]), evaluate=False))
+        by_paths = sp.Sum(sp.Mul(_G[_I], dz, evaluate=False), (_I, 1, BATCH))
+        g_is = sp.Eq(_G[_I], sp.Mul(BATCH, sp.Derivative(RISK, zhat[_I]), evaluate=False))
         z_is = sp.Eq(z[r], _MU + sp.sqrt(_VAR + bn.EPSILON) * zhat[r])
-        dy_is = sp.Eq(_DY[_I], sp.Mul(bn.N, sp.Derivative(RISK, bn.y[_I]), evaluate=False))
+        dy_is = sp.Eq(_DY[_I], sp.Mul(BATCH, sp.Derivative(RISK, bn.y[_I]), evaluate=False))
+        lhs = u(delta.lhs)
         blocks += [
-            self.text("bn_sum", g=self.m(g_is, order="none"), lhs=self.m(delta.lhs)),
-            self.eq((delta.lhs, "=", self.tex(by_paths, order="none"), None)),
+            self.text("bn_sum", g=self.m(g_is, order="none"), lhs=self.m(lhs)),
+            self.eq((lhs, "=", self.tex(by_paths, order="none"), None)),
             self.text("bn_statistics", mu=self.m(_MU), var=self.m(_VAR)),
-            self.eq(*self._split(delta.lhs, u(stages["statistics"]))),
+            self.eq(*self._split(lhs, u(stages["statistics"]))),
             self.text("bn_in_zhat", z=self.m(z_is)),
-            self.eq((delta.lhs, "=", u(delta.index), "bn-delta")),
+            self.eq((lhs, "=", u(delta.index), "bn-delta")),
             self.text("bn_params", dy=self.m(dy_is, order="none")),
         ]
         lines = []
@@ -110,7 +140,7 @@ class NormSections:
             label = st.label if st.label.startswith("bn-") else f"bn-{st.label}"
             lines += self.chain(u(st.lhs), [u(st.raw), u(st.index)], label)
         blocks.append(self.eq(*lines))
-        blocks += self._bn_batch(layer, B)
+        blocks += self._bn_batch(layer)
         return blocks
 
     def _split(self, lhs, expr, per_line: int = 2) -> list[tuple]:
@@ -179,18 +209,23 @@ class NormSections:
             if sp.simplify(want - got) != 0:
                 raise RenderError("batch norm: the three paths do not add up to ∂ẑ/∂z")
 
-    def _bn_batch(self, layer, B) -> list[dict]:
-        """The compact mini-batch forms of this layer (those the code runs), and δ^y."""
+    def _bn_batch(self, layer) -> list[dict]:
+        """The mini-batch forms of this layer (those the code runs) in their order: δ^y by
+        the usual recurrence, its scaling by γ, the compact form, the gradients of γ and β."""
         from ..engine.batchnorm import batch_backward
 
         delta_y, dzhat, delta, _gW, dgamma, dbeta = batch_backward(layer)
-        pick = lambda st: (as_batch(st.batch_lhs), "=", as_batch(st.batch), None)
+        pick = lambda st, label=None: self.broken(as_batch(st.batch_lhs), as_batch(st.batch), label)
         return [
-            self.text("bn_batch", l=self.m(sp.Symbol(str(layer.l))), B=self.m(B)),
-            self.eq(pick(dzhat), pick(delta), pick(dgamma), pick(dbeta)),
-            self.text("bn_recurrence", y=self.m(sp.Symbol("y")), ref=r"\eqref{eq:delta}"),
-            self.eq(pick(delta_y)),
-            self.text("bn_recurrence_after", ref=rf"\eqref{{eq:batch-delta-{layer.l}}}"),
+            self.text(
+                "bn_batch",
+                l=self.m(sp.Symbol(str(layer.l))),
+                y=self.m(sp.Symbol("y")),
+                ref=r"\eqref{eq:delta}",
+            ),
+            self.eq(*pick(delta_y)),
+            self.text("bn_batch_steps"),
+            self.eq(*pick(dzhat), *pick(delta, "bn-batch-delta"), *pick(dgamma), *pick(dbeta)),
         ]
 
     # -- dropout ---------------------------------------------------------------------------
