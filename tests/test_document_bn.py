@@ -210,7 +210,7 @@ def test_verification_states_the_link_by_link_method_exactly_when_the_report_doe
     for lang in ("en", "zh"):
         s = strings(lang)
         section = verification(derived[BN], lang, linked)
-        opening = s["verify_links"].split("{")[0]  # the \emph{…} run-in title
+        opening = s["verify_links"].split("}")[0]  # the run-in title
         assert opening in section and s["verify_intro"] not in section
         before, after = s["verify_links"].split("{links}")
         assert before[-10:] + "4" + after[:4] in section  # the report's number of links

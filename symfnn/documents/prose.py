@@ -119,8 +119,8 @@ EN = {
     "alg_repeat": "shuffle {D} and split it into mini-batches of {B} samples",
     "alg_for": "each mini-batch {A0}, {Y}",
     "alg_forward": "forward: {Z} and {A} for {ls}",
-    "alg_forward_bn": "in the forward pass each normalised layer uses the mini-batch's {mu}, {var} and updates its running mean and variance from them",
-    "alg_forward_drop": "in the forward pass each dropout layer multiplies by a mask {mask} drawn afresh each step",
+    "alg_forward_bn": "normalise by the mini-batch's {mu}, {var}; update the running mean and variance",
+    "alg_forward_drop": "drop units by a fresh mask {mask} in each dropout layer",
     "alg_output_drop": "; prediction drops no unit",
     "alg_output_bn": "; {gamma}, {beta} and the running means and variances, which take the place of {mu}, {var} when predicting",
     "alg_backward": "backward: {Delta} for {ls_down}",
@@ -136,7 +136,7 @@ EN = {
         "mini-batch forms of Section~\\ref{sec:batch}."
     ),
     "verify_links": (
-        "\\emph{Symbolically, link by link.} The network was cut at its net inputs into "
+        "\\paragraph{Symbolically, link by link.} The network was cut at its net inputs into "
         "{links} links: the data to {Z1}, each {Zl} to {Zl1} (what layer {l} does after its "
         "net input: normalisation, activation, dropout; then the next layer's net input) and "
         "{ZL} to the risk. Each link was written from the definitions alone, with its input, "
@@ -150,13 +150,14 @@ EN = {
         "chain rule the links together prove the gradient of the whole risk."
     ),
     "verify_links_numeric": (
-        "\\emph{Numerically}, as a cross-check of how the links are joined, the whole "
+        "\\paragraph{Numerically.} As a cross-check of how the links are joined, the whole "
         "regularised risk of one mini-batch was written as one SymPy expression in the "
         "explicit parameters, differentiated directly by every parameter at the random points "
         "below and compared with the mini-batch forms of Section~\\ref{sec:batch}."
     ),
     "verify_links_only": (
-        "The symbolic part did not finish, so the evidence is numeric: the whole regularised "
+        "\\paragraph{Numerically.} The symbolic part did not finish, so the evidence is "
+        "numeric: the whole regularised "
         "risk of one mini-batch was written as one SymPy expression in the explicit "
         "parameters, differentiated directly by every parameter at the random points below "
         "and compared with the mini-batch forms of Section~\\ref{sec:batch}."
@@ -357,8 +358,8 @@ ZH = {
     "alg_repeat": "打乱 {D}，划分为每批 {B} 个样本的小批量",
     "alg_for": "每个小批量 {A0}，{Y}",
     "alg_forward": "前向传播：对 {ls} 计算 {Z} 和 {A}",
-    "alg_forward_bn": "前向传播中，各批归一化层使用小批量的 {mu}、{var}，并据此更新该层的滑动均值和方差",
-    "alg_forward_drop": "前向传播中，各丢弃层乘以每步重新抽取的掩码 {mask}",
+    "alg_forward_bn": "用小批量的 {mu}、{var} 归一化，并更新滑动均值和方差",
+    "alg_forward_drop": "各丢弃层乘以每步重新抽取的掩码 {mask}",
     "alg_output_drop": "；预测时不丢弃任何神经元",
     "alg_output_bn": "；{gamma}、{beta}，以及预测时代替 {mu}、{var} 的滑动均值和方差",
     "alg_backward": "反向传播：对 {ls_down} 计算 {Delta}",
@@ -372,7 +373,7 @@ ZH = {
         "直接求导（不依赖递推公式），并与第~\\ref{sec:batch}~节的小批量公式比较。"
     ),
     "verify_links": (
-        "\\emph{符号证明：逐个环节。}在各层的净输入处把网络切成 {links} 个环节：从数据到 {Z1}，"
+        "\\paragraph{符号证明：逐个环节。}在各层的净输入处把网络切成 {links} 个环节：从数据到 {Z1}，"
         "从每个 {Zl} 到 {Zl1}（第 {l} 层在净输入之后的运算：归一化、激活、丢弃，再加下一层的净输入），"
         "以及从 {ZL} 到风险。每个环节只按定义写出，其输入、参数和从上方传来的误差项 {error} "
         "都是自由符号。环节内推导的每一步（误差项以及环节所含参数的梯度）都与 "
@@ -382,12 +383,12 @@ ZH = {
         "因此由链式法则，各环节合起来证明了整个风险的梯度。"
     ),
     "verify_links_numeric": (
-        "\\emph{数值验证}作为各环节衔接的交叉检验：把一个小批量上带正则化的整个风险写成显式参数的"
+        "\\paragraph{数值验证。}作为各环节衔接的交叉检验，把一个小批量上带正则化的整个风险写成显式参数的"
         "一个 SymPy 表达式，在下表的随机点上对每个参数直接求导，并与第~\\ref{sec:batch}~节的"
         "小批量公式比较。"
     ),
     "verify_links_only": (
-        "符号部分未完成，因此依据是数值验证：把一个小批量上带正则化的整个风险写成显式参数的"
+        "\\paragraph{数值验证。}符号部分未完成，因此依据是数值验证：把一个小批量上带正则化的整个风险写成显式参数的"
         "一个 SymPy 表达式，在下表的随机点上对每个参数直接求导，并与第~\\ref{sec:batch}~节的"
         "小批量公式比较。"
     ),
