@@ -1227,7 +1227,8 @@ def fit(
     if flat is None:
         order, plan = _plan(net, work, (X, Y), batch_size, at_scale, {})
     else:  # bound to the kept flat arrays: kept too, for a run of the same shape
-        key = ("plan", len(X), batch_size, dtype.str, at_scale)
+        # the flat arrays' identity too: a plan bound to ones since dropped is not reused
+        key = ("plan", len(X), batch_size, dtype.str, at_scale, id(flat[0]["W"]))
         make = partial(_plan, net, work, (X, Y), batch_size, at_scale, flat[2])
         order, plan = net.kept(key, make)
     spare = None if scale is None else {k: np.empty_like(p) for k, p in params.items()}
