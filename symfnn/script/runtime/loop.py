@@ -4,14 +4,16 @@ stopping that keeps the best weights.
 `fit(net, params, data, ...)` runs on any object with the methods of `network.Network` that
 it calls (`for_training`, `workspace`, `output_names`, `forward_pass`, `backward_pass`,
 `data_loss`, `penalty`, `penalty_gradient`, `risk`, `count_errors`, `error`, `coefficients`,
-`optimizer`, `clip`), so a test can drive it with a small stand-in; a bn/dropout network
-(normalised.NormNet) is one such object. Included verbatim in every generated script
-(codegen.RUNTIME).
+`optimizer`, `clip`; `passes` and `kept` when it has them), so a test can drive it with a
+small stand-in; a bn/dropout network (normalised.NormNet) is one such object. Included
+verbatim in every generated script (codegen.RUNTIME).
 
 Per step it runs only the step: each mini-batch is gathered into one reused buffer, the
-output layer writes its logits and outputs into a block of rows kept for bookkeeping, and
-the loss and the error count of a block of steps are computed once, from those rows, by the
-same printed functions (on a small network each extra NumPy call costs ~3% of a step).
+printed passes run bound to their arrays (net.passes: nothing looked up per step), a small
+network's weights are updated as two arrays, the output layer writes its logits and
+outputs into a block of rows kept for bookkeeping, and the loss and the error count of a
+block of steps are computed once, from those rows, by the same printed functions (on a
+small network each extra NumPy call costs ~2% of a step).
 """
 
 import math
