@@ -264,7 +264,12 @@ def test_algorithm_box_says_what_training_mode_does(derived):
             assert (s["alg_output_drop"] in box) == drop
 
 
-def test_epsilon_is_a_power_of_ten(derived):
+def test_epsilon_is_a_power_of_ten_and_batch_norms_own(derived):
+    """ε = 10^-5 is batch norm's; the optimiser's (Adam's 10^-8) is named apart from it."""
     tex = source(derived[BN])
     assert r"$\epsilon = 10^{-5}$" in tex and r"1.0 \cdot 10^{-5}" not in tex
-    assert r"1.0 \cdot 10^{-8}" not in tex  # Adam's ε alike
+    box = tex[tex.index(r"\begin{algorithmic}") : tex.index(r"\end{algorithmic}")]
+    assert r"\epsilon_{\mathrm{adam}} = 10^{-8}" in box and r"\epsilon =" not in box
+    assert r"+ \epsilon_{\mathrm{adam}}}" in box  # in the update too
+    plain = (GENERATED / "article.tex").read_text(encoding="utf-8")
+    assert r"$\epsilon = 10^{-8}$" in plain  # no batch norm: Adam's ε is the only one

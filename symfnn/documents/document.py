@@ -403,7 +403,12 @@ class _Doc(Sections):
         pairs = sp.FiniteSet(*pairs)
         each = sp.Contains(sp.Tuple(training.THETA, training.G), pairs, evaluate=False)
         steps = [(training.T, sp.Add(training.T, 1, evaluate=False))] if entry.counts_steps else []
-        return each, steps + list(entry.steps), list(entry.hyper)
+        steps, hyper_values = steps + list(entry.steps), list(entry.hyper)
+        if any(layer.batchnorm for layer in self.d.spec.layers):  # ε is batch norm's here
+            own = {training.EPSILON: sp.Symbol(rf"\epsilon_{{\mathrm{{{optimizer}}}}}")}
+            steps = [(t, sp.sympify(v).xreplace(own)) for t, v in steps]
+            hyper_values = [(own.get(sym, sym), v) for sym, v in hyper_values]
+        return each, steps, hyper_values
 
     def update_rule(self, optimizer: str) -> tuple[list[str], str]:
         """update_steps in LaTeX: the lines `target ← value`, and the text before them with

@@ -114,7 +114,7 @@ class NormSections:
             self.eq((zhat[_I], "=", u(us.delta.differentiated), None)),
         ]
         parts, names = self._three_paths()
-        plus = lambda terms: self.tex(sp.Add(*map(u, terms), evaluate=False), order="none")
+        plus = lambda terms: self._plus([u(t) for t in terms])
         blocks += [
             self.text("bn_paths", mu=self.m(_MU), var=self.m(_VAR)),
             self.eq((dz, "=", plus(names), "bn-paths"), ("", "=", plus(parts), None)),
@@ -142,6 +142,15 @@ class NormSections:
         blocks.append(self.eq(*lines))
         blocks += self._bn_batch(layer)
         return blocks
+
+    def _plus(self, terms) -> str:
+        """t1 + t2 + … in the given order (the three paths), each term printed tidied."""
+        out = ""
+        for t in terms:
+            minus = t.could_extract_minus_sign()
+            s = self.tex(-t if minus else t)
+            out += ("- " if minus else "") + s if not out else f" {'-' if minus else '+'} {s}"
+        return out
 
     def _split(self, lhs, expr, per_line: int = 2) -> list[tuple]:
         """lhs = c (t1 + t2 + …) over several lines, `per_line` terms each (a long sum of

@@ -342,12 +342,19 @@ def ordered_terms(expr: sp.Add) -> list[sp.Expr]:
     return sorted(expr.as_ordered_terms(), key=rank)
 
 
+def _coefficient(t: sp.Basic) -> sp.Expr:
+    """The scalar factor of a matrix term, nested products' included: 1_B (−μ) has −1."""
+    if not isinstance(t, sp.MatMul):
+        return sp.S.One
+    return sp.Mul(*(_coefficient(f) if f.is_Matrix else f for f in t.args))
+
+
 def ordered_matrix_terms(expr: sp.MatAdd) -> list[sp.Basic]:
     """Data terms first, penalties (λW) next, broadcast biases (1 bᵀ) after them,
     subtracted terms last: A W^T + 1 b^T, δ a^T + λ W, W − α ∂R/∂W."""
 
     def key(t):
-        negative = isinstance(t, sp.MatMul) and t.as_coeff_matrices()[0].could_extract_minus_sign()
+        negative = _coefficient(t).could_extract_minus_sign()
         scaled = isinstance(t, sp.MatMul) and any(
             s.name.startswith("lambda") for s in t.free_symbols if s.is_Symbol
         )
