@@ -220,6 +220,11 @@ def test_verification_states_the_link_by_link_method_exactly_when_the_report_doe
         assert "by cancel per layer" not in section  # verify's own words are translated
         whole = verification(derived[BN], lang, replace(linked, links=0))
         assert s["verify_intro"] in whole and opening not in whole
+        for report, said in ((linked, "intro_checked_links"), (STATED, "intro_checked")):
+            tex = document.tex_source(derived[BN], lang=lang, report=report)
+            intro = tex[: tex.index(r"\section")]  # the document's opening paragraph
+            assert s[said] in intro, (lang, said)
+            assert (s["intro_checked_links"] in intro) == (report is linked)
     # the links' part unfinished: the numbers are the evidence, and the text says so
     unfinished = replace(
         linked,

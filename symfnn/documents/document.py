@@ -10,6 +10,7 @@ template only lays out sections, prose blocks and equation blocks. Equation labe
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from pathlib import Path
@@ -66,6 +67,7 @@ class _Doc(Sections):
                 params=spec.parameter_count,
                 loss=self.loss_name(),
                 reg=self.reg_names(),
+                checked=s["intro_checked_links" if self.proof.links else "intro_checked"],
             ),
             "table": self.layer_table(),
             "network": self.figure(
@@ -196,6 +198,10 @@ class _Doc(Sections):
                 (self.m(x.Zhat) + ", " + self.m(x.Y), s["n_bn_zhat"]),
                 (self.in_reals(x.gamma) + ", " + self.m(x.beta), s["n_bn_params"]),
                 (self.m(batchnorm.EPSILON), s["n_bn_eps"]),
+                (
+                    self.m(x.dZhat) + ", " + self.m(x.DeltaY),
+                    fill(s["n_bn_errors"], B=self.m(BATCH), Zhat=self.m(x.Zhat), Y=self.m(x.Y)),
+                ),
             ]
         if any(layer.dropout for layer in spec.layers):
             mask = sp.IndexedBase("mask_l")
@@ -426,11 +432,18 @@ class _Doc(Sections):
         text = self.s["alg_update"] + (" " + self.s["sep"].join(values) if values else "")
         return lines, text
 
+    @functools.cached_property
+    def proof(self):
+        """The report given, or verify's (run once, here)."""
+        from ..engine.verify import verify
+
+        return self.report if self.report is not None else verify(self.d)
+
     def verification(self) -> dict:
-        from ..engine.verify import DIGITS, verify
+        from ..engine.verify import DIGITS
 
         s = self.s
-        r = self.report if self.report is not None else verify(self.d)
+        r = self.proof
         worst = fill(s["v_worst_value"], bound=self.m(bound(r.worst)))
         rows = [
             (s["v_instance"], tt(r.instance.describe())),

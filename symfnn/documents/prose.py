@@ -26,7 +26,7 @@ EN = {
     "title": "Backpropagation for the network\\\\ {arch}",
     "author": "derived and proven with SymPy by symfnn {version}",
     "intro": "This document derives error backpropagation for a feedforward network with {depth} layers and {params} parameters (Figure~\\ref{fig:network}), trained on the {loss} loss{reg}. Every formula below was derived by SymPy for this architecture and printed from its result; the gradients were checked against brute-force differentiation (Section~\\ref{sec:verify}), and Section~\\ref{sec:worked} follows one sample through the equations with numbers.",
-    "intro_normalised": "This document derives error backpropagation for a feedforward network with {depth} layers and {params} parameters (Figure~\\ref{fig:network}), trained on the {loss} loss{reg}. Every formula below was derived by SymPy for this architecture and printed from its result; the gradients were checked against brute-force differentiation on a mini-batch (Section~\\ref{sec:verify}). Section~\\ref{sec:norm} derives the backward pass of batch normalisation and dropout.",
+    "intro_normalised": "This document derives error backpropagation for a feedforward network with {depth} layers and {params} parameters (Figure~\\ref{fig:network}), trained on the {loss} loss{reg}. Every formula below was derived by SymPy for this architecture and printed from its result; the gradients were {checked} (Section~\\ref{sec:verify}). Section~\\ref{sec:norm} derives the backward pass of batch normalisation and dropout.",
     "reg_none": "",
     "reg_some": " with {names} regularisation",
     "table_caption": "The layers of the network.",
@@ -163,6 +163,8 @@ EN = {
         "and compared with the mini-batch forms of Section~\\ref{sec:batch}."
     ),
     "v_checked_numeric": "partial derivatives compared numerically",
+    "intro_checked": "checked against brute-force differentiation on a mini-batch",
+    "intro_checked_links": "proven symbolically link by link and checked against brute-force differentiation on a mini-batch",
     "v_symbolic_links": "\\texttt{cancel} reduces the difference to 0 for all {n} entries of "
     "the links' error terms and gradients, and {forward} forward values equal their "
     "definitions ({instance})",
@@ -215,6 +217,7 @@ EN = {
     "n_bn_zhat": "the normalised net inputs, and the same scaled and shifted (one sample per row)",
     "n_bn_params": "the learned scale and shift of a normalised layer (the shift takes the place of the bias)",
     "n_bn_eps": "a small constant added to the variance",
+    "n_bn_errors": "a normalised layer's error terms at the normalised and at the shifted value ({B} times the risk's derivative by {Zhat} and by {Y}, one row per sample)",
     "n_mask": "the dropout mask (0 or 1 per unit) of one sample, and of a mini-batch",
     "layers_norm": "A layer with batch normalisation has no one-sample form, since its samples couple: its error terms and gradients are given for a mini-batch of {B} samples, one per row, as derived in Section~\\ref{sec:norm}.",
     "forward_norm": "In a layer with batch normalisation the activation function is applied to {y}, the net input normalised over the mini-batch, scaled and shifted; in a layer with dropout the activation is multiplied by the mask {r}. Both are derived in Section~\\ref{sec:norm}.",
@@ -275,7 +278,7 @@ ZH = {
     "title": "网络 {arch} 的误差反向传播推导",
     "author": "由 symfnn {version} 用 SymPy 推导并验证",
     "intro": "本文为一个 {depth} 层、共 {params} 个参数的前馈神经网络（图~\\ref{fig:network}）推导误差反向传播算法，损失函数为{loss}{reg}。下文的每个公式都由 SymPy 针对该网络结构推导并直接从结果打印；所得梯度还与暴力求导的结果做了比对（见第~\\ref{sec:verify}~节），第~\\ref{sec:worked}~节用具体数字把一个样本完整地算一遍。",
-    "intro_normalised": "本文为一个 {depth} 层、共 {params} 个参数的前馈神经网络（图~\\ref{fig:network}）推导误差反向传播算法，损失函数为{loss}{reg}。下文的每个公式都由 SymPy 针对该网络结构推导并直接从结果打印；所得梯度还在一个小批量上与暴力求导的结果做了比对（见第~\\ref{sec:verify}~节）。第~\\ref{sec:norm}~节推导批归一化和丢弃法的反向传播。",
+    "intro_normalised": "本文为一个 {depth} 层、共 {params} 个参数的前馈神经网络（图~\\ref{fig:network}）推导误差反向传播算法，损失函数为{loss}{reg}。下文的每个公式都由 SymPy 针对该网络结构推导并直接从结果打印；所得梯度{checked}（见第~\\ref{sec:verify}~节）。第~\\ref{sec:norm}~节推导批归一化和丢弃法的反向传播。",
     "reg_some": "，并带有 {names} 正则化",
     "table_caption": "网络的各层。",
     "col_layer": "层",
@@ -393,6 +396,8 @@ ZH = {
         "小批量公式比较。"
     ),
     "v_checked_numeric": "数值比较的偏导数个数",
+    "intro_checked": "还在一个小批量上与暴力求导的结果做了比对",
+    "intro_checked_links": "已逐个环节做了符号证明，并在一个小批量上与暴力求导的结果做了比对",
     "v_symbolic_links": "在 {instance} 上，各环节误差项与梯度的全部 {n} 个分量之差经 "
     "\\texttt{cancel} 化简均为 0，{forward} 个前向值均等于其定义",
     "v_symbolic_links_unfinished": "未完成：逐环节化简超过 {seconds} 秒（此前已有 {n} 个分量和 "
@@ -443,6 +448,7 @@ ZH = {
     "n_bn_zhat": "归一化后的净输入，以及缩放平移后的值（每行一个样本）",
     "n_bn_params": "批归一化层学习的缩放和平移参数（平移参数取代偏置）",
     "n_bn_eps": "加在方差上的一个小常数",
+    "n_bn_errors": "批归一化层在归一化值处和平移后的值处的误差项（风险对 {Zhat} 和对 {Y} 的导数乘以 {B}，每行一个样本）",
     "n_mask": "一个样本的丢弃掩码（每个神经元取 0 或 1），以及一个小批量的掩码",
     "layers_norm": "带批归一化的层没有单个样本的形式，因为它的样本相互耦合：其误差项和梯度按 {B} 个样本的小批量给出，每行一个样本，推导见第~\\ref{sec:norm}~节。",
     "forward_norm": "在带批归一化的层中，激活函数作用于 {y}，即在小批量内归一化后再缩放平移的净输入；在带丢弃法的层中，激活值再乘以掩码 {r}。两者都在第~\\ref{sec:norm}~节推导。",
