@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sympy as sp
+
+from ..engine import batchnorm
 from ..engine.batchnorm import unit_steps
-from ..engine.derive import Derivation
+from ..engine.derive import RISK, Derivation
 from .textprint import _eq, _step, text
 from .tidy import as_batch
 
@@ -13,17 +16,23 @@ def unit_lines(d: Derivation) -> list[str]:
     if not any(layer.norm and layer.norm.batchnorm for layer in d.layers):
         return []
     us = unit_steps()
-    title = (
-        "Batch normalisation, one unit over the mini-batch (samples n = 1..N couple through "
-        "mu and sigma2; ε = 1e-5, biased variance)"
+    eps, N = batchnorm.EPSILON, batchnorm.N
+    title = (  # the names as printed below; ε's value from batchnorm, as the code's
+        f"Batch normalisation, one unit over the mini-batch (the samples 1..{text(N)} couple "
+        f"through {text(batchnorm.mu)} and {text(batchnorm.var)}; "
+        f"{text(eps)} = {float(batchnorm.EPSILON_VALUE):g}, biased variance)"
     )
     lines = [title]
     for step in (us.mean, us.variance, us.normalised, us.affine):
         lines.append(f"  {_eq(step.lhs, step.index)}")
-    lines.append(" δ^y(n) = N ∂R/∂y(n) comes from the layer above; then by the chain rule")
+    upstream = sp.Mul(N, sp.Derivative(RISK, batchnorm.y[batchnorm.n]), evaluate=False)
+    dy = _eq(batchnorm.delta_y[batchnorm.n], upstream)
+    lines.append(f" {dy} comes from the layer above; then by the chain rule")
     for step in (us.grad_gamma, us.grad_beta, us.dzhat):
         lines.append(f"  {_eq(step.lhs, step.index)}")
-    lines.append(" error term through μ and σ² (ẑ written out in z, differentiated by z[r])")
+    names = f"{text(batchnorm.mu)} and {text(batchnorm.var)}"
+    zhat, z_r = text(batchnorm.zhat[batchnorm.n]), text(batchnorm.z[batchnorm.r])
+    lines.append(f" error term through {names} ({zhat} written out in z, differentiated by {z_r})")
     lines += _step(us.delta)
     for name, e in us.delta.stages:
         lines.append(f"  {name + ':':15s} {text(e)}")
