@@ -267,6 +267,7 @@ def test_algorithm_box_says_what_training_mode_does(derived):
                 assert (s[key].split("{")[0] in box) == present, (spec, key)
             assert (r"\gamma^{(l)}" in box.split(r"\State")[0]) == bn  # in the output line
             assert (s["alg_output_drop"] in box) == drop
+            assert (s["update_bn"].split("{")[0] in tex) == bn  # γ, β updated like b; R per batch
 
 
 def test_epsilon_is_a_power_of_ten_and_batch_norms_own(derived):

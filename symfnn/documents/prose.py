@@ -163,6 +163,7 @@ EN = {
         "and compared with the mini-batch forms of Section~\\ref{sec:batch}."
     ),
     "v_checked_numeric": "partial derivatives compared numerically",
+    "update_bn": "In a normalised layer {gamma} and {beta} take the place of {b} and are updated the same way. There a sample's loss depends on the other samples of its mini-batch (Section~\\ref{sec:norm}), so {R} is taken over one mini-batch of {B} samples at a time.",
     "intro_checked": "checked against brute-force differentiation on a mini-batch",
     "intro_checked_links": "proven symbolically link by link and checked against brute-force differentiation on a mini-batch",
     "v_symbolic_links": "\\texttt{cancel} reduces the difference to 0 for all {n} entries of "
@@ -396,6 +397,7 @@ ZH = {
         "小批量公式比较。"
     ),
     "v_checked_numeric": "数值比较的偏导数个数",
+    "update_bn": "在批归一化层中，{gamma} 和 {beta} 取代 {b}，并以同样方式更新。此时一个样本的损失依赖于同一小批量中的其他样本（见第~\\ref{sec:norm}~节），因此 {R} 每次在一个含 {B} 个样本的小批量上计算。",
     "intro_checked": "还在一个小批量上与暴力求导的结果做了比对",
     "intro_checked_links": "已逐个环节做了符号证明，并在一个小批量上与暴力求导的结果做了比对",
     "v_symbolic_links": "在 {instance} 上，各环节误差项与梯度的全部 {n} 个分量之差经 "

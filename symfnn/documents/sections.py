@@ -245,6 +245,20 @@ class Sections(NormSections):
         # training itself uses the optimiser of the algorithm box (symfnn.engine.training's entry)
         optimizer = hyper.resolve(d.spec)["optimizer"]
         blocks.append(self.text("update_after", optimizer=r"\texttt{" + optimizer + "}"))
+        if any(layer.batchnorm for layer in d.spec.layers):  # γ, β for b; R per mini-batch
+            from ..engine.batchnorm import names
+
+            x = names("l")
+            blocks.append(
+                self.text(
+                    "update_bn",
+                    gamma=self.m(x.gamma),
+                    beta=self.m(x.beta),
+                    b=self.m(sp.MatrixSymbol("b_l", layer_symbols("l").m, 1)),
+                    R=self.m(sp.Symbol("R")),
+                    B=self.m(BATCH),
+                )
+            )
         return self.section("sec_loss", "loss", blocks)
 
     def backprop(self) -> dict:
