@@ -46,8 +46,8 @@ gradient-flow analysis needs):
         most one in 8), or over every step when clipping), "grad_norms" (one {"W1": ..., "b1": ...} per
         epoch: mean per-parameter norm before clipping, over the same steps),
         "time"; and "best_epoch", "stopped". The train error is measured on the
-        mini-batches of 4 evenly spaced blocks of 4096 rows an epoch (all rows of a smaller
-        set), before their updates (no extra pass over the training set). `callback(epoch, params, history)` runs
+        mini-batches of evenly spaced blocks of 512 rows, about 16384 rows an epoch (all
+        rows of a smaller set), before their updates (no extra pass over the training set). `callback(epoch, params, history)` runs
         after each epoch; returning True stops training.
     gradcheck(params=None, X=None, Y=None, seed=0) -> (ok, lines)   # central differences
     load_data(path, val_split=None, seed=None) -> {"X_train", "Y_train", ...}  # None: TRAINING's
