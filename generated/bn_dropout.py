@@ -52,7 +52,7 @@ L2 = None  # lambda_2, the default of --l2 (None: not in the derivation; regener
 DEFAULT_INIT = "he"
 KINK_LAYERS = [1]  # layers whose activation has a kink at z = 0
 EPSILON = 1e-05  # added to the batch variance (batchnorm.EPSILON_VALUE)
-MOMENTUM = 0.1  # of the running estimates (PyTorch's convention)
+MOMENTUM = 0.1  # rho, of the running estimates (batchnorm.MOMENTUM_VALUE)
 DROPOUT = {1: 0.2}  # layer -> q, the probability of dropping a unit
 NORMALISED = [1]
 # The learning rate of each optimizer when lr is None.
@@ -194,6 +194,22 @@ def _backward(params, out, Y):
         "Delta2": Delta2,
     }
     return grads, deltas
+
+
+def _running_statistics(params, out):
+    """A training step's update of the running mean and variance prediction reads, in place,
+    from the batch's statistics of its pass `out` (batchnorm.RUNNING)."""
+    momentum = MOMENTUM
+    N = out["A0"].shape[0]
+    # layer 1
+    mean1, var1 = params["mean1"], params["var1"]
+    mu1, sigma2_1 = out["mu1"], out["sigma2_1"]
+    # mean1 <- mean1 * (1 - momentum) + mu1 * momentum
+    mean1 *= 1 - momentum
+    mean1 += mu1 * momentum
+    # var1 <- var1 * (1 - momentum) + N * momentum * sigma2_1 / (N - 1)
+    var1 *= 1 - momentum
+    var1 += N * momentum * sigma2_1 / (N - 1)
 
 
 def _data_loss(out, Y):
@@ -1042,7 +1058,7 @@ class NormNet(Network):
         backward_pass,
         dropout,
         normalised,
-        momentum,
+        running_statistics,
         **network,
     ):
         super().__init__(
@@ -1054,7 +1070,7 @@ class NormNet(Network):
         )
         self.norm_forward, self.norm_backward = forward_pass, backward_pass
         self.dropout, self.normalised = dict(dropout), tuple(normalised)
-        self.momentum = momentum
+        self.running_statistics = running_statistics
         self._rng = np.random.default_rng(0)
 
     # -- parameters -----------------------------------------------------------------------
@@ -1192,17 +1208,10 @@ class NormNet(Network):
         return grads, deltas
 
     def update_statistics(self, params, out, n: int) -> None:
-        """PyTorch's running estimates from one training batch of n samples (a batch of one
-        has no variance to estimate: left as they are)."""
-        if n < 2:
-            return
-        m = self.momentum
-        for l in self.normalised:
-            mean, var = params[f"mean{l}"], params[f"var{l}"]
-            mean *= 1 - m
-            mean += m * out[f"mu{l}"]
-            var *= 1 - m
-            var += (m * n / (n - 1)) * out[f"sigma2_{l}"]
+        """The running estimates from one training batch of n samples (a batch of one has no
+        variance to estimate: left as they are)."""
+        if n >= 2:
+            self.running_statistics(params, out)
 
 
 # == 2. Included runtime: symfnn/script/runtime/loop.py ====================================
@@ -2013,7 +2022,7 @@ NET = NormNet(
     optimizers=OPTIMIZERS,
     dropout=DROPOUT,
     normalised=NORMALISED,
-    momentum=MOMENTUM,
+    running_statistics=_running_statistics,
     clip_by_value=_clip_by_value,
     norm_scale=_norm_scale,
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from symfnn.engine import derive, spec
 from symfnn.script import codegen, codegen_bn
@@ -161,21 +162,48 @@ def test_training_mode_matches_torch_batch_norm():
     np.testing.assert_allclose(grads["beta1"], beta.grad.numpy(), rtol=0, atol=1e-12)
 
 
-def test_running_statistics_follow_pytorch_and_predict_uses_them():
-    text, opts = ARCHS[0]
-    mod, net, params, X, Y, masks = case(text, opts, n=9)
-    Z = X @ params["W1"].T
-    # one training step on the whole batch: the running estimates move by the batch's
-    # statistics of that step's forward pass (before its update)
+def _one_step_statistics(mod, text, opts):
+    """One training step of `mod` on a whole batch of 9: its running mean and variance of
+    every normalised layer after, and what the definition says they are (numpy's mean and
+    var(ddof=1) of that step's Z, before its update, momentum 0.1 from 0 and 1)."""
+    _, net, params, X, Y, _ = case(text, opts, n=9)
+    before = {k: v.copy() for k, v in params.items()}
     data = {"X_train": X, "Y_train": Y}
     mod.train(
         params, data, epochs=1, batch_size=len(X), lr=0.1, optimizer="sgd", log=lambda s: None
     )
-    assert not np.allclose(params["W1"] @ X.T, Z.T)  # the step did update the weights
-    want_mean = 0.9 * 0 + 0.1 * Z.mean(axis=0)
-    want_var = 0.9 * 1 + 0.1 * Z.var(axis=0, ddof=1)  # unbiased, as PyTorch keeps it
-    np.testing.assert_allclose(params["mean1"], want_mean, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(params["var1"], want_var, rtol=0, atol=1e-12)
+    want, A = {}, X
+    for l, layer in enumerate(net.layers, 1):  # the training-mode pass of the weights before
+        Z = A @ before[f"W{l}"].T
+        if layer.batchnorm:
+            want[f"mean{l}"] = 0.9 * 0 + 0.1 * Z.mean(axis=0)
+            want[f"var{l}"] = 0.9 * 1 + 0.1 * Z.var(axis=0, ddof=1)  # unbiased, as PyTorch
+            Z = before[f"gamma{l}"] * (Z - Z.mean(axis=0)) / np.sqrt(Z.var(axis=0) + EPS)
+            Z = Z + before[f"beta{l}"]
+        else:
+            Z = Z + before[f"b{l}"]
+        A = F[layer.activation](Z)
+    assert not np.allclose(params["W1"], before["W1"])  # the step did update the weights
+    return params, want
+
+
+def _statistics_agree(params, want) -> bool:
+    return all(np.allclose(params[k], v, rtol=0, atol=1e-12) for k, v in want.items())
+
+
+def test_running_statistics_follow_pytorch_and_predict_uses_them():
+    text, opts = ARCHS[2]  # two normalised layers, the second fed by the first
+    params, want = _one_step_statistics(module(text, opts), text, opts)
+    assert sorted(want) == ["mean1", "mean2", "var1", "var2"]
+    for key, value in want.items():
+        np.testing.assert_allclose(params[key], value, rtol=0, atol=1e-12, err_msg=key)
+    text, opts = ARCHS[0]
+    mod, net, params, X, Y, masks = case(text, opts, n=9)
+    Z = X @ params["W1"].T
+    data = {"X_train": X, "Y_train": Y}
+    mod.train(
+        params, data, epochs=1, batch_size=len(X), lr=0.1, optimizer="sgd", log=lambda s: None
+    )
     try:
         import torch
 
@@ -194,6 +222,29 @@ def test_running_statistics_follow_pytorch_and_predict_uses_them():
     want, _ = ref_forward(net, params, X, masks, stats=params)
     np.testing.assert_allclose(mod.predict(params, X), want, rtol=0, atol=1e-12)
     np.testing.assert_allclose(mod.predict(params, X[:1]), want[:1], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("change", ["biased variance", "momentum 0.2", "mean from sigma2"])
+def test_a_changed_running_statistics_entry_changes_the_script(change, monkeypatch):
+    """The script's update is printed from batchnorm.RUNNING and MOMENTUM_VALUE: a wrong
+    entry there gives a script whose statistics disagree with the definition."""
+    from symfnn.engine import batchnorm as bn
+
+    (mean, mean_value), (var, var_value) = bn.RUNNING
+    if change == "biased variance":
+        var_value = var_value.subs(bn.N / (bn.N - 1), 1)
+        assert not var_value.has(bn.N)
+    elif change == "momentum 0.2":
+        monkeypatch.setattr(bn, "MOMENTUM_VALUE", sp.Rational(1, 5))
+    else:
+        mean_value = mean_value.xreplace({bn.mu: bn.var})
+    monkeypatch.setattr(bn, "RUNNING", ((mean, mean_value), (var, var_value)))
+    text, opts = ARCHS[2]
+    params, want = _one_step_statistics(_module(text, opts), text, opts)
+    assert not _statistics_agree(params, want)
+    # and the table as it is agrees (the same helper, the same run)
+    monkeypatch.undo()
+    assert _statistics_agree(*_one_step_statistics(_module(text, opts), text, opts))
 
 
 def test_evaluation_has_no_dropout():

@@ -18,6 +18,11 @@ and every lifted form is proven equal to its index form on explicit matrices (N 
 
 Scale: as for the plain layers, errors carry N ∂R/∂(·) (the per-sample δ when R is a mean),
 so gradients are (1/N) sums over the batch.
+
+Prediction reads running estimates of μ and σ² instead, a rule table (`RUNNING`, PyTorch's
+convention, not derived): each training step moves them towards the batch's statistics by the
+momentum ρ, the variance unbiased. The script's update and the document's algorithm box are
+printed from it.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from .symbols import N, k, layer_symbols, p, tag, width
 EPSILON = sp.Symbol("epsilon", positive=True)  # ε, added to the batch variance
 EPSILON_VALUE = sp.Rational(1, 10**5)  # PyTorch's default, 1e-5
 Q = sp.Symbol("q", nonnegative=True)  # a layer's dropout probability (generic)
+MOMENTUM = sp.Symbol("rho", positive=True)  # ρ, of the running estimates
+MOMENTUM_VALUE = sp.Rational(1, 10)  # PyTorch's default, 0.1
 
 # -- one unit over the batch (layer-agnostic) ------------------------------------------------
 
@@ -51,6 +58,15 @@ dzhat = sp.IndexedBase("dzhat", real=True)  # g_n = N ∂R/∂ẑ_n
 delta_y = sp.IndexedBase("delta_y", real=True)  # N ∂R/∂y_n
 mu, var = sp.Symbol("mu", real=True), sp.Symbol("sigma2", nonnegative=True)
 gamma, beta = sp.Symbol("gamma", real=True), sp.Symbol("beta", real=True)
+# the running estimates prediction reads in place of μ and σ²
+mean_run, var_run = sp.Symbol("mubar", real=True), sp.Symbol("sigma2bar", nonnegative=True)
+
+# One training step's update of the running estimates, `target ← value` in order (PyTorch's
+# torch.nn.BatchNorm1d: momentum 0.1, the variance unbiased by N/(N - 1)).
+RUNNING = (
+    (mean_run, (1 - MOMENTUM) * mean_run + MOMENTUM * mu),
+    (var_run, (1 - MOMENTUM) * var_run + MOMENTUM * N / (N - 1) * var),
+)
 
 
 def _mean_of_z() -> sp.Expr:
@@ -155,6 +171,8 @@ class Names:
     beta: sp.MatrixSymbol
     dgamma: sp.MatrixSymbol
     dbeta: sp.MatrixSymbol
+    running_mean: sp.MatrixSymbol  # 1×m, kept in the script's params as mean{l}
+    running_var: sp.MatrixSymbol  # 1×m, as var{l}
 
 
 def names(t: int | str) -> Names:
@@ -175,6 +193,8 @@ def names(t: int | str) -> Names:
         col("beta"),
         col("dgamma"),
         col("dbeta"),
+        row("mean"),
+        row("var"),
     )
 
 
@@ -183,6 +203,7 @@ def _unit_map(t) -> tuple[dict, dict]:
     x = names(t)
     samples = {z: x.Z, zhat: x.Zhat, y: x.Y, dzhat: x.dZhat, delta_y: x.DeltaY}
     units = {mu: x.mu, var: x.var, gamma: x.gamma.T, beta: x.beta.T}
+    units |= {mean_run: x.running_mean, var_run: x.running_var}
     return samples, units
 
 
@@ -265,6 +286,17 @@ def check_lift(index: sp.Expr, batch: sp.Basic, t, column: bool = False) -> None
         e = index.xreplace({N: 3} | at).doit().xreplace(entry)
         if sp.simplify(e - B[row, unit]) != 0:
             raise DerivationError(f"batch form {batch} disagrees with {index}")
+
+
+def running_update(t) -> tuple[tuple[sp.MatrixSymbol, sp.Basic], ...]:
+    """RUNNING at layer t: (1×m row, its new value) in order, each value lifted from the
+    table's entry and proven equal to it on explicit matrices (the document prints these)."""
+    out = []
+    for target, value in RUNNING:
+        batch = lift(value, t)
+        check_lift(value, batch, t)
+        out.append((lift(target, t), batch))
+    return tuple(out)
 
 
 # -- the masked δ recurrence and the masked activation (generic layer l) ----------------------

@@ -31,14 +31,13 @@ from ..engine import batchnorm
 from ..engine.derive import Derivation
 from ..errors import RenderError
 from . import codegen
+from .codeprint import UpdatePrinter, restable
 from .codeprint import printer as plain_printer
-from .codeprint import restable
 from .codeprint_bn import printer
 
 # codegen.RUNTIME with runtime/normalised.py (NormNet) after the Network it extends
 _AT = codegen.RUNTIME.index("network") + 1
 RUNTIME = (*codegen.RUNTIME[:_AT], "normalised", *codegen.RUNTIME[_AT:])
-MOMENTUM = 0.1  # PyTorch's default for the running estimates (a convention, not derived)
 IN_BODY, IN_IF = 4, 8  # the indent of a printed step in `_forward`/`_backward`, in an `if`
 
 
@@ -173,6 +172,32 @@ def _backward(d: Derivation) -> tuple[list[str], list[str]]:
     return body, codegen.penalty_gradient(penalty, L)
 
 
+def _running(d: Derivation) -> list[str]:
+    """The body of `_running_statistics(params, out)`: batchnorm.RUNNING's assignments for
+    every normalised layer, printed in place on its mean{l}, var{l} from the training-mode
+    pass `out` (its mu{l}, sigma2_{l} and batch size)."""
+    bn = batchnorm
+    arrays = {bn.mean_run, bn.var_run, bn.mu, bn.var}
+    body = []
+    for l in (l for l, x in enumerate(d.spec.layers, 1) if x.batchnorm):
+        named = {
+            bn.mean_run: f"mean{l}",
+            bn.var_run: f"var{l}",
+            bn.mu: f"mu{l}",
+            bn.var: f"sigma2_{l}",
+            bn.MOMENTUM: "momentum",
+        }
+        p = UpdatePrinter(arrays, named)
+        body += [f"# layer {l}", *codegen._fetch([f"mean{l}", f"var{l}"], "params")]
+        body += codegen._fetch([f"mu{l}", f"sigma2_{l}"], "out")
+        for target, value in bn.RUNNING:
+            body.append(f"# {p.doprint(target)} <- {codegen._sum(p, target, value)}")
+            body += p.assign(target, value)
+    used = codegen._used([x for x in body if not x.lstrip().startswith("#")])
+    head = ["momentum = MOMENTUM"] if "momentum" in used else []  # none: dropout alone
+    return head + (['N = out["A0"].shape[0]'] if "N" in used else []) + body
+
+
 def _has_delta(term: sp.Basic, l: int) -> bool:
     return any(m.name == f"Delta{l}" for m in term.atoms(sp.MatrixSymbol))
 
@@ -195,10 +220,10 @@ def context(d: Derivation) -> dict:
     L = spec.depth
     data_loss, output_rows = codegen._data_loss(d, {f"A{L}"} if _identity_out(d) else set())
     backward, penalty = _backward(d)
-    eps = float(batchnorm.EPSILON_VALUE)
+    eps, momentum = float(batchnorm.EPSILON_VALUE), float(batchnorm.MOMENTUM_VALUE)
     constants = [
         ("EPSILON", repr(eps), "added to the batch variance (batchnorm.EPSILON_VALUE)"),
-        ("MOMENTUM", repr(MOMENTUM), "of the running estimates (PyTorch's convention)"),
+        ("MOMENTUM", repr(momentum), "rho, of the running estimates (batchnorm.MOMENTUM_VALUE)"),
         ("DROPOUT", repr(dict(_dropout(d))), "layer -> q, the probability of dropping a unit"),
         ("NORMALISED", repr([l for l, x in enumerate(spec.layers, 1) if x.batchnorm]), None),
     ]
@@ -208,11 +233,12 @@ def context(d: Derivation) -> dict:
         "notes": [
             "Batch normalisation / dropout: training mode normalises with the batch's statistics",
             "and draws a fresh dropout mask per step; predict/evaluation use the running mean and",
-            f"variance (momentum {MOMENTUM}, unbiased, kept in params) and no dropout.",
+            f"variance (momentum {momentum}, unbiased, kept in params) and no dropout.",
         ],
         "bn_constants": constants,
         "forward": _forward(d),
         "backward": backward,
+        "running": _running(d),
         "data_loss": data_loss,
         "output_rows": codegen._py(tuple(output_rows)),
         "penalty_gradient": penalty,

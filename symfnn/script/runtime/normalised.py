@@ -8,11 +8,9 @@ name, and `_backward(params, out, Y)` the data term's gradients of a training-mo
 line and gradient check run it. What is its own is only bookkeeping:
 - the masks: 1 (kept) with probability 1 - q, drawn per step from train()'s seeded
   generator (`for_training`), or given, or drawn from `seed` (the API's `masks=`, `seed=`);
-- the running statistics, PyTorch's convention, updated by each training step's forward pass
-  (as PyTorch's training mode does):
-      mean <- (1 - momentum) mean + momentum mu_B,
-      var  <- (1 - momentum) var + momentum sigma2_B N / (N - 1)   (unbiased),
-  kept in params as mean{l}, var{l}: not trained, saved, loaded and restored with the weights.
+- the running statistics, kept in params as mean{l}, var{l} (not trained; saved, loaded and
+  restored with the weights): each training step's forward pass updates them (as PyTorch's
+  training mode does) by the printed `running_statistics(params, out)`, batchnorm.RUNNING.
 
 Included verbatim, after runtime/network.py, in the scripts of such networks only
 (codegen_bn.RUNTIME); NumPy and the standard library only.
@@ -39,7 +37,7 @@ class NormNet(Network):
         backward_pass,
         dropout,
         normalised,
-        momentum,
+        running_statistics,
         **network,
     ):
         super().__init__(
@@ -51,7 +49,7 @@ class NormNet(Network):
         )
         self.norm_forward, self.norm_backward = forward_pass, backward_pass
         self.dropout, self.normalised = dict(dropout), tuple(normalised)
-        self.momentum = momentum
+        self.running_statistics = running_statistics
         self._rng = np.random.default_rng(0)
 
     # -- parameters -----------------------------------------------------------------------
@@ -189,14 +187,7 @@ class NormNet(Network):
         return grads, deltas
 
     def update_statistics(self, params, out, n: int) -> None:
-        """PyTorch's running estimates from one training batch of n samples (a batch of one
-        has no variance to estimate: left as they are)."""
-        if n < 2:
-            return
-        m = self.momentum
-        for l in self.normalised:
-            mean, var = params[f"mean{l}"], params[f"var{l}"]
-            mean *= 1 - m
-            mean += m * out[f"mu{l}"]
-            var *= 1 - m
-            var += (m * n / (n - 1)) * out[f"sigma2_{l}"]
+        """The running estimates from one training batch of n samples (a batch of one has no
+        variance to estimate: left as they are)."""
+        if n >= 2:
+            self.running_statistics(params, out)
