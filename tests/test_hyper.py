@@ -109,17 +109,11 @@ def test_document_algorithm_shows_the_resolved_values(tmp_path):
 
 
 def _report():
-    """A stand-in proof report: these tests read the algorithm box only."""
-    from types import SimpleNamespace
+    """A proof report of a proven network (these tests read the algorithm box only)."""
+    from symfnn.engine.verify import DONE, Report
 
-    return SimpleNamespace(
-        worst=1e-60,
-        instance=parse("2-2:softmax"),
-        partials=1,
-        points=1,
-        samples=1,
-        symbolic="-",
-        ok=True,
-        proven=True,
-        verdict="PROVEN",
+    report = Report(
+        parse("2-2:softmax"), samples=1, partials=1, points=1, worst=1e-60, symbolic=DONE[0]
     )
+    assert report.verdict == "PROVEN"
+    return report
