@@ -270,6 +270,40 @@ def test_algorithm_box_says_what_training_mode_does(derived):
             assert (s["update_bn"].split("{")[0] in tex) == bn  # γ, β updated like b; R per batch
 
 
+RUNNING_LINES = (  # PyTorch's running estimates, written out by hand (B: the batch size)
+    r"\bar{\mu}^{(l)} \leftarrow (1 - \rho) \bar{\mu}^{(l)} + \rho \mu^{(l)}",
+    (
+        r"{\bar{\sigma}{}^{(l)}}^{2} \leftarrow (1 - \rho) {\bar{\sigma}{}^{(l)}}^{2}"
+        r" + \left(\frac{B \rho}{B - 1}\right) {\sigma^{(l)}}^{2}"
+    ),
+)
+
+
+def _box(tex: str) -> str:
+    return tex[tex.index(r"\begin{algorithmic}") : tex.index(r"\end{algorithmic}")]
+
+
+def test_algorithm_box_prints_the_running_statistics_update(derived, monkeypatch):
+    """The two assignments and rho = 0.1 under the bn line, en and zh, in the PDF's source
+    and the HTML page; printed from batchnorm.RUNNING: a changed entry changes the box."""
+    for lang in ("en", "zh"):
+        box = _box(source(derived[BN], lang))
+        lines = [x.strip() for x in box.splitlines()]
+        at = next(n for n, x in enumerate(lines) if r"$\rho = 0.1$" in x)
+        assert lines[at + 1 : at + 3] == [rf"\State \qquad ${x}$" for x in RUNNING_LINES]
+        assert r"\bar{\mu}^{(l)}" in lines[2]  # the output: the running estimates
+    assert r"\bar{\mu}" not in _box(source(derived[DROP]))
+    page = html.html_source(derived[BN], lang="en", report=STATED)
+    rows = re.findall(r'<li class="indent4">(.*?)</li>', page, re.DOTALL)
+    assert len(rows) == 2 and all("<math" in x and "<mover" in x for x in rows), rows
+    (mean, mean_value), (var, var_value) = batchnorm.RUNNING
+    biased = var_value.subs(batchnorm.N / (batchnorm.N - 1), 1)
+    monkeypatch.setattr(batchnorm, "RUNNING", ((mean, mean_value), (var, biased)))
+    monkeypatch.setattr(batchnorm, "MOMENTUM_VALUE", sp.Rational(1, 5))
+    box = _box(source(derived[BN]))
+    assert r"$\rho = 0.2$" in box and RUNNING_LINES[0] in box and r"\frac{B" not in box
+
+
 def test_epsilon_is_a_power_of_ten_and_batch_norms_own(derived):
     """ε = 10^-5 is batch norm's; the optimiser's (Adam's 10^-8) is named apart from it."""
     tex = source(derived[BN])

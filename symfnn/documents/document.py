@@ -28,7 +28,7 @@ from .latexprint import latex
 from .prose import fill
 from .sections import Sections
 from .sections_bn import power_of_ten
-from .tidy import BATCH
+from .tidy import BATCH, as_batch
 from .worked import example, shown
 
 
@@ -369,12 +369,33 @@ class _Doc(Sections):
         modes, output = [], ""
         if any(layer.batchnorm for layer in spec.layers):
             stats = {"mu": self.m(x.mu), "var": self.m(x.var)}
-            modes.append(fill(s["alg_forward_bn"], **stats))
-            output += fill(s["alg_output_bn"], gamma=self.m(x.gamma), beta=self.m(x.beta), **stats)
+            value = sp.Float(float(batchnorm.MOMENTUM_VALUE), 3)
+            rho = self.m(sp.Eq(batchnorm.MOMENTUM, value, evaluate=False))
+            modes.append(
+                {"text": fill(s["alg_forward_bn"], rho=rho, **stats), "lines": self.running()}
+            )
+            running = {"mean": self.m(x.running_mean), "var_run": self.m(x.running_var)}
+            output += fill(
+                s["alg_output_bn"], gamma=self.m(x.gamma), beta=self.m(x.beta), **stats, **running
+            )
         if any(layer.dropout for layer in spec.layers):
-            modes.append(fill(s["alg_forward_drop"], mask=self.m(x.Mask)))
+            modes.append({"text": fill(s["alg_forward_drop"], mask=self.m(x.Mask)), "lines": []})
             output += s["alg_output_drop"]
         return modes, output
+
+    def running(self) -> list[str]:
+        """The running estimates' update `target ← value`, from batchnorm.RUNNING (the table
+        the script's _running_statistics is printed from), at layer l, the batch of B samples."""
+        lines = []
+        for target, value in batchnorm.running_update("l"):
+            # (1 - ρ) as written: a sum as coefficient would be printed subtracted, -(ρ - 1)
+            value = value.replace(
+                lambda e: isinstance(e, sp.MatMul) and e.args[0].is_Add,
+                lambda e: sp.MatMul(sp.UnevaluatedExpr(e.args[0]), *e.args[1:], evaluate=False),
+            )
+            eq = sp.Eq(target, as_batch(value), evaluate=False)
+            lines.append(self.m(eq).replace("=", r"\leftarrow", 1))
+        return lines
 
     def init_bn(self) -> str:
         """γ = 1 and β = 0 at the start (symfnn.script.runtime.normalised does so), for bn specs."""

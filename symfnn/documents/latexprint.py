@@ -46,6 +46,10 @@ _NORM_STEM = {
     "beta": r"\beta",
     "dgamma": r"\gamma",
     "dbeta": r"\beta",
+    "mean": r"\bar{\mu}",  # the running estimates (batchnorm.RUNNING)
+    # squared outside the tag; {}: TeX takes a group of one accent for the accent, and its
+    # square would be a double superscript
+    "var": r"\bar{\sigma}{}",
 }
 _NORM_NAME = re.compile(r"^(" + "|".join(_NORM_STEM) + r")(\d+|_l|_lp1|_lm1)$")
 
@@ -57,7 +61,7 @@ def _norm_name(name: str) -> str | None:
         return None
     stem, t = match.groups()
     out = _tagged(_NORM_STEM[stem], t if t.isdigit() else _GENERIC[t[1:]])
-    if stem == "sigma2_":
+    if stem in ("sigma2_", "var"):
         return f"{{{out}}}^{{2}}"
     if stem.startswith("d") and stem != "dZhat":
         return rf"\frac{{\partial R}}{{\partial {out}}}"

@@ -290,10 +290,12 @@ def check_lift(index: sp.Expr, batch: sp.Basic, t, column: bool = False) -> None
 
 def running_update(t) -> tuple[tuple[sp.MatrixSymbol, sp.Basic], ...]:
     """RUNNING at layer t: (1×m row, its new value) in order, each value lifted from the
-    table's entry and proven equal to it on explicit matrices (the document prints these)."""
+    table's entry term by term (the term of the target first, as the entry reads) and proven
+    equal to it on explicit matrices (the document prints these)."""
     out = []
     for target, value in RUNNING:
-        batch = lift(value, t)
+        terms = sorted(sp.Add.make_args(value), key=lambda e: not e.has(target))
+        batch = sp.MatAdd(*(lift(e, t) for e in terms), evaluate=False)
         check_lift(value, batch, t)
         out.append((lift(target, t), batch))
     return tuple(out)
