@@ -49,45 +49,12 @@ def test_templates_ship_in_the_wheel(wheel):
     assert in_repo and in_repo <= shipped
 
 
-def test_installed_package_loads_its_own_templates(wheel, tmp_path):
-    target = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        check=True,
-    )
-    code = "from symfnn.render import template_dir; print(template_dir())"
-    env = dict(os.environ, PYTHONPATH=str(target))
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        check=True,
-    )
-    assert Path(out.stdout.strip()) == target / "symfnn" / "templates"
-
-
-def test_the_public_api_runs_from_the_installed_wheel(wheel, tmp_path):
-    """Issue 13's line, outside the repository, from the wheel (every stage folder shipped)."""
+def _run_installed(wheel, tmp_path, code: str) -> tuple[Path, subprocess.CompletedProcess]:
+    """Install the wheel into a folder of its own and run `code` there, outside the repository,
+    with that folder first on the path."""
     target = tmp_path / "site"
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target)]
     subprocess.run([*pip, str(wheel)], check=True)
-    code = (
-        "import symfnn; d = symfnn.derive('4-5:sigmoid-3:softmax', l2=0.01); "
-        "print(bool(d.verify())); d.to_pdf('x.pdf'); m = d.module(); "
-        "print(symfnn.__file__); print(sorted(m.init_params(seed=0)))"
-    )
     env = dict(os.environ, PYTHONPATH=str(target))
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -98,6 +65,23 @@ def test_the_public_api_runs_from_the_installed_wheel(wheel, tmp_path):
         check=False,
     )
     assert out.returncode == 0, out.stderr
+    return target, out
+
+
+def test_installed_package_loads_its_own_templates(wheel, tmp_path):
+    code = "from symfnn.render import template_dir; print(template_dir())"
+    target, out = _run_installed(wheel, tmp_path, code)
+    assert Path(out.stdout.strip()) == target / "symfnn" / "templates"
+
+
+def test_the_public_api_runs_from_the_installed_wheel(wheel, tmp_path):
+    """Issue 13's line, outside the repository, from the wheel (every stage folder shipped)."""
+    code = (
+        "import symfnn; d = symfnn.derive('4-5:sigmoid-3:softmax', l2=0.01); "
+        "print(bool(d.verify())); d.to_pdf('x.pdf'); m = d.module(); "
+        "print(symfnn.__file__); print(sorted(m.init_params(seed=0)))"
+    )
+    target, out = _run_installed(wheel, tmp_path, code)
     proven, where, params = out.stdout.splitlines()
     assert proven == "True" and Path(where).is_relative_to(target)
     assert params == str(["W1", "W2", "b1", "b2"])
