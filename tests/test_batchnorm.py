@@ -152,7 +152,31 @@ def test_the_terminal_text_shows_the_batch_norm_steps():
 
     out = derivation_text(derive(parse("4-5:tanh:bn:dropout=0.5-3:softmax")))
     assert "Batch normalisation, one unit over the mini-batch" in out
-    assert "statistics:" in out and "dgamma1 =" in out and "Mask1" in out
+    assert "statistics:" in out and "∂R/∂γ1 =" in out and "M1 ⊙" in out
+
+
+def test_the_terminal_text_names_the_math_and_updates_gamma_and_beta():
+    """`symfnn derive` of a bn spec: γ and β updated like W and b, and the names the
+    document prints (γ, ∂R/∂γ, Δ_y, Ẑ, σ²), never the script's (dgamma1, DeltaY1)."""
+    import re
+
+    from symfnn.documents.textprint import derivation_text
+
+    out = derivation_text(derive(parse("4-5:tanh:bn-3:softmax")))
+    descent = out.split("Plain gradient descent")[1].split("\n\n")[0].splitlines()[1:]
+    assert descent == [
+        "  W(l) ← W(l) - α ∂R/∂W(l)",
+        "  b(l) ← b(l) - α ∂R/∂b(l)",
+        "  γ(l) ← γ(l) - α ∂R/∂γ(l)",
+        "  β(l) ← β(l) - α ∂R/∂β(l)",
+    ]
+    for line in ("  σ1² = (1/B) (1_Bᵀ (Z1 - 1_B μ1)^⊙2)", "    dẐ1 = 1_B γ1ᵀ ⊙ Δ_y(1)"):
+        assert line in out.splitlines()
+    assert "  ∂R/∂β1 = ((1/B) (1_Bᵀ Δ_y(1)))ᵀ" in out and "δ_y[n] = N ∂R/∂y[n]" in out
+    internal = r"dgamma|dbeta|DeltaY|dZhat|Zhat|sigma2|mu\d|mu\b|delta_y|Hadamard|epsilon|gamma"
+    assert not re.search(internal, out), re.search(internal, out)
+    plain = derivation_text(derive(parse("4-5:tanh-3:softmax")))
+    assert "γ" not in plain and "β" not in plain
 
 
 TWO_BN = "3-4:tanh:bn-4:sigmoid:bn-2:identity"  # issue 11's two-BN regression spec

@@ -6,12 +6,19 @@ terminal says δ2, Wᵀ, ⊙ and ∂L/∂z where SymPy would say delta2, W.T, Ha
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import sympy as sp
+from sympy.printing.pretty.pretty_symbology import pretty_symbol
 from sympy.printing.str import StrPrinter
 
+from ..engine import batchnorm as bn
 from ..engine.derive import Derivation, Step
-from ..engine.symbols import parse_name
+from ..engine.symbols import _GENERIC, parse_name
 from . import tidy as tidying
+from .latexprint import _NORM_NAME, _NORM_STEM
+from .latexprint import _norm_name as latex_name
 from .tidy import as_batch, averaged, in_terms_of_f
 
 _GREEK = {
@@ -34,6 +41,45 @@ def _act_name(name: str) -> str:
     return _ACT.get(name) or latex.replace(r"\operatorname{", "").strip("{}\\").rstrip("}")
 
 
+def _pretty(tex: str) -> str:
+    """A name of latexprint's batch-norm table in Unicode by SymPy's pretty names:
+    \\hat{Z} -> Ẑ, \\bar{\\mu} -> μ̅, \\Delta_{y} -> Δ_y, \\gamma -> γ."""
+    name = re.sub(r"\\(hat|bar)\{\\?(\w+)\}", lambda m: m.group(2) + m.group(1), tex)
+    return unicodedata.normalize("NFC", pretty_symbol(re.sub(r"[\\{}]", "", name)))  # Ẑ precomposed
+
+
+def _norm_name(name: str) -> str | None:
+    """A batch-norm layer's matrix as the document names it (latexprint's table, its square
+    and its ∂R/∂), in Unicode: gamma1 -> γ1, dgamma_l -> ∂R/∂γ(l), DeltaY1 -> Δ_y(1),
+    sigma2_1 -> σ1², dZhat1 -> dẐ1."""
+    match = _NORM_NAME.match(name)
+    if match is None:
+        return None
+    stem, t = match.groups()
+    out = _pretty(_NORM_STEM[stem])
+    t = _GENERIC[t[1:]] if t.startswith("_") else t
+    out += f"({t})" if "_" in out or not t.isdigit() else t
+    tex = latex_name(name)
+    if tex.endswith("}^{2}"):
+        out += "²"
+    if tex.startswith(r"\frac{\partial R}"):
+        out = f"∂R/∂{out}"
+    return out
+
+
+def _unit_name(name: str) -> str | None:
+    """One unit's batch-norm symbol (symfnn.engine.batchnorm) by SymPy's pretty name:
+    mu -> μ, sigma2 -> σ², zhat -> ẑ, delta_y -> δ_y, epsilon -> ε, rho -> ρ."""
+    units = (bn.mu, bn.var, bn.gamma, bn.beta, bn.mean_run, bn.var_run, bn.EPSILON, bn.MOMENTUM)
+    names = {x.name for x in units} | {str(x.label) for x in (bn.zhat, bn.dzhat, bn.delta_y)}
+    if name not in names:
+        return None
+    squared = re.fullmatch(r"([a-z]+)2(bar)?", name)  # σ² (sigma2), its running estimate
+    if squared:
+        return pretty_symbol(squared[1] + (squared[2] or "")) + "²"
+    return pretty_symbol(name)
+
+
 class TextPrinter(StrPrinter):
     """Plain-text math with the article's names."""
 
@@ -46,7 +92,7 @@ class TextPrinter(StrPrinter):
             return f"m{_TAGS.get(parsed[1], f'({parsed[1]})')}"  # a width: m(l-1), m(3)
         parsed = parse_name(name)
         if parsed is None:
-            return name
+            return _norm_name(name) or _unit_name(name) or name
         stem, tag = parsed
         if stem in ("dW", "db"):
             return f"∂R/∂{stem[1]}{_TAGS.get(tag, tag or '')}"
@@ -95,6 +141,9 @@ class TextPrinter(StrPrinter):
     def _print_Transpose(self, expr):
         return f"{self.parenthesize(expr.arg, 1000)}ᵀ"
 
+    def _print_HadamardPower(self, expr):  # as f'(z)'s powers: (Z - 1_B μ)^⊙2
+        return f"{self.parenthesize(expr.base, 1000)}^⊙{self._print(expr.exp)}"
+
     def _print_HadamardProduct(self, expr):
         return " ⊙ ".join(self.parenthesize(a, 45) for a in expr.args)
 
@@ -112,6 +161,10 @@ class TextPrinter(StrPrinter):
 
     def _print_MatMul(self, expr):
         c, mats = expr.as_coeff_matrices()
+        for n, m in enumerate(mats):  # a nested product's scalar in front: Z - 1_B μ
+            if isinstance(m, sp.MatMul) and (inner := m.as_coeff_matrices())[0] != 1:
+                c, rest = c * inner[0], inner[1]
+                mats[n] = rest[0] if len(rest) == 1 else sp.MatMul(*rest)
         parts = [self.parenthesize(m, 50) for m in mats]
         sign = "-" if c.could_extract_minus_sign() else ""
         c = -c if sign else c
@@ -294,6 +347,7 @@ def derivation_text(d: Derivation) -> str:
     lines.append(f"Plain gradient descent (learning rate α); the script trains with {optimizer}")
     for step in d.update.values():
         lines.append(f"  {text(step.matrix_lhs)} ← {text(step.matrix)}")
+    lines += textprint_bn.update_lines(d)
     lines.append("")
     lines.append("Mini-batch form (B samples as rows; what the generated code runs, in order)")
     from ..engine.batchnorm import batch_backward, batch_forward

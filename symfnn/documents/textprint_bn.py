@@ -61,3 +61,17 @@ def layer_lines(layer) -> list[str]:
     for step in steps:
         lines.append(f"    {_eq(as_batch(step.batch_lhs), as_batch(step.batch))}")
     return lines
+
+
+def update_lines(d: Derivation) -> list[str]:
+    """γ and β take b's place in a normalised layer and are updated alike: b's step of
+    d.update with γ, ∂R/∂γ (β, ∂R/∂β) in place of b, ∂R/∂b."""
+    if not any(layer.norm and layer.norm.batchnorm for layer in d.layers):
+        return []
+    b_step, x = d.update["b"], batchnorm.names("l")
+    (db,) = [m for m in b_step.matrix.atoms(sp.MatrixSymbol) if m != b_step.matrix_lhs]
+    lines = []
+    for theta, grad in ((x.gamma, x.dgamma), (x.beta, x.dbeta)):
+        step = b_step.matrix.xreplace({b_step.matrix_lhs: theta, db: grad})
+        lines.append(f"  {text(theta)} ← {text(step)}")
+    return lines
