@@ -388,11 +388,6 @@ class _Doc(Sections):
         the script's _running_statistics is printed from), at layer l, the batch of B samples."""
         lines = []
         for target, value in batchnorm.running_update("l"):
-            # (1 - ρ) as written: a sum as coefficient would be printed subtracted, -(ρ - 1)
-            value = value.replace(
-                lambda e: isinstance(e, sp.MatMul) and e.args[0].is_Add,
-                lambda e: sp.MatMul(sp.UnevaluatedExpr(e.args[0]), *e.args[1:], evaluate=False),
-            )
             eq = sp.Eq(target, as_batch(value), evaluate=False)
             lines.append(self.m(eq).replace("=", r"\leftarrow", 1))
         return lines

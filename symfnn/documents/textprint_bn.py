@@ -36,6 +36,13 @@ def unit_lines(d: Derivation) -> list[str]:
     lines += _step(us.delta)
     for name, e in us.delta.stages:
         lines.append(f"  {name + ':':15s} {text(e)}")
+    rho = f"{text(batchnorm.MOMENTUM)} = {float(batchnorm.MOMENTUM_VALUE):g}"
+    lines.append(
+        f" each training step, the running estimates prediction reads in place of {names}"
+        f" ({rho}, the variance unbiased; a rule, not derived)"
+    )
+    for target, value in batchnorm.running_update("l"):
+        lines.append(f"  {text(target)} ← {text(value)}")  # N: the batch, as above
     lines.append("")
     return lines
 

@@ -291,12 +291,17 @@ def check_lift(index: sp.Expr, batch: sp.Basic, t, column: bool = False) -> None
 def running_update(t) -> tuple[tuple[sp.MatrixSymbol, sp.Basic], ...]:
     """RUNNING at layer t: (1×m row, its new value) in order, each value lifted from the
     table's entry term by term (the term of the target first, as the entry reads) and proven
-    equal to it on explicit matrices (the document prints these)."""
+    equal to it on explicit matrices. For the printers (the document, the terminal), a sum as
+    coefficient is left as written, 1 − ρ (evaluated, it would print subtracted: −(ρ − 1))."""
     out = []
     for target, value in RUNNING:
         terms = sorted(sp.Add.make_args(value), key=lambda e: not e.has(target))
         batch = sp.MatAdd(*(lift(e, t) for e in terms), evaluate=False)
         check_lift(value, batch, t)
+        batch = batch.replace(
+            lambda e: isinstance(e, sp.MatMul) and e.args[0].is_Add,
+            lambda e: sp.MatMul(sp.UnevaluatedExpr(e.args[0]), *e.args[1:], evaluate=False),
+        )
         out.append((lift(target, t), batch))
     return tuple(out)
 
