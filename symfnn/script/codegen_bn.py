@@ -10,7 +10,9 @@ runtime, with three differences, all printed here or included:
    σ²_B and the dropout masks, as derived) or evaluation (the running mean and variance in
    place of μ_B and σ²_B, the activation derived without a mask), returning every array by
    name; `_backward(params, out, Y)`, every step of `batchnorm.batch_backward` but the
-   penalty's terms of ∂R/∂W, which `_penalty_gradient` adds as in the plain script;
+   penalty's terms of ∂R/∂W, which `_penalty_gradient` adds as in the plain script; and
+   `_running_statistics(params, out)`, the rule table batchnorm.RUNNING (PyTorch's running
+   mean and variance) printed in place by codeprint.UpdatePrinter, as the optimisers are;
 2. the runtime adds runtime/normalised.py (NormNet: the masks, the running statistics);
 3. `NET = NormNet(...)`, with `masks` and `TRAINABLE` among the API names.
 
