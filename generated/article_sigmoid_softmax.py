@@ -71,8 +71,9 @@ TRAINING = {
 
 def _forward_buffers(n, dtype):
     """The forward pass's arrays for a batch of n samples."""
+    hidden = hidden_order(dtype)  # a hidden layer's arrays: the order BLAS runs fastest
     return {
-        "Z1": np.empty((n, 32), dtype),
+        "Z1": np.empty((n, 32), dtype, hidden),
         "Z2": np.empty((n, 10), dtype),
         "A2": np.empty((n, 10), dtype),
         "rowmax2": np.empty((n, 1), dtype),
@@ -82,14 +83,15 @@ def _forward_buffers(n, dtype):
 
 def _backward_buffers(n, dtype):
     """The backward pass's arrays for a batch of n samples."""
+    hidden = hidden_order(dtype)
     return {
         "Delta2": np.empty((n, 10), dtype),
         "dW2": np.empty((10, 32), dtype),
         "db2": np.empty((10,), dtype),
-        "Delta1": np.empty((n, 32), dtype),
+        "Delta1": np.empty((n, 32), dtype, hidden),
         "dW1": np.empty((32, 64), dtype),
         "db1": np.empty((32,), dtype),
-        "fprime1": np.empty((n, 32), dtype),
+        "fprime1": np.empty((n, 32), dtype, hidden),
         "ones": np.ones(n, dtype),
     }
 
@@ -856,6 +858,15 @@ WORKSPACES = 4
 # Rows an inference pass (predict, error) computes at a time: its buffers hold CHUNK rows
 # per layer, not one row per sample (10,000 samples of 784-256-256-10 would need 41 MB).
 CHUNK = 1024
+
+
+def hidden_order(dtype) -> str:
+    """The memory order of a hidden layer's arrays of one row per sample (Z_l, A_l, Delta_l,
+    ...): column-major ("F") in float32, rows ("C") otherwise. The printed statements are
+    the same either way (NumPy hands BLAS the transposed layout), but OpenBLAS's sgemm runs
+    the step's products ~3% faster on column-major ones (train() on 784-256-256-10 and
+    784-1024-1024-10, 1 thread), and dgemm 3-7% slower."""
+    return "F" if np.dtype(dtype) == np.float32 else "C"
 
 
 class Network:

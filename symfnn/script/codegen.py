@@ -699,12 +699,28 @@ def buffer_shapes(widths) -> dict[str, str]:
     return shapes
 
 
-def allocations(names: list[str], shapes: dict[str, str]) -> list[tuple[str, str]]:
-    """(name, its allocation as code) for the buffers of `_forward_buffers`."""
-    return [
-        (name, f"np.{'zeros' if name.startswith('zeros') else 'empty'}({shapes[name]}, dtype)")
-        for name in names
-    ]
+# A hidden layer's arrays of one row per sample: allocated in the order hidden_order gives
+# (runtime/network.py: column-major in float32, where BLAS runs the step's products on them
+# faster); the output layer's stay rows (train() keeps them by rows), as do the gradients.
+HIDDEN_BATCH = ("Z", "A", "Delta", "zeros", "fprime")
+
+
+def _hidden(name: str, depth: int) -> bool:
+    """Whether the buffer `name` is a hidden layer's array of one row per sample."""
+    named = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
+    return bool(named) and named[1] in HIDDEN_BATCH and int(named[2]) < depth
+
+
+def allocations(names: list[str], shapes: dict[str, str], depth: int = 0) -> list[tuple]:
+    """(name, its allocation as code) for the buffers of `_forward_buffers`; a hidden
+    layer's arrays (of a network of `depth` layers) in the order `hidden` (the printed
+    function's local: hidden_order(dtype))."""
+    out = []
+    for name in names:
+        order = ", hidden" if _hidden(name, depth) else ""
+        call = "zeros" if name.startswith("zeros") else "empty"
+        out.append((name, f"np.{call}({shapes[name]}, dtype{order})"))
+    return out
 
 
 def context(d: Derivation) -> dict:
@@ -716,8 +732,9 @@ def context(d: Derivation) -> dict:
     forward, fwd_buffers, aliases = _forward(d)
     data_loss, output_rows = _data_loss(d, aliases)
     backward, bwd_buffers, penalty_gradient = _backward(d)
-    shapes = buffer_shapes(d.spec.widths)
-    bwd_buffers = [(name, f"np.empty({shapes[name]}, dtype)") for name in bwd_buffers]
+    shapes, depth = buffer_shapes(d.spec.widths), len(d.spec.widths) - 1
+    fwd_buffers = allocations(fwd_buffers, shapes, depth)
+    bwd_buffers = allocations(bwd_buffers, shapes, depth)
     bwd_buffers.append(("ones", "np.ones(n, dtype)"))  # the 1 of the bias gradient Δᵀ1
     return {
         **common(d, runtime()),
@@ -727,8 +744,10 @@ def context(d: Derivation) -> dict:
         "data_loss": data_loss,
         "output_rows": _py(tuple(output_rows)),
         "penalty_gradient": penalty_gradient,
-        "forward_buffers": allocations(fwd_buffers, shapes),
+        "forward_buffers": fwd_buffers,
         "backward_buffers": bwd_buffers,
+        # whether each of the two functions allocates a hidden layer's array
+        "hidden_order": [any(", hidden)" in a for _, a in b) for b in (fwd_buffers, bwd_buffers)],
     }
 
 
