@@ -66,3 +66,24 @@ def test_layout_leaves_the_update_unchanged():
     for k in params:
         assert np.allclose(ours[k], theirs[k], rtol=0, atol=1e-6), k
         assert np.allclose(ours[k], p64[k] - lr * g[k], rtol=0, atol=1e-5), k
+
+
+def test_a_run_restores_its_own_weights_after_another_run(script):
+    """train()'s copy of the weights for early stopping is kept by the network between runs
+    (loop._kept_like): a run whose first epoch diverges must get back its own initial
+    weights, not those the previous run of the same shape left in the kept copy."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((12, 6))
+    Y = np.eye(3)[rng.integers(0, 3, 12)]
+    data = {"X_train": X, "Y_train": Y}
+    first = script.init_params(1, None, np.float64)
+    _train(script, first, data, 0.1)
+    second = script.init_params(2, None, np.float64)
+    ours = {k: v.copy() for k, v in second.items()}  # lr 1e300: the first epoch overflows
+    history = script.train(
+        ours, data, epochs=2, batch_size=12, lr=1e300, optimizer="sgd", l2=L2, patience=0,
+        seed=0, log=lambda *a, **k: None,
+    )  # fmt: skip
+    assert history["stopped"].startswith("non-finite"), history["stopped"]
+    for k in second:
+        assert np.array_equal(ours[k], second[k]), k

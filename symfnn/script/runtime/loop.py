@@ -49,8 +49,13 @@ class EarlyStopping:
     """Keeps a copy of the weights with the least validation error seen; `patience` epochs
     without a better one stop training (0: never)."""
 
-    def __init__(self, params: dict, patience: int):
-        self.best = {k: p.copy() for k, p in params.items()}
+    def __init__(self, params: dict, patience: int, best: dict | None = None):
+        """`best`: arrays like params' to keep the copy in (train(): the network's kept)."""
+        if best is None:
+            best = {k: np.empty_like(p) for k, p in params.items()}
+        for k, p in params.items():
+            np.copyto(best[k], p)
+        self.best = best
         self.patience, self.error, self.waited, self.epoch = patience, math.inf, 0, 0
         self.held = False  # params themselves are the best: nothing to copy back
 
@@ -116,7 +121,7 @@ def fit(
     stepped = params if flat is None else flat[0]  # the arrays the optimiser updates
     step, scale = net.optimizer(optimizer, stepped, lr, l1, l2, fused=not clipping)
     history = {k: [] for k in HISTORY} | {"best_epoch": 0, "stopped": "epochs"}
-    stopping = EarlyStopping(params, patience)
+    stopping = EarlyStopping(params, patience, _kept_like(net, "best", params))
     # the passes at the optimiser's scale, or at 1 when the step takes the whole gradient
     at_scale = 1.0 if scale is None else scale
     if flat is None:
@@ -126,7 +131,7 @@ def fit(
         key = ("plan", len(X), batch_size, dtype.str, at_scale, id(flat[0]["W"]))
         make = partial(_plan, net, work, (X, Y), batch_size, at_scale, flat[2])
         order, plan = net.kept(key, make)
-    spare = None if scale is None else {k: np.empty_like(p) for k, p in params.items()}
+    spare = None if scale is None else _kept_like(net, "spare", params)
     n = len(X)
     # a diverging run overflows: the loss says so below, NumPy need not warn
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -206,6 +211,21 @@ def _flat_arrays(params: dict, keys: dict) -> tuple:
             views["d" + k] = grads[kind][at : at + m].reshape(shape)
             at += m
     return work, (stepped, grads, views)
+
+
+def _kept_like(net, name: str, params: dict) -> dict:
+    """Arrays like params' for train()'s copies of them (name: "best", early stopping's
+    weights; "spare", the whole gradient for its norms), kept by the network for the next
+    run, as the flat weights are: fresh ones would cost their first touch at every call
+    (~0.8% each of a one-epoch run of 784-1024-1024-10)."""
+    if getattr(net, "kept", None) is None:  # a stand-in (loop's docstring): fresh ones
+        return _like(params)
+    key = (name, tuple((k, p.shape, p.dtype.str) for k, p in params.items()))
+    return net.kept(key, partial(_like, params))
+
+
+def _like(params: dict) -> dict:
+    return {k: np.empty_like(p) for k, p in params.items()}
 
 
 def _plan(net, params, data, batch_size: int, scale: float, into: dict) -> tuple:
