@@ -238,7 +238,7 @@ def _risk(data_loss, N, penalty):
     return data_loss / N
 
 
-# The std of W_l ~ N(0, std^2) per initialisation scheme (symfnn.training.INITS).
+# The std of W_l ~ N(0, std^2) per initialisation scheme (symfnn.engine.training.INITS).
 INIT_STD = {
     "normal": lambda fan_in, fan_out: 1,
     "xavier": lambda fan_in, fan_out: math.sqrt(2) / math.sqrt(fan_in + fan_out),
@@ -247,13 +247,13 @@ INIT_STD = {
 
 
 def _clip_by_value(g, clip_value):
-    """g <- min(clip_value, max(g, -clip_value)) element-wise, in place (symfnn.training)."""
+    """g <- min(clip_value, max(g, -clip_value)) element-wise, in place (symfnn.engine.training)."""
     np.maximum(g, -clip_value, out=g)
     np.minimum(g, clip_value, out=g)
 
 
 def _norm_scale(norm, clip_norm):
-    """The factor of every gradient when clipping by the global norm (symfnn.training)."""
+    """The factor of every gradient when clipping by the global norm (symfnn.engine.training)."""
     return min(1, clip_norm / norm)
 
 
