@@ -172,8 +172,8 @@ def test_the_terminal_text_names_the_math_and_updates_gamma_and_beta():
     ]
     for line in ("  σ1² = (1/B) (1_Bᵀ (Z1 - 1_B μ1)^⊙2)", "    dẐ1 = 1_B γ1ᵀ ⊙ Δ_y(1)"):
         assert line in out.splitlines()
-    assert "  ∂R/∂β1 = ((1/B) (1_Bᵀ Δ_y(1)))ᵀ" in out and "δ_y[n] = N ∂R/∂y[n]" in out
-    running = ["  μ̅(l) ← (1 - ρ) μ̅(l) + ρ μ(l)", "  σ̅(l)² ← (1 - ρ) σ̅(l)² + (N ρ/(N - 1)) σ(l)²"]
+    assert "  ∂R/∂β1 = ((1/B) (1_Bᵀ Δ_y(1)))ᵀ" in out and "δ_y[n] = B ∂R/∂y[n]" in out
+    running = ["  μ̅(l) ← (1 - ρ) μ̅(l) + ρ μ(l)", "  σ̅(l)² ← (1 - ρ) σ̅(l)² + (B ρ/(B - 1)) σ(l)²"]
     at = out.splitlines().index(running[0])
     assert out.splitlines()[at : at + 2] == running and "(ρ = 0.1, " in out
     internal = r"dgamma|dbeta|DeltaY|dZhat|Zhat|sigma2|mu\d|mu\b|delta_y|Hadamard|epsilon|gamma"
