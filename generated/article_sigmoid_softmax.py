@@ -249,8 +249,8 @@ def _penalty(params, l1, l2):
     """The regulariser Omega of every weight matrix (the regulariser table)."""
     W1, W2 = params["W1"], params["W2"]
     omega = 0.0
-    omega += 1 / 2 * l2 * np.sum(W1**2)
-    omega += 1 / 2 * l2 * np.sum(W2**2)
+    omega += 1 / 2 * l2 * np.vdot(W1, W1)
+    omega += 1 / 2 * l2 * np.vdot(W2, W2)
     return float(omega)
 
 
