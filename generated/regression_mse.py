@@ -57,6 +57,7 @@ TRAINING = {
     "lr": None,
     "optimizer": "adam",
     "patience": 10,
+    "diverging": 10.0,
     "init": "xavier",
     "val_split": 0.2,
     "clip_value": None,
@@ -461,6 +462,7 @@ RULES = {
     "seed": Rule(int, minimum=0),
     "l1": Rule(float, minimum=0),
     "l2": Rule(float, minimum=0),
+    "diverging": Rule(float, minimum=0),  # a factor of the loss at the start, 0: off
 }
 
 
@@ -1172,6 +1174,12 @@ NORM_STEPS, NORM_STRIDE = 8, 8
 # blocks (the first included): an argmax over a block's outputs and one over its targets
 # cost ~5% of a small network's steps (64-32-10, 50 ns a row).
 ERROR_ROWS = 16384
+# A run is diverging when an epoch's loss exceeds `diverging` times the loss at the start
+# (TRAINING's: 10), the initial weights' on REFERENCE_ROWS evenly spaced rows (a forward pass
+# on 32 samples, not one sample's noisy loss): it stops and keeps its best weights. A far too
+# large learning rate can leave a finite loss that never comes back (digits, 64-32-10, SGD
+# at lr 1000: 2e8 in epoch 1, then hundreds), and a healthy run stays below its start.
+REFERENCE_ROWS = 32
 # train() updates the weights of a network of at most this many parameters as two arrays
 # (every W_l, every b_l: _flat), copied in and out every epoch.
 FLAT_SIZE = 1 << 20
@@ -1226,6 +1234,7 @@ def fit(
     clip_norm: float | None,
     patience: int,
     seed: int,
+    diverging: float | None = None,
     callback: Callable | None = None,
     log: Callable = print,
 ) -> dict:
@@ -1233,11 +1242,13 @@ def fit(
     backward, update), with early stopping on the validation error.
 
     `params` is updated in place and ends as the best weights seen. lr None: the
-    optimiser's default (net.optimizer_lr). Returns the history: per epoch "loss",
-    "train_error", "val_error", "grad_norm", "grad_norms", "time"; "best_epoch", "stopped"."""
+    optimiser's default (net.optimizer_lr). An epoch whose loss exceeds `diverging` times
+    the loss at the start stops training (None or 0: never). Returns the history: per
+    epoch "loss", "train_error", "val_error", "grad_norm", "grad_norms", "time";
+    "best_epoch", "stopped"."""
     # the API's boundary: the rules of the command line and of the spec's [training]
     numbers = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "l1": l1, "l2": l2}
-    numbers |= {"patience": patience, "seed": seed}
+    numbers |= {"patience": patience, "seed": seed, "diverging": diverging}
     check_settings(numbers | {"clip_value": clip_value, "clip_norm": clip_norm})
     l1, l2 = net.coefficients(l1, l2)
     lr = net.optimizer_lr[optimizer] if lr is None else lr
@@ -1246,6 +1257,7 @@ def fit(
     X = np.ascontiguousarray(data["X_train"], dtype=dtype)
     Y = np.ascontiguousarray(data["Y_train"], dtype=dtype)
     X_val, Y_val = data.get("X_val"), data.get("Y_val")
+    R0 = _start_loss(net, params, (X, Y), (l1, l2)) if diverging else math.nan
     rng = np.random.default_rng(seed)
     net = net.for_training(rng)  # bn/dropout: its masks drawn from rng
     clipping = bool(clip_value or clip_norm)  # clipping needs the whole gradient first
@@ -1298,6 +1310,15 @@ def fit(
                 f"epoch {epoch:3d}  loss {R:.4f}  train error {train_err:.4f}  "
                 f"val error {val_err:.4f}  |grad| {norm:.3g}  {record[-1]:.2f}s"
             )
+            if diverging and R > diverging * R0:
+                rose = f"{R:.4g} from {R0:.4g}"
+                history["stopped"] = f"diverging loss at epoch {epoch} ({rose})"
+                log(
+                    f"stopped: the loss rose from {R0:.4g} at the start to {R:.4g} at epoch "
+                    f"{epoch}, over {diverging:g}x: the learning rate ({lr:g}) is likely too "
+                    "large; kept the best"
+                )
+                break
             # the last epoch, and no callback that could change params after it
             last = epoch == epochs and callback is None
             stop = stopping.update(epoch, params, val_err, last)
@@ -1310,6 +1331,14 @@ def fit(
                 break
     stopping.restore(params)
     return history
+
+
+def _start_loss(net, params: dict, data: tuple, penalty: tuple) -> float:
+    """R of the initial weights on REFERENCE_ROWS evenly spaced rows of data = (X, Y)."""
+    X, Y = data
+    step = max(1, len(X) // REFERENCE_ROWS)
+    rows = slice(None, REFERENCE_ROWS * step, step)
+    return net.loss(params, X[rows], Y[rows], *penalty)
 
 
 def _flat(net, params: dict) -> tuple:
@@ -1850,6 +1879,7 @@ def build_parser(net, description: str) -> argparse.ArgumentParser:
         "l1": "lambda_1 >= 0 (L1 penalty)",
         "l2": "lambda_2 >= 0 (L2 penalty)",
         "patience": "early stopping, >= 0; 0: off",
+        "diverging": "stop when an epoch's loss is over this times the start's; 0: off",
         "clip_value": "clip gradient entries to +-this > 0",
         "clip_norm": "clip the global gradient norm to this > 0",
         "seed": ">= 0",
@@ -1933,6 +1963,7 @@ def _train(net, args) -> int:
         return 0 if ok else 1
     print(f"{net.compact}: {len(data['X_train'])} training samples, {args.dtype}")
     keys = ("epochs", "batch_size", "lr", "optimizer", "l1", "l2", "patience", "seed")
+    keys += ("diverging",)
     options = {k: getattr(args, k) for k in (*keys, "clip_value", "clip_norm")}
     history = fit(net, params, data, **options)
     # the kept weights are finite, but a huge one may still overflow an activation
@@ -1945,7 +1976,7 @@ def _train(net, args) -> int:
         write_file(args.history, json.dumps(history, indent=1).encode(), args.force)
     if args.predict:
         write_file(args.predict, _encoded(np.save, outputs), args.force)
-    return 0 if not history["stopped"].startswith("non-finite") else 1
+    return 1 if history["stopped"].startswith(("non-finite", "diverging")) else 0
 
 
 def cli_main(net, description: str, argv: list | None = None) -> int:
@@ -2004,6 +2035,7 @@ train = functools.partial(
     clip_norm=None,
     patience=10,
     seed=0,
+    diverging=10.0,
 )
 gradcheck = functools.partial(check_gradients, NET)
 main = functools.partial(cli_main, NET, __doc__.split("\n")[0])

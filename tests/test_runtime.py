@@ -139,6 +139,9 @@ class Line:
     def penalty(self, params, l1, l2):
         return 0.0
 
+    def loss(self, params, X, Y, l1, l2):
+        return float(np.sum((X * params["W1"] - Y) ** 2) / 2) / len(Y)
+
     def risk(self, data_loss, N, penalty):
         return data_loss / N + penalty
 

@@ -96,6 +96,45 @@ def test_a_diverging_script_saves_finite_weights_exits_1_and_warns_nothing(scrip
         assert all(np.isfinite(f[k]).all() for k in f.files)
 
 
+def test_a_finite_but_diverging_run_stops_keeps_its_start_and_exits_1(script, capsys, tmp_path):
+    """lr 1000: the loss leaps to many times its start yet stays finite (no inf, no NaN); the
+    run stops after that epoch with the rise in one line, saves the weights it started from
+    (the best it saw) and exits 1. With --diverging 0 it runs every epoch and exits 0."""
+    module, _ = script
+    data, saved = npz(tmp_path, **good(200)), tmp_path / "w.npz"
+    argv = ["--data", data, "--optimizer", "sgd", "--lr", "1000", "--epochs", "4"]
+    rc, out, err = main(module, capsys, *argv, "--save", saved)
+    assert rc == 1 and err == "", err
+    (stop,) = [line for line in out.splitlines() if line.startswith("stopped:")]
+    assert "the loss rose from" in stop and "learning rate (1000)" in stop, out
+    assert len([line for line in out.splitlines() if line.startswith("epoch")]) == 1, out
+    start = module.init_params(0, None, "float32")
+    with np.load(saved) as f:
+        for k, p in start.items():
+            np.testing.assert_array_equal(f[k], p)
+    rc, out, _ = main(module, capsys, *argv, "--diverging", "0")
+    assert rc == 0 and "stopped:" not in out
+    assert len([line for line in out.splitlines() if line.startswith("epoch")]) == 4, out
+
+
+def test_a_healthy_run_one_sample_a_step_is_not_called_diverging():
+    """One sample's loss at the start can be near 0 (here the first row's target is the
+    initial network's output), but the start is measured on 32 rows, so epochs of ordinary
+    SGD at batch 1 on a regression net are not called diverging."""
+    module = codegen.load(derive(parse("3-4:tanh-1:identity", loss="squared_error")))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 3))
+    Y = X @ np.array([[1.0], [-2.0], [0.5]]) + 0.1 * rng.standard_normal((300, 1))
+    for seed in range(3):
+        params = module.init_params(seed)
+        Y[0] = module.predict(params, X[:1])[0]
+        history = module.train(
+            params, {"X_train": X, "Y_train": Y}, epochs=3, batch_size=1, optimizer="sgd",
+            lr=0.01, seed=seed, log=lambda *a: None,
+        )  # fmt: skip
+        assert history["stopped"] == "epochs", history["stopped"]
+
+
 # -- item 2: every numeric option checked by the [training] table's rules --------------------
 
 

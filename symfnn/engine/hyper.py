@@ -38,6 +38,7 @@ TABLE = {
     "lr": Param(None),
     "optimizer": Param("adam", choices=tuple(OPTIMIZER_LR)),
     "patience": Param(10),  # epochs without a better val error; 0: off
+    "diverging": Param(10.0),  # an epoch's loss over this times the start's stops; 0: off
     "init": Param(None, choices=tuple(INITS)),  # None: default_init
     "val_split": Param(0.2),
     "clip_value": Param(None),

@@ -237,6 +237,7 @@ def train(
             optimizer="sgd",
             seed=seed,
             patience=None,
+            diverging=None,  # an exploding run is what some experiments show: run it out
             callback=lambda epoch, p, h: record(len(hist["epoch"]), p),
             log=lambda *a, **k: None,
             clip_norm=clip_norm,

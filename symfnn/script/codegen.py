@@ -177,6 +177,7 @@ TRAIN_KEYS = (
     "clip_norm",
     "patience",
     "seed",
+    "diverging",
 )
 
 

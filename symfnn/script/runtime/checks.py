@@ -32,6 +32,7 @@ RULES = {
     "seed": Rule(int, minimum=0),
     "l1": Rule(float, minimum=0),
     "l2": Rule(float, minimum=0),
+    "diverging": Rule(float, minimum=0),  # a factor of the loss at the start, 0: off
 }
 
 

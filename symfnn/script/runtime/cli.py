@@ -4,7 +4,8 @@
 checks everything it can before training (every number by the rules of symfnn's [training]
 table, the data file, the output files), trains, reports and saves atomically. Bad input of
 any kind is one line on stderr and exit 2, argparse's own errors included; a run that
-diverged keeps (and saves) its best finite weights and exits 1.
+diverged (a non-finite loss, or one over train()'s factor of its start) keeps (and saves)
+its best weights and exits 1.
 Included verbatim in every generated script (codegen.RUNTIME).
 """
 
@@ -71,6 +72,7 @@ def build_parser(net, description: str) -> argparse.ArgumentParser:
         "l1": "lambda_1 >= 0 (L1 penalty)",
         "l2": "lambda_2 >= 0 (L2 penalty)",
         "patience": "early stopping, >= 0; 0: off",
+        "diverging": "stop when an epoch's loss is over this times the start's; 0: off",
         "clip_value": "clip gradient entries to +-this > 0",
         "clip_norm": "clip the global gradient norm to this > 0",
         "seed": ">= 0",
@@ -154,6 +156,7 @@ def _train(net, args) -> int:
         return 0 if ok else 1
     print(f"{net.compact}: {len(data['X_train'])} training samples, {args.dtype}")
     keys = ("epochs", "batch_size", "lr", "optimizer", "l1", "l2", "patience", "seed")
+    keys += ("diverging",)
     options = {k: getattr(args, k) for k in (*keys, "clip_value", "clip_norm")}
     history = fit(net, params, data, **options)
     # the kept weights are finite, but a huge one may still overflow an activation
@@ -166,7 +169,7 @@ def _train(net, args) -> int:
         write_file(args.history, json.dumps(history, indent=1).encode(), args.force)
     if args.predict:
         write_file(args.predict, _encoded(np.save, outputs), args.force)
-    return 0 if not history["stopped"].startswith("non-finite") else 1
+    return 1 if history["stopped"].startswith(("non-finite", "diverging")) else 0
 
 
 def cli_main(net, description: str, argv: list | None = None) -> int:

@@ -3,9 +3,9 @@ stopping that keeps the best weights.
 
 `fit(net, params, data, ...)` runs on any object with the methods of `network.Network` that
 it calls (`for_training`, `workspace`, `output_names`, `forward_pass`, `backward_pass`,
-`data_loss`, `penalty`, `penalty_gradient`, `risk`, `count_errors`, `error`, `coefficients`,
-`optimizer`, `clip`; `passes` and `kept` when it has them), so a test can drive it with a
-small stand-in; a bn/dropout network (normalised.NormNet) is one such object. Included
+`data_loss`, `penalty`, `penalty_gradient`, `loss`, `risk`, `count_errors`, `error`,
+`coefficients`, `optimizer`, `clip`; `passes` and `kept` when it has them), so a test can
+drive it with a small stand-in; a bn/dropout network (normalised.NormNet) is one such object. Included
 verbatim in every generated script (codegen.RUNTIME).
 
 Per step it runs only the step: each mini-batch is gathered into one reused buffer, the
@@ -40,6 +40,12 @@ NORM_STEPS, NORM_STRIDE = 8, 8
 # blocks (the first included): an argmax over a block's outputs and one over its targets
 # cost ~5% of a small network's steps (64-32-10, 50 ns a row).
 ERROR_ROWS = 16384
+# A run is diverging when an epoch's loss exceeds `diverging` times the loss at the start
+# (TRAINING's: 10), the initial weights' on REFERENCE_ROWS evenly spaced rows (a forward pass
+# on 32 samples, not one sample's noisy loss): it stops and keeps its best weights. A far too
+# large learning rate can leave a finite loss that never comes back (digits, 64-32-10, SGD
+# at lr 1000: 2e8 in epoch 1, then hundreds), and a healthy run stays below its start.
+REFERENCE_ROWS = 32
 # train() updates the weights of a network of at most this many parameters as two arrays
 # (every W_l, every b_l: _flat), copied in and out every epoch.
 FLAT_SIZE = 1 << 20
@@ -94,6 +100,7 @@ def fit(
     clip_norm: float | None,
     patience: int,
     seed: int,
+    diverging: float | None = None,
     callback: Callable | None = None,
     log: Callable = print,
 ) -> dict:
@@ -101,11 +108,13 @@ def fit(
     backward, update), with early stopping on the validation error.
 
     `params` is updated in place and ends as the best weights seen. lr None: the
-    optimiser's default (net.optimizer_lr). Returns the history: per epoch "loss",
-    "train_error", "val_error", "grad_norm", "grad_norms", "time"; "best_epoch", "stopped"."""
+    optimiser's default (net.optimizer_lr). An epoch whose loss exceeds `diverging` times
+    the loss at the start stops training (None or 0: never). Returns the history: per
+    epoch "loss", "train_error", "val_error", "grad_norm", "grad_norms", "time";
+    "best_epoch", "stopped"."""
     # the API's boundary: the rules of the command line and of the spec's [training]
     numbers = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "l1": l1, "l2": l2}
-    numbers |= {"patience": patience, "seed": seed}
+    numbers |= {"patience": patience, "seed": seed, "diverging": diverging}
     check_settings(numbers | {"clip_value": clip_value, "clip_norm": clip_norm})
     l1, l2 = net.coefficients(l1, l2)
     lr = net.optimizer_lr[optimizer] if lr is None else lr
@@ -114,6 +123,7 @@ def fit(
     X = np.ascontiguousarray(data["X_train"], dtype=dtype)
     Y = np.ascontiguousarray(data["Y_train"], dtype=dtype)
     X_val, Y_val = data.get("X_val"), data.get("Y_val")
+    R0 = _start_loss(net, params, (X, Y), (l1, l2)) if diverging else math.nan
     rng = np.random.default_rng(seed)
     net = net.for_training(rng)  # bn/dropout: its masks drawn from rng
     clipping = bool(clip_value or clip_norm)  # clipping needs the whole gradient first
@@ -166,6 +176,15 @@ def fit(
                 f"epoch {epoch:3d}  loss {R:.4f}  train error {train_err:.4f}  "
                 f"val error {val_err:.4f}  |grad| {norm:.3g}  {record[-1]:.2f}s"
             )
+            if diverging and R > diverging * R0:
+                rose = f"{R:.4g} from {R0:.4g}"
+                history["stopped"] = f"diverging loss at epoch {epoch} ({rose})"
+                log(
+                    f"stopped: the loss rose from {R0:.4g} at the start to {R:.4g} at epoch "
+                    f"{epoch}, over {diverging:g}x: the learning rate ({lr:g}) is likely too "
+                    "large; kept the best"
+                )
+                break
             # the last epoch, and no callback that could change params after it
             last = epoch == epochs and callback is None
             stop = stopping.update(epoch, params, val_err, last)
@@ -178,6 +197,14 @@ def fit(
                 break
     stopping.restore(params)
     return history
+
+
+def _start_loss(net, params: dict, data: tuple, penalty: tuple) -> float:
+    """R of the initial weights on REFERENCE_ROWS evenly spaced rows of data = (X, Y)."""
+    X, Y = data
+    step = max(1, len(X) // REFERENCE_ROWS)
+    rows = slice(None, REFERENCE_ROWS * step, step)
+    return net.loss(params, X[rows], Y[rows], *penalty)
 
 
 def _flat(net, params: dict) -> tuple:
