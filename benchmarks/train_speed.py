@@ -208,8 +208,16 @@ def bench(text: str, batch: int, steps: int, dtype, rounds: int) -> dict:
             "cpu/wall": statistics.median(c / w for w, c in clocks),
             "x hand": statistics.median(h[0] / w[0] for h, w in zip(hand, clocks)),
             "x hand cpu": statistics.median(h[1] / w[1] for h, w in zip(hand, clocks)),
+            # the spread of the per-round CPU ratios: is a median of 1.01 more than noise?
+            "quartiles": _quartiles([h[1] / w[1] for h, w in zip(hand, clocks)]),
         }
     return row
+
+
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    """The first and third quartiles (the median of each half; the middle value in both)."""
+    ordered, half = sorted(values), (len(values) + 1) // 2
+    return statistics.median(ordered[:half]), statistics.median(ordered[-half:])
 
 
 def table(rows: list[dict]) -> str:
@@ -218,7 +226,7 @@ def table(rows: list[dict]) -> str:
     head = (
         "| net (batch) | dtype | GEMM only | hand-tuned (% of GEMM) | "
         + " | ".join(names)
-        + " | train() % of GEMM | CPU/wall hand, train() |"
+        + " | train() CPU ratio quartiles | train() % of GEMM | CPU/wall hand, train() |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
@@ -229,6 +237,8 @@ def table(rows: list[dict]) -> str:
         for name in names:
             c = r.get(name)
             cells.append("—" if c is None else f"×{c['x hand']:.2f} / ×{c['x hand cpu']:.2f}")
+        low, high = r["train"]["quartiles"]
+        cells.append(f"×{low:.2f}–{high:.2f}")
         cells.append(f"{r['train']['cpu samples/s'] / limit:.0%}")
         cells.append(f"{hand['cpu/wall']:.2f}, {r['train']['cpu/wall']:.2f}")
         lines.append(f"| {r['net']} ({r['batch']}) | {r['dtype']} | " + " | ".join(cells) + " |")
@@ -283,7 +293,8 @@ def main(argv=None) -> None:
     rounds = 3 if args.quick else args.rounds
     print(f"1 thread, NumPy {np.__version__}; medians over {rounds} interleaved rounds;")
     print("'×a / ×b': median per-round throughput ratio to the hand-tuned loop by wall time /")
-    print("by CPU time (>1: faster); % of GEMM: CPU throughput over the GEMMs' alone")
+    print("by CPU time (>1: faster); quartiles: of train()'s per-round CPU ratios;")
+    print("% of GEMM: CPU throughput over the GEMMs' alone")
     rows = []
     for dtype in args.dtype:
         for text, batch, steps in CASES:
