@@ -213,6 +213,142 @@ def _running_statistics(params, out):
     var1 += N * momentum * sigma2_1 / (N - 1)
 
 
+def _step_buffers(n, dtype):
+    """The arrays of train()'s step (_passes) for a batch of n samples: every array its
+    statements assign, scratch arrays of each shape, the masks and their uniform draws."""
+    return {
+        "Z1": np.empty((n, 32), dtype),
+        "mu1": np.empty((32,), dtype),
+        "sigma2_1": np.empty((32,), dtype),
+        "tmp1": np.empty((n, 32), dtype),
+        "Zhat1": np.empty((n, 32), dtype),
+        "tmp2": np.empty((32,), dtype),
+        "Y1": np.empty((n, 32), dtype),
+        "Mask1": np.empty((n, 32), dtype),
+        "A1": np.empty((n, 32), dtype),
+        "zeros_n_32": np.zeros((n, 32), dtype),
+        "Delta2": np.empty((n, 10), dtype),
+        "dW2": np.empty((10, 32), dtype),
+        "db2": np.empty((10,), dtype),
+        "DeltaY1": np.empty((n, 32), dtype),
+        "dZhat1": np.empty((n, 32), dtype),
+        "Delta1": np.empty((n, 32), dtype),
+        "dW1": np.empty((32, 64), dtype),
+        "dgamma1": np.empty((32,), dtype),
+        "dbeta1": np.empty((32,), dtype),
+        "uniform1": np.empty((n, 32)),
+    }
+
+
+def _passes(params, X, Y, ws, running):
+    """train()'s step: run() runs the training-mode statements of _forward, of
+    _running_statistics (when `running`) and of _backward on the batch (X, Y), each
+    operation into a buffer of ws (the masks drawn there first), and returns the gradients;
+    what they look up is bound here, once per training run, not at every step."""
+    epsilon = EPSILON
+    N = X.shape[0]
+    A0 = X
+    W1, gamma1 = params["W1"], params["gamma1"]
+    beta1, Z1 = params["beta1"], ws["Z1"]
+    mu1, sigma2_1 = ws["mu1"], ws["sigma2_1"]
+    Zhat1, Y1 = ws["Zhat1"], ws["Y1"]
+    Mask1, A1 = ws["Mask1"], ws["A1"]
+    W2, b2 = params["W2"], params["b2"]
+    Z2, A2 = ws["Z2"], ws["A2"]
+    rowmax2, rowsum2 = ws["rowmax2"], ws["rowsum2"]
+    momentum = MOMENTUM
+    mean1, var1 = params["mean1"], params["var1"]
+    Delta2, dW2 = ws["Delta2"], ws["dW2"]
+    db2, DeltaY1 = ws["db2"], ws["DeltaY1"]
+    dZhat1, Delta1 = ws["dZhat1"], ws["Delta1"]
+    dW1, dgamma1 = ws["dW1"], ws["dgamma1"]
+    dbeta1 = ws["dbeta1"]
+    grads = {
+        "W1": dW1,
+        "gamma1": dgamma1,
+        "beta1": dbeta1,
+        "W2": dW2,
+        "b2": db2,
+    }
+    tmp1, tmp2 = ws["tmp1"], ws["tmp2"]
+    zeros_n_32 = ws["zeros_n_32"]
+    add, add_reduce = np.add, np.add.reduce
+    exp, greater = np.exp, np.greater
+    matmul, maximum = np.matmul, np.maximum
+    maximum_reduce, multiply = np.maximum.reduce, np.multiply
+    sqrt, square = np.sqrt, np.square
+    subtract, true_divide = np.subtract, np.true_divide
+    Delta1_T, Delta2_T = Delta1.T, Delta2.T
+    W1_T, W2_T = W1.T, W2.T
+
+    def run():
+        matmul(A0, W1_T, out=Z1)
+        add_reduce(Z1, axis=0, out=mu1)
+        true_divide(mu1, N, out=mu1)
+        subtract(Z1, mu1, out=tmp1)
+        square(tmp1, out=tmp1)
+        add_reduce(tmp1, axis=0, out=sigma2_1)
+        true_divide(sigma2_1, N, out=sigma2_1)
+        add(epsilon, sigma2_1, out=tmp2)
+        sqrt(tmp2, out=tmp2)
+        true_divide(1, tmp2, out=tmp2)
+        subtract(Z1, mu1, out=Zhat1)
+        multiply(tmp2, Zhat1, out=Zhat1)
+        multiply(gamma1, Zhat1, out=Y1)
+        add(Y1, beta1, out=Y1)
+        maximum(zeros_n_32, Y1, out=A1)
+        multiply(Mask1, A1, out=A1)
+        multiply(5 / 4, A1, out=A1)
+        matmul(A1, W2_T, out=Z2)
+        add(Z2, b2, out=Z2)
+        maximum_reduce(Z2, axis=1, keepdims=True, out=rowmax2)
+        subtract(Z2, rowmax2, out=A2)
+        exp(A2, out=A2)
+        add_reduce(A2, axis=1, keepdims=True, out=rowsum2)
+        true_divide(A2, rowsum2, out=A2)
+        if running:  # NormNet.updates_statistics says when
+            multiply(mean1, 1 - momentum, out=mean1)
+            multiply(mu1, momentum, out=tmp2)
+            add(mean1, tmp2, out=mean1)
+            multiply(var1, 1 - momentum, out=var1)
+            multiply(N * momentum, sigma2_1, out=tmp2)
+            true_divide(tmp2, N - 1, out=tmp2)
+            add(var1, tmp2, out=var1)
+        subtract(A2, Y, out=Delta2)
+        matmul(Delta2_T, A1, out=dW2)
+        true_divide(dW2, N, out=dW2)
+        add_reduce(Delta2_T, axis=1, out=db2)
+        true_divide(db2, N, out=db2)
+        greater(Y1, 0, out=DeltaY1)
+        multiply(Mask1, DeltaY1, out=DeltaY1)
+        matmul(Delta2, W2, out=tmp1)
+        multiply(DeltaY1, tmp1, out=DeltaY1)
+        multiply(5 / 4, DeltaY1, out=DeltaY1)
+        multiply(gamma1, DeltaY1, out=dZhat1)
+        multiply(N, dZhat1, out=Delta1)
+        multiply(dZhat1, Zhat1, out=tmp1)
+        add_reduce(tmp1, axis=0, out=tmp2)
+        multiply(Zhat1, tmp2, out=tmp1)
+        subtract(Delta1, tmp1, out=Delta1)
+        add_reduce(dZhat1, axis=0, out=tmp2)
+        subtract(Delta1, tmp2, out=Delta1)
+        add(epsilon, sigma2_1, out=tmp2)
+        sqrt(tmp2, out=tmp2)
+        true_divide(1, tmp2, out=tmp2)
+        multiply(Delta1, tmp2, out=Delta1)
+        true_divide(Delta1, N, out=Delta1)
+        matmul(Delta1_T, A0, out=dW1)
+        true_divide(dW1, N, out=dW1)
+        multiply(DeltaY1, Zhat1, out=tmp1)
+        add_reduce(tmp1, axis=0, out=dgamma1)
+        true_divide(dgamma1, N, out=dgamma1)
+        add_reduce(DeltaY1, axis=0, out=dbeta1)
+        true_divide(dbeta1, N, out=dbeta1)
+        return grads
+
+    return run
+
+
 def _data_loss(out, Y):
     """The loss summed over the batch and the output units, from the output layer's
     buffers in out (a workspace, or the rows train() kept), as printed below."""
@@ -1053,11 +1189,6 @@ class Network:
 # == 2. Included runtime: symfnn/script/runtime/normalised.py ====================================
 
 
-def _no_buffers(n, dtype):
-    """The printed passes allocate their own arrays: no backward workspace."""
-    return {}
-
-
 class NormNet(Network):
     """`Network` whose printed passes take a mode and masks; the API adds `train`, `masks`
     and `seed` to forward/loss/gradients, and `masks(n, seed)`, `trainable()`."""
@@ -1069,19 +1200,20 @@ class NormNet(Network):
         backward_pass,
         dropout,
         normalised,
-        running_statistics,
+        step_buffers,
+        bound_passes,
         **network,
     ):
         super().__init__(
-            forward_pass=self._step_forward,
-            backward_pass=self._step_backward,
-            backward_buffers=_no_buffers,
+            forward_pass=forward_pass,
+            backward_pass=backward_pass,
+            backward_buffers=step_buffers,
             fused={},  # the fused steps know W and b only; gamma and beta take the plain step
+            bound_passes=bound_passes,
             **network,
         )
         self.norm_forward, self.norm_backward = forward_pass, backward_pass
         self.dropout, self.normalised = dict(dropout), tuple(normalised)
-        self.running_statistics = running_statistics
         self._rng = np.random.default_rng(0)
 
     # -- parameters -----------------------------------------------------------------------
@@ -1113,8 +1245,10 @@ class NormNet(Network):
     def optimizer(self, kind: str, params: dict, lr: float, l1=0.0, l2=0.0, fused=True):
         """Network.optimizer's plain step, its state and updates for the trainable keys
         only (the running statistics have no gradient)."""
-        # the same arrays as params: the step updates them in place
-        trained = {k: params[k] for k in self.trainable()}
+        # the same arrays as params: the step updates them in place; train()'s two flat
+        # arrays (loop._flat: every W_l, every other trained array) are all trained
+        flat = set(params) == {"W", "b"}
+        trained = params if flat else {k: params[k] for k in self.trainable()}
         update = self.optimizers[kind](trained, lr)
         return (lambda params, grads: update(trained, grads)), None
 
@@ -1200,29 +1334,32 @@ class NormNet(Network):
         self._rng = rng
         return self
 
-    def _step_forward(self, params, X, ws):
-        """A training step's forward pass (loop.fit): fresh masks, the batch's statistics;
-        the running statistics updated; the output layer copied into ws's rows."""
-        out = self.norm_forward(params, X, self.masks(len(X), self._rng, X.dtype), True)
-        self.update_statistics(params, out, len(X))
-        for k in self.output_rows:
-            np.copyto(ws[k], out[k])
-        ws["out"] = out
-        return self._layers(out)
+    def passes(self, params, X, Y, ws: dict, scale: float):
+        """run() -> grads: a training step on the batch (X, Y) into the workspace ws, bound
+        once (the printed _passes): fresh masks drawn into ws's buffers from train()'s
+        generator, the forward pass, the running statistics' update, the backward pass."""
+        bound = self.bound_passes(params, X, Y, ws, self.updates_statistics(len(X)))
+        dropped = sorted(self.dropout.items())
+        draws = [(ws[f"uniform{l}"], q, ws[f"Mask{l}"]) for l, q in dropped]
+        greater_equal = np.greater_equal
 
-    def _step_backward(self, params, A, Z, Y, ws, scale):
-        # taken out: a workspace of the plan kept across steps must not hold the arrays
-        grads, deltas = self.norm_backward(params, ws.pop("out"), Y)
-        if scale != 1:
-            for g in grads.values():
-                g *= scale
-        return grads, deltas
+        def run():
+            random = self._rng.random  # train()'s generator of this run (for_training)
+            for uniform, q, mask in draws:  # as masks(): 1 where a draw is >= q
+                random(out=uniform)
+                greater_equal(uniform, q, out=mask)
+            grads = bound()
+            if scale != 1:
+                for g in grads.values():
+                    g *= scale
+            return grads
 
-    def update_statistics(self, params, out, n: int) -> None:
-        """The running estimates from one training batch of n samples (a batch of one has no
-        variance to estimate: left as they are)."""
-        if n >= 2:
-            self.running_statistics(params, out)
+        return run
+
+    def updates_statistics(self, n: int) -> bool:
+        """Whether a training batch of n samples updates the running estimates (a batch of
+        one has no variance to estimate: they are left as they are)."""
+        return n >= 2
 
 
 # == 2. Included runtime: symfnn/script/runtime/loop.py ====================================
@@ -1411,18 +1548,21 @@ def _start_loss(net, params: dict, data: tuple, penalty: tuple) -> float:
 
 
 def _flat(net, params: dict) -> tuple:
-    """(work, flat): for a network with bound passes (a plain one), arrays for train() to
-    work in: `work` the views of params' shapes into one array of every W_l and one of every
-    b_l, `flat` ({"W": the weights, "b": the biases}, the same for their gradients, the
-    views of the gradients by workspace name ("dW1", ...)), so that a step's update is a few
-    NumPy calls whatever the depth (6 -> 3 on 64-32-10: ~4% of a step); else (params, None).
-    Only when the weights are few: train() copies them in and out every epoch."""
-    keys = {kind: [k for k in params if k[0] == kind] for kind in "Wb"}
-    plain = getattr(net, "bound_passes", None) is not None
-    if not plain or sum(map(len, keys.values())) != len(params):
+    """(work, flat): for a network with bound passes, arrays for train() to work in:
+    `work` the views of params' shapes into one array of every W_l and one of every other
+    trained array (b_l; a bn layer's gamma_l, beta_l), beside copies of the untrained ones
+    (a bn layer's running statistics), `flat` ({"W": the weights, "b": the others
+    trained}, the same for their gradients, the views of the gradients by workspace name
+    ("dW1", "dgamma1", ...)), so that a step's update is a few NumPy calls whatever the
+    depth (6 -> 3 on 64-32-10: ~4% of a step); else (params, None). Only when the weights
+    are few: train() copies them in and out every epoch."""
+    if getattr(net, "bound_passes", None) is None:
         return params, None
-    if sum(p.size for p in params.values()) > FLAT_SIZE:
+    trained = set(net.trainable())
+    if sum(p.size for k, p in params.items() if k in trained) > FLAT_SIZE:
         return params, None
+    keys = {"W": [k for k in params if k in trained and k[0] == "W"]}
+    keys["b"] = [k for k in params if k in trained and k[0] != "W"]
     make = partial(_flat_arrays, params, keys)
     return net.kept(("flat", params["W1"].dtype.str), make)
 
@@ -1430,7 +1570,10 @@ def _flat(net, params: dict) -> tuple:
 def _flat_arrays(params: dict, keys: dict) -> tuple:
     """(work, (stepped, grads, views)) of _flat, allocated."""
     dtype = params["W1"].dtype
-    work, stepped, grads, views = {}, {}, {}, {}
+    flat = {k for names in keys.values() for k in names}
+    # the untrained arrays (running statistics): copies, as the views are of the trained
+    work = {k: np.empty_like(p) for k, p in params.items() if k not in flat}
+    stepped, grads, views = {}, {}, {}
     for kind, names in keys.items():
         total = sum(params[k].size for k in names)
         stepped[kind], grads[kind] = np.empty(total, dtype), np.empty(total, dtype)
@@ -1440,7 +1583,7 @@ def _flat_arrays(params: dict, keys: dict) -> tuple:
             work[k] = stepped[kind][at : at + m].reshape(shape)
             views["d" + k] = grads[kind][at : at + m].reshape(shape)
             at += m
-    return work, (stepped, grads, views)
+    return {k: work[k] for k in params}, (stepped, grads, views)
 
 
 def _kept_like(net, name: str, params: dict) -> dict:
@@ -2082,7 +2225,8 @@ NET = NormNet(
     optimizers=OPTIMIZERS,
     dropout=DROPOUT,
     normalised=NORMALISED,
-    running_statistics=_running_statistics,
+    step_buffers=_step_buffers,
+    bound_passes=_passes,
     clip_by_value=_clip_by_value,
     norm_scale=_norm_scale,
 )

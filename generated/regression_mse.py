@@ -1342,18 +1342,21 @@ def _start_loss(net, params: dict, data: tuple, penalty: tuple) -> float:
 
 
 def _flat(net, params: dict) -> tuple:
-    """(work, flat): for a network with bound passes (a plain one), arrays for train() to
-    work in: `work` the views of params' shapes into one array of every W_l and one of every
-    b_l, `flat` ({"W": the weights, "b": the biases}, the same for their gradients, the
-    views of the gradients by workspace name ("dW1", ...)), so that a step's update is a few
-    NumPy calls whatever the depth (6 -> 3 on 64-32-10: ~4% of a step); else (params, None).
-    Only when the weights are few: train() copies them in and out every epoch."""
-    keys = {kind: [k for k in params if k[0] == kind] for kind in "Wb"}
-    plain = getattr(net, "bound_passes", None) is not None
-    if not plain or sum(map(len, keys.values())) != len(params):
+    """(work, flat): for a network with bound passes, arrays for train() to work in:
+    `work` the views of params' shapes into one array of every W_l and one of every other
+    trained array (b_l; a bn layer's gamma_l, beta_l), beside copies of the untrained ones
+    (a bn layer's running statistics), `flat` ({"W": the weights, "b": the others
+    trained}, the same for their gradients, the views of the gradients by workspace name
+    ("dW1", "dgamma1", ...)), so that a step's update is a few NumPy calls whatever the
+    depth (6 -> 3 on 64-32-10: ~4% of a step); else (params, None). Only when the weights
+    are few: train() copies them in and out every epoch."""
+    if getattr(net, "bound_passes", None) is None:
         return params, None
-    if sum(p.size for p in params.values()) > FLAT_SIZE:
+    trained = set(net.trainable())
+    if sum(p.size for k, p in params.items() if k in trained) > FLAT_SIZE:
         return params, None
+    keys = {"W": [k for k in params if k in trained and k[0] == "W"]}
+    keys["b"] = [k for k in params if k in trained and k[0] != "W"]
     make = partial(_flat_arrays, params, keys)
     return net.kept(("flat", params["W1"].dtype.str), make)
 
@@ -1361,7 +1364,10 @@ def _flat(net, params: dict) -> tuple:
 def _flat_arrays(params: dict, keys: dict) -> tuple:
     """(work, (stepped, grads, views)) of _flat, allocated."""
     dtype = params["W1"].dtype
-    work, stepped, grads, views = {}, {}, {}, {}
+    flat = {k for names in keys.values() for k in names}
+    # the untrained arrays (running statistics): copies, as the views are of the trained
+    work = {k: np.empty_like(p) for k, p in params.items() if k not in flat}
+    stepped, grads, views = {}, {}, {}
     for kind, names in keys.items():
         total = sum(params[k].size for k in names)
         stepped[kind], grads[kind] = np.empty(total, dtype), np.empty(total, dtype)
@@ -1371,7 +1377,7 @@ def _flat_arrays(params: dict, keys: dict) -> tuple:
             work[k] = stepped[kind][at : at + m].reshape(shape)
             views["d" + k] = grads[kind][at : at + m].reshape(shape)
             at += m
-    return work, (stepped, grads, views)
+    return {k: work[k] for k in params}, (stepped, grads, views)
 
 
 def _kept_like(net, name: str, params: dict) -> dict:

@@ -458,6 +458,61 @@ def test_a_bn_script_runs_the_shared_runtime():
     assert not np.array_equal(a["W1"], c["W1"])  # another seed: other masks and order
 
 
+BOUND = [*ARCHS, ("6-5:relu:bn:dropout=0.5-4:leaky_relu:dropout=0.2-3:softmax", {"l1": 0.01})]
+
+
+@pytest.mark.parametrize("text,opts", BOUND)
+def test_the_bound_step_equals_the_printed_passes(text, opts):
+    """train()'s step (_passes: the statements lowered into buffers) gives, in float64, the
+    bits of the printed passes it was lowered from: the gradients, the output layer's
+    arrays and the running statistics' update (lowering keeps every operation and operand)."""
+    mod, _, params, X, Y, masks = case(text, opts, n=9)
+    ws = mod.NET.workspace(len(X), np.float64)
+    for k, m in masks.items():
+        np.copyto(ws[k], m)
+    bound = {k: v.copy() for k, v in params.items()}
+    grads = mod._passes(bound, X, Y, ws, True)()
+    out = mod._forward(params, X, masks, True)
+    mod._running_statistics(params, out)
+    want, _ = mod._backward(params, out, Y)
+    assert sorted(grads) == sorted(want) == sorted(mod.TRAINABLE)
+    for k in want:
+        np.testing.assert_array_equal(grads[k], want[k], err_msg=k)
+    for k in mod.NET.output_names():
+        np.testing.assert_array_equal(ws[k], out[k], err_msg=k)
+    for k in params:  # the running statistics updated, the rest untouched
+        np.testing.assert_array_equal(bound[k], params[k], err_msg=k)
+
+
+def test_train_steps_as_the_printed_passes_with_the_masks_of_its_seed():
+    """One epoch of train() (SGD, float64) is, to the bit, the loop written here from the
+    printed passes and masks(): its seed's row order, a fresh mask per step from the same
+    generator, the running statistics updated but by the batch of one at the end."""
+    text, opts = BOUND[-1]
+    mod, _, params, _, _, _ = case(text, opts)
+    rng = np.random.default_rng(4)
+    X, Y = rng.standard_normal((33, 6)), np.eye(3)[rng.integers(0, 3, 33)]
+    want = {k: v.copy() for k, v in params.items()}
+    mod.train(
+        params, {"X_train": X, "Y_train": Y}, epochs=1, batch_size=16, lr=0.1, l1=0.01,
+        optimizer="sgd", seed=7, log=lambda line: None,
+    )  # fmt: skip
+    rng = np.random.default_rng(7)
+    order = rng.permutation(len(X))
+    for lo in range(0, len(X), 16):
+        at = order[lo : lo + 16]
+        masks = mod.masks(len(at), rng)
+        out = mod._forward(want, X[at], masks, True)
+        if len(at) > 1:
+            mod._running_statistics(want, out)
+        grads, _ = mod._backward(want, out, Y[at])
+        mod._penalty_gradient(want, grads, 0.01, 0.0)
+        for k, g in grads.items():
+            want[k] -= g * 0.1
+    for k, v in want.items():
+        np.testing.assert_array_equal(params[k], v, err_msg=k)
+
+
 def test_early_stopping_restores_the_running_statistics_with_the_weights():
     """The best epoch's params come back whole: W, gamma, beta and the running mean and
     variance that evaluation used for the validation error that chose it."""

@@ -2,6 +2,7 @@
 
     derivation ─▶ batchnorm.batch_forward/batch_backward (the mini-batch forms, each proven on
     explicit matrices) ─▶ codeprint_bn.BatchPrinter ─▶ straight-line `_forward`/`_backward`
+    ─▶ lowering.Lowering ─▶ train()'s step `_passes` (the same statements into buffers)
 
 The script is laid out by templates/train.py.jinja like every other (codegen.script calls
 `context` for such a spec): the same header, data loss, penalty, risk, rule-table code and
@@ -13,6 +14,9 @@ runtime, with three differences, all printed here or included:
    penalty's terms of ∂R/∂W, which `_penalty_gradient` adds as in the plain script; and
    `_running_statistics(params, out)`, the rule table batchnorm.RUNNING (PyTorch's running
    mean and variance) printed in place by codeprint.UpdatePrinter, as the optimisers are;
+   and train()'s step `_passes(params, X, Y, ws, running)`: the training-mode statements of
+   the three, each operation lowered to a call into a buffer of `_step_buffers` (the same
+   operations on the same operands), bound once per training run as the plain `_passes`;
 2. the runtime adds runtime/normalised.py (NormNet: the masks, the running statistics);
 3. `NET = NormNet(...)`, with `masks` and `TRAINABLE` among the API names.
 
@@ -26,13 +30,15 @@ The API is the plain script's, with the running statistics kept in params (`mean
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..engine import batchnorm
 from ..engine.derive import Derivation
 from ..errors import RenderError
-from . import codegen
+from . import codegen, lowering
 from .codeprint import UpdatePrinter, restable
 from .codeprint import printer as plain_printer
 from .codeprint_bn import printer
@@ -200,6 +206,50 @@ def _running(d: Derivation) -> list[str]:
     return head + (['N = out["A0"].shape[0]'] if "N" in used else []) + body
 
 
+def _bound(d: Derivation, forward, backward, running, rows) -> tuple[list[str], list]:
+    """Lines of `_passes(params, X, Y, ws, running)` and the allocations of
+    `_step_buffers(n, dtype)`: the training-mode statements of `_forward`, of
+    `_running_statistics` (when `running`) and of `_backward`, in that order, lowered to
+    calls into the workspace's buffers (lowering.Lowering), inside `run()`; what they look up
+    bound once before it. train() repeats a step thousands of times on the same arrays: each
+    fresh array of the printed passes costs its allocation (a gradient the size of W_l: its
+    page faults too), each look-up its time (most of a step on a small network)."""
+    widths = d.spec.widths
+    shapes = {"X": ("n", widths[0]), "Y": ("n", widths[-1])}
+    for l, layer in enumerate(d.spec.layers, 1):
+        m = widths[l]
+        shapes[f"W{l}"] = (m, widths[l - 1])
+        shapes |= {f"{s}{l}": (m,) for s in ("b", "gamma", "beta", "mean", "var")}
+        if layer.dropout:
+            shapes[f"Mask{l}"] = ("n", m)
+    low = lowering.Lowering(shapes, rows)
+    setup, steps = [], []
+    for lines in (forward, running, backward):
+        fetched, body = low.lower(lines)
+        setup += fetched
+        if lines is running and body:
+            body = ["if running:  # NormNet.updates_statistics says when", *_indent(body)]
+        steps += body
+    setup = _paired(setup + low.setup())
+    passes = [*setup, "", "def run():", *_indent([*steps, "return grads"]), "", "return run"]
+    buffers = low.allocations()
+    for l, _ in _dropout(d):  # what Generator.random(out=) writes the masks' draws into
+        buffers.append((f"uniform{l}", f"np.empty((n, {widths[l]}))"))
+    return passes, buffers
+
+
+def _paired(lines: list[str]) -> list[str]:
+    """Fetches `x = source["x"]` two a line, as codegen._fetch lays them out."""
+    out, single = [], re.compile(r'(\w+) = (\w+\["\w+"\])')
+    for line in lines:
+        last, this = single.fullmatch(out[-1]) if out else None, single.fullmatch(line)
+        if last and this:  # the pair no longer matches: the next fetch starts another
+            out[-1] = f"{last[1]}, {this[1]} = {last[2]}, {this[2]}"
+        else:
+            out.append(line)
+    return out
+
+
 def _has_delta(term: sp.Basic, l: int) -> bool:
     return any(m.name == f"Delta{l}" for m in term.atoms(sp.MatrixSymbol))
 
@@ -222,6 +272,8 @@ def context(d: Derivation) -> dict:
     L = spec.depth
     data_loss, output_rows = codegen._data_loss(d, {f"A{L}"} if _identity_out(d) else set())
     backward, penalty = _backward(d)
+    forward, running = _forward(d), _running(d)
+    passes, step_buffers = _bound(d, forward, backward, running, output_rows)
     eps, momentum = float(batchnorm.EPSILON_VALUE), float(batchnorm.MOMENTUM_VALUE)
     constants = [
         ("EPSILON", repr(eps), "added to the batch variance (batchnorm.EPSILON_VALUE)"),
@@ -238,9 +290,11 @@ def context(d: Derivation) -> dict:
             f"variance (momentum {momentum}, unbiased, kept in params) and no dropout.",
         ],
         "bn_constants": constants,
-        "forward": _forward(d),
+        "forward": forward,
         "backward": backward,
-        "running": _running(d),
+        "running": running,
+        "passes": passes,
+        "step_buffers": step_buffers,
         "data_loss": data_loss,
         "output_rows": codegen._py(tuple(output_rows)),
         "penalty_gradient": penalty,

@@ -3,14 +3,18 @@
 codegen printed this network's passes from symfnn.engine.batchnorm's mini-batch forms:
 `_forward(params, X, masks, train)` (training mode: the batch's mean and variance and the
 dropout masks; evaluation: the running mean and variance, no dropout) returns every array by
-name, and `_backward(params, out, Y)` the data term's gradients of a training-mode pass. A
-`NormNet` is the plain `Network` around them: the same training loop (runtime/loop.py), command
-line and gradient check run it. What is its own is only bookkeeping:
+name, and `_backward(params, out, Y)` the data term's gradients of a training-mode pass;
+train()'s step is `_passes`, the same training-mode statements (and those of
+`_running_statistics`) lowered into the buffers of a workspace (`_step_buffers`) and bound
+once. A `NormNet` is the plain `Network` around them: the same training loop
+(runtime/loop.py), command line and gradient check run it. What is its own is only
+bookkeeping:
 - the masks: 1 (kept) with probability 1 - q, drawn per step from train()'s seeded
-  generator (`for_training`), or given, or drawn from `seed` (the API's `masks=`, `seed=`);
+  generator (`for_training`) into the step's buffers, or given, or drawn from `seed` (the
+  API's `masks=`, `seed=`);
 - the running statistics, kept in params as mean{l}, var{l} (not trained; saved, loaded and
-  restored with the weights): each training step's forward pass updates them (as PyTorch's
-  training mode does) by the printed `running_statistics(params, out)`, batchnorm.RUNNING.
+  restored with the weights): each training step updates them after its forward pass (as
+  PyTorch's training mode does) by the printed update of batchnorm.RUNNING.
 
 Included verbatim, after runtime/network.py, in the scripts of such networks only
 (codegen_bn.RUNTIME); NumPy and the standard library only.
@@ -19,11 +23,6 @@ Included verbatim, after runtime/network.py, in the scripts of such networks onl
 import numpy as np
 
 from .network import Network
-
-
-def _no_buffers(n, dtype):
-    """The printed passes allocate their own arrays: no backward workspace."""
-    return {}
 
 
 class NormNet(Network):
@@ -37,19 +36,20 @@ class NormNet(Network):
         backward_pass,
         dropout,
         normalised,
-        running_statistics,
+        step_buffers,
+        bound_passes,
         **network,
     ):
         super().__init__(
-            forward_pass=self._step_forward,
-            backward_pass=self._step_backward,
-            backward_buffers=_no_buffers,
+            forward_pass=forward_pass,
+            backward_pass=backward_pass,
+            backward_buffers=step_buffers,
             fused={},  # the fused steps know W and b only; gamma and beta take the plain step
+            bound_passes=bound_passes,
             **network,
         )
         self.norm_forward, self.norm_backward = forward_pass, backward_pass
         self.dropout, self.normalised = dict(dropout), tuple(normalised)
-        self.running_statistics = running_statistics
         self._rng = np.random.default_rng(0)
 
     # -- parameters -----------------------------------------------------------------------
@@ -81,8 +81,10 @@ class NormNet(Network):
     def optimizer(self, kind: str, params: dict, lr: float, l1=0.0, l2=0.0, fused=True):
         """Network.optimizer's plain step, its state and updates for the trainable keys
         only (the running statistics have no gradient)."""
-        # the same arrays as params: the step updates them in place
-        trained = {k: params[k] for k in self.trainable()}
+        # the same arrays as params: the step updates them in place; train()'s two flat
+        # arrays (loop._flat: every W_l, every other trained array) are all trained
+        flat = set(params) == {"W", "b"}
+        trained = params if flat else {k: params[k] for k in self.trainable()}
         update = self.optimizers[kind](trained, lr)
         return (lambda params, grads: update(trained, grads)), None
 
@@ -168,26 +170,29 @@ class NormNet(Network):
         self._rng = rng
         return self
 
-    def _step_forward(self, params, X, ws):
-        """A training step's forward pass (loop.fit): fresh masks, the batch's statistics;
-        the running statistics updated; the output layer copied into ws's rows."""
-        out = self.norm_forward(params, X, self.masks(len(X), self._rng, X.dtype), True)
-        self.update_statistics(params, out, len(X))
-        for k in self.output_rows:
-            np.copyto(ws[k], out[k])
-        ws["out"] = out
-        return self._layers(out)
+    def passes(self, params, X, Y, ws: dict, scale: float):
+        """run() -> grads: a training step on the batch (X, Y) into the workspace ws, bound
+        once (the printed _passes): fresh masks drawn into ws's buffers from train()'s
+        generator, the forward pass, the running statistics' update, the backward pass."""
+        bound = self.bound_passes(params, X, Y, ws, self.updates_statistics(len(X)))
+        dropped = sorted(self.dropout.items())
+        draws = [(ws[f"uniform{l}"], q, ws[f"Mask{l}"]) for l, q in dropped]
+        greater_equal = np.greater_equal
 
-    def _step_backward(self, params, A, Z, Y, ws, scale):
-        # taken out: a workspace of the plan kept across steps must not hold the arrays
-        grads, deltas = self.norm_backward(params, ws.pop("out"), Y)
-        if scale != 1:
-            for g in grads.values():
-                g *= scale
-        return grads, deltas
+        def run():
+            random = self._rng.random  # train()'s generator of this run (for_training)
+            for uniform, q, mask in draws:  # as masks(): 1 where a draw is >= q
+                random(out=uniform)
+                greater_equal(uniform, q, out=mask)
+            grads = bound()
+            if scale != 1:
+                for g in grads.values():
+                    g *= scale
+            return grads
 
-    def update_statistics(self, params, out, n: int) -> None:
-        """The running estimates from one training batch of n samples (a batch of one has no
-        variance to estimate: left as they are)."""
-        if n >= 2:
-            self.running_statistics(params, out)
+        return run
+
+    def updates_statistics(self, n: int) -> bool:
+        """Whether a training batch of n samples updates the running estimates (a batch of
+        one has no variance to estimate: they are left as they are)."""
+        return n >= 2
