@@ -263,7 +263,8 @@ def test_algorithm_box_says_what_training_mode_does(derived):
         for spec, bn, drop in ((BN, True, False), (DROP, False, True), (BOTH, True, True)):
             tex = source(derived[spec], lang)
             box = tex[tex.index(r"\begin{algorithmic}") : tex.index(r"\end{algorithmic}")]
-            for key, present in (("alg_forward_bn", bn), ("alg_forward_drop", drop)):
+            keys = (("alg_forward_bn", bn), ("alg_running_bn", bn), ("alg_forward_drop", drop))
+            for key, present in keys:
                 assert (s[key].split("{")[0] in box) == present, (spec, key)
             assert (r"\gamma^{(l)}" in box.split(r"\State")[0]) == bn  # in the output line
             assert (s["alg_output_drop"] in box) == drop
@@ -302,6 +303,77 @@ def test_algorithm_box_prints_the_running_statistics_update(derived, monkeypatch
     monkeypatch.setattr(batchnorm, "MOMENTUM_VALUE", sp.Rational(1, 5))
     box = _box(source(derived[BN]))
     assert r"$\rho = 0.2$" in box and RUNNING_LINES[0] in box and r"\frac{B" not in box
+
+
+def test_algorithm_box_gives_the_running_update_a_line_of_its_own(derived):
+    """Normalising, then the running statistics' update with ρ over its two assignments:
+    one step each, so that neither wraps (it did, before "(momentum ρ = 0.1 …)"), en and zh;
+    the box and its caption are ragged right and std(W) is one box with its scheme's name."""
+    for lang in ("en", "zh"):
+        s = strings(lang)
+        box = _box(source(derived[BN], lang))
+        lines = [x.strip() for x in box.splitlines()]
+        (at,) = [n for n, x in enumerate(lines) if s["alg_forward_bn"].split("{")[0] in x]
+        normalise, running, *assignments = lines[at : at + 4]
+        mu, var = r"$\mu^{(l)}$", r"${\sigma^{(l)}}^{2}$"
+        assert normalise == r"\State \quad " + fill(s["alg_forward_bn"], mu=mu, var=var)
+        assert running == r"\State \quad " + fill(s["alg_running_bn"], rho=r"$\rho = 0.1$")
+        assert assignments == [rf"\State \qquad ${x}$" for x in RUNNING_LINES]
+        assert r"\rho" not in normalise and r"\bar{" not in running
+        tex = source(derived[BN], lang)
+        float_ = tex[tex.index(r"\begin{algorithm}") : tex.index(r"\begin{algorithmic}")]
+        assert float_.rstrip().endswith(r"\raggedright")  # the steps, and the caption:
+        assert float_.startswith(r"\begin{algorithm}[H]" + "\n" + r"\caption[")
+        assert r"]{\raggedright " in float_.splitlines()[1]
+        (init,) = [x for x in lines if x.startswith(r"\State") and r"\operatorname{std}" in x]
+        assert init.endswith(
+            r"\mbox{$\operatorname{std}(W^{(l)}) = \frac{\sqrt{2}}"
+            r"{\sqrt{m^{(l)} + m^{(l-1)}}}$~(\texttt{\mbox{xavier}})}"
+        )
+
+
+def test_terminal_text_of_a_bn_layer_reads_as_the_document(derived):
+    """`symfnn derive` of a bn spec: 1/√(σ² + ε) is one parenthesised factor beside 1_B,
+    as the document's fraction groups it; never `1_B 1/sqrt((σ² + ε 1ᵀ))`, which reads as
+    (1_B 1)/sqrt. The Δ line follows the derivation: a doubled step prints doubled."""
+    from symfnn.documents.textprint import derivation_text
+
+    d = derived[BN]
+    out = derivation_text(d)
+    lines = [x.strip() for x in out.splitlines()]
+    root = "1_B (1/√(σ1² + ε 1_m(1)ᵀ))"
+    assert f"Ẑ1 = {root} ⊙ (Z1 - 1_B μ1)" in lines
+    delta = f"Δ1 = (1/B) ({root} ⊙ (B dẐ1 - 1_B (1_Bᵀ dẐ1) - Ẑ1 ⊙ 1_B (1_Bᵀ (dẐ1 ⊙ Ẑ1))))"
+    assert lines.count(delta) == 2  # the layer's lines and the mini-batch form
+    assert "ẑ[r] = (z[r] - μ)/√(ε + σ²)" in lines  # the per-unit definition alike
+    assert "sqrt" not in out and "1_B 1/" not in out and "√((" not in out
+    assert "1_B a column of B ones" in out  # the notation says what 1_B is
+    layer = d.layers[0]
+    y_step, g_step, step = layer.norm.backward
+    doubled = replace(step, batch=sp.MatMul(2, step.batch))
+    norm = replace(layer.norm, backward=(y_step, g_step, doubled))
+    changed = replace(d, layers=(replace(layer, norm=norm, delta=doubled), *d.layers[1:]))
+    assert delta.replace("(1/B)", "(2/B)") in [
+        x.strip() for x in derivation_text(changed).splitlines()
+    ]
+
+
+def test_terminal_square_roots_are_printed_with_the_radical_sign():
+    """The text printer's rule, on expressions built here: √ with one pair of parentheses
+    (none around a single symbol or number); an element-wise 1/√ as a factor in parentheses."""
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+    from symfnn.documents.textprint import text
+
+    x, y, B, m = sp.symbols("x y B m", positive=True)
+    assert text(sp.sqrt(2)) == "√2" and text(sp.sqrt(x)) == "√x"
+    assert text(1 / sp.sqrt(x + y)) == "1/√(x + y)" and text(y / sp.sqrt(x + y)) == "y/√(x + y)"
+    t = sp.Dummy("t")
+    row = sp.MatrixSymbol("v", 1, m)
+    root = ElementwiseApplyFunction(
+        sp.Lambda(t, 1 / sp.sqrt(t)), sp.MatAdd(row, x * sp.OneMatrix(1, m))
+    )
+    assert text(sp.MatMul(sp.OneMatrix(B, 1), root)) == "1_B (1/√(v + x 1_mᵀ))"
 
 
 def test_epsilon_is_a_power_of_ten_and_batch_norms_own(derived):

@@ -371,9 +371,9 @@ class _Doc(Sections):
             stats = {"mu": self.m(x.mu), "var": self.m(x.var)}
             value = sp.Float(float(batchnorm.MOMENTUM_VALUE), 3)
             rho = self.m(sp.Eq(batchnorm.MOMENTUM, value, evaluate=False))
-            modes.append(
-                {"text": fill(s["alg_forward_bn"], rho=rho, **stats), "lines": self.running()}
-            )
+            # two lines: normalising, then the running statistics' update over its assignments
+            modes.append({"text": fill(s["alg_forward_bn"], **stats), "lines": []})
+            modes.append({"text": fill(s["alg_running_bn"], rho=rho), "lines": self.running()})
             running = {"mean": self.m(x.running_mean), "var_run": self.m(x.running_var)}
             output += fill(
                 s["alg_output_bn"], gamma=self.m(x.gamma), beta=self.m(x.beta), **stats, **running
@@ -407,7 +407,9 @@ class _Doc(Sections):
         prev, cur = layer_symbols("l-1"), layer_symbols("l")
         std = training.init_std(scheme, prev.m, cur.m)
         W = sp.MatrixSymbol("W_l", cur.m, prev.m)
-        return self.m(sp.Eq(sp.Function("std")(W), std, evaluate=False)) + f" ({tt(scheme)})"
+        # one box: a line breaks before it, never at its = nor before the scheme's name
+        formula = self.m(sp.Eq(sp.Function("std")(W), std, evaluate=False))
+        return rf"\mbox{{{formula}~({tt(scheme)})}}"
 
     def update_steps(self, optimizer: str) -> tuple[sp.Basic, list[tuple], list[tuple]]:
         """The update of `optimizer` from its entry in symfnn.engine.training, the entry the

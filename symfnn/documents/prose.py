@@ -108,7 +108,7 @@ EN = {
     "batch_intro": "The generated code processes a mini-batch of {B} samples at once (the training set has {N}), one sample per row: {A0} is the batch of inputs. Row {n} of each matrix below is sample {n}'s vector from the equations above, and each gradient is the mean over the batch; every conversion was checked by SymPy on explicit matrices. The equations are listed in the order the code runs them.",
     "sec_algorithm": "The training algorithm",
     "algorithm_intro": "Mini-batch training with backpropagation and early stopping on a validation set: each mini-batch averages the per-sample gradients of Section~\\ref{sec:batch}, and the optimiser's rule turns them into the update.",
-    "algorithm_caption": "Training {arch} on mini-batches with the {optimizer} update",
+    "algorithm_caption": "Mini-batch training with {optimizer} for {arch}",
     "alg_input": (
         "training set {D}, validation set {V}, learning rate {alpha} ({optimizer}){lam}, "
         "batch size {B}, patience {P}, at most {E} epochs"
@@ -119,7 +119,8 @@ EN = {
     "alg_repeat": "shuffle {D} and split it into mini-batches of {B} samples",
     "alg_for": "each mini-batch {A0}, {Y}",
     "alg_forward": "forward: {Z} and {A} for {ls}",
-    "alg_forward_bn": "normalise by the mini-batch's {mu}, {var}; update the running mean and variance (momentum {rho}, the variance unbiased):",
+    "alg_forward_bn": "normalise by the mini-batch's {mu}, {var}",
+    "alg_running_bn": "update the running mean and variance (momentum {rho}; unbiased variance):",
     "alg_forward_drop": "drop units by a fresh mask {mask} in each dropout layer",
     "alg_output_drop": "; prediction drops no unit",
     "alg_output_bn": "; {gamma}, {beta} and the running {mean}, {var_run}, which take the place of {mu}, {var} when predicting",
@@ -362,7 +363,8 @@ ZH = {
     "alg_repeat": "打乱 {D}，划分为每批 {B} 个样本的小批量",
     "alg_for": "每个小批量 {A0}，{Y}",
     "alg_forward": "前向传播：对 {ls} 计算 {Z} 和 {A}",
-    "alg_forward_bn": "用小批量的 {mu}、{var} 归一化，并以动量 {rho} 更新滑动均值和方差（方差取无偏估计）：",
+    "alg_forward_bn": "用小批量的 {mu}、{var} 归一化",
+    "alg_running_bn": "以动量 {rho} 更新滑动均值和方差（方差取无偏估计）：",
     "alg_forward_drop": "各丢弃层乘以每步重新抽取的掩码 {mask}",
     "alg_output_drop": "；预测时不丢弃任何神经元",
     "alg_output_bn": "；{gamma}、{beta}，以及预测时代替 {mu}、{var} 的滑动均值 {mean} 和方差 {var_run}",

@@ -10,6 +10,8 @@ import re
 import unicodedata
 
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pretty.pretty_symbology import pretty_symbol
 from sympy.printing.str import StrPrinter
 
@@ -77,7 +79,7 @@ def _unit_name(name: str) -> str | None:
     squared = re.fullmatch(r"([a-z]+)2(bar)?", name)  # σ² (sigma2), its running estimate
     if squared:
         return pretty_symbol(squared[1] + (squared[2] or "")) + "²"
-    return pretty_symbol(name)
+    return unicodedata.normalize("NFC", pretty_symbol(name))  # ẑ precomposed, as Ẑ
 
 
 class TextPrinter(StrPrinter):
@@ -165,9 +167,11 @@ class TextPrinter(StrPrinter):
             if isinstance(m, sp.MatMul) and (inner := m.as_coeff_matrices())[0] != 1:
                 c, rest = c * inner[0], inner[1]
                 mats[n] = rest[0] if len(rest) == 1 else sp.MatMul(*rest)
-        parts = [self.parenthesize(m, 50) for m in mats]
         sign = "-" if c.could_extract_minus_sign() else ""
         c = -c if sign else c
+        if c == 1 and len(mats) == 1 and isinstance(mats[0], sp.HadamardProduct):
+            return sign + self._print(mats[0])  # a signed product needs no parentheses: - Ẑ ⊙ X
+        parts = [self.parenthesize(m, 50) for m in mats]
         head = "" if c == 1 else self._print(c)
         if not (c.is_Symbol or c.is_Integer):
             head = f"({head})"
@@ -209,11 +213,18 @@ class TextPrinter(StrPrinter):
         if ew and expr.exp.is_Integer and expr.exp > 1:  # an element-wise power
             base = self._print(expr.base)
             return (base if expr.base.is_Symbol else f"({base})") + f"^⊙{expr.exp}"
+        if expr.exp in (sp.S.Half, -sp.S.Half) and not rational:  # √(ε + σ²), 1/√(ε + σ²)
+            base = self._print(expr.base)
+            bare = (expr.base.is_Atom and " " not in base) or base.startswith("(")
+            root = "√" + (base if bare else f"({base})")  # an element-wise argument has its own
+            return root if expr.exp > 0 else f"1/{root}"
         return super()._print_Pow(expr, rational).replace("**", "^")
 
     def parenthesize(self, item, level, strict=False):
         if isinstance(item, (sp.MatrixSymbol, sp.Indexed)):
             return self._print(item)
+        if _quotient(item) and level >= PRECEDENCE["Mul"] - 5:  # 1_B (1/√v), not 1_B 1/√v
+            return f"({self._print(item)})"
         return super().parenthesize(item, level, strict)
 
     def _print_MatAdd(self, expr):  # as the LaTeX printer: A Wᵀ + 1 bᵀ, δ aᵀ + λ W, a - y
@@ -246,6 +257,14 @@ class TextPrinter(StrPrinter):
             f"{self._print(i)}={self._print(a)}..{self._print(b)}" for i, a, b in expr.limits
         )
         return f"Σ[{limits}] {self.parenthesize(expr.function, 45)}"
+
+
+def _quotient(e) -> bool:
+    """g(V) printed as a quotient (1/√(σ² + ε)): as a factor it needs parentheses."""
+    if not isinstance(e, ElementwiseApplyFunction):
+        return False
+    body = e.function.expr
+    return any(f.is_Pow and f.exp.is_negative for f in sp.Mul.make_args(body))
 
 
 _printer = TextPrinter()
@@ -282,9 +301,10 @@ def derivation_text(d: Derivation) -> str:
         f"  layers 0..{spec.depth}, widths m = {spec.widths}; "
         "W(l) is m(l)×m(l-1), b(l), z(l), a(l), δ(l) = ∂L/∂z(l) are m(l)-vectors; a(0) = x"
     )
+    ones = text(sp.OneMatrix(tidying.BATCH, 1))  # 1_B, as the mini-batch forms print it
     lines.append(
-        "  N samples in the training set, B in a mini-batch; [i = p] is 1 when i = p, else 0; "
-        "u^⊙2 = u ⊙ u"
+        f"  N samples in the training set, B in a mini-batch, {ones} a column of B ones; "
+        "[i = p] is 1 when i = p, else 0; u^⊙2 = u ⊙ u"
     )
     lines.append("")
     lines.append("Forward propagation")
