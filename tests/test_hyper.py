@@ -108,6 +108,27 @@ def test_document_algorithm_shows_the_resolved_values(tmp_path):
     assert "batch size 32, patience 10, at most 50 epochs" in default
 
 
+def test_the_algorithm_box_states_the_scripts_divergence_stop(tmp_path):
+    """The box's stopping rule has the script's (runtime.loop.fit) factor of the loss at the
+    start from the same [training] value, and none when it is off (0)."""
+    from symfnn.documents import document
+    from symfnn.engine.derive import derive
+
+    for text, clause in (
+        ("diverging = 4.5", "or the loss is over 4.5 times its value at the start"),
+        ("", "or the loss is over 10 times its value at the start"),
+        ("diverging = 0", None),
+    ):
+        spec = parse(str(toml(tmp_path, f"epochs = 30\n{text}")))
+        tex = document.tex_source(derive(spec), report=_report())
+        (until,) = [t for t in tex.splitlines() if t.startswith("\\Until")]
+        assert (clause in until) if clause else ("loss" not in until), until
+        zh = document.tex_source(derive(spec), report=_report(), lang="zh")
+        (until,) = [t for t in zh.splitlines() if t.startswith("\\Until")]
+        factor = hyper.resolve(spec)["diverging"]
+        assert (f"损失超过起始值的 {factor:g} 倍" in until) == bool(factor), until
+
+
 def _report():
     """A proof report of a proven network (these tests read the algorithm box only)."""
     from symfnn.engine.verify import DONE, Report

@@ -345,19 +345,24 @@ class _Doc(Sections):
                     "forward",
                     "backward",
                     "grad",
-                    "until",
                     "return",
                 )
             },
             "update_text": update_text,
             "updates": updates,
         } | {
+            "until": fill(s["alg_until"], **fields) + self.until_diverging(hp["diverging"]),
             "modes": modes,
             "init": fill(s["alg_init"], **fields)
             + self.init_bn()
             + s["sep"]
             + self.init_rule(hp["init"]),
         }
+
+    def until_diverging(self, factor: float) -> str:
+        """The script's divergence stop (runtime.loop.fit: an epoch's loss over `factor`
+        times the loss at the start), when [training] has it on."""
+        return fill(self.s["alg_until_diverging"], K=f"{factor:g}") if factor else ""
 
     def training_mode(self) -> tuple[list[str], str]:
         """What the forward pass does in training mode (the batch's statistics, updating the

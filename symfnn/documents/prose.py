@@ -128,6 +128,7 @@ EN = {
     "alg_grad": "gradients {dW}, {db} for {ls}",
     "alg_update": "update every layer:",
     "alg_until": "the error on {V} has not decreased for {P} epochs, or {E} epochs have run",
+    "alg_until_diverging": ", or the loss is over {K} times its value at the start",
     "alg_return": "the parameters with the lowest error on {V}",
     "sec_verify": "Verification",
     "verify_intro": (
@@ -372,6 +373,7 @@ ZH = {
     "alg_grad": "对 {ls} 计算梯度 {dW}，{db}",
     "alg_update": "更新每一层：",
     "alg_until": "{V} 上的错误率连续 {P} 轮不再下降，或已训练 {E} 轮",
+    "alg_until_diverging": "，或损失超过起始值的 {K} 倍",
     "alg_return": "在 {V} 上错误率最低的参数",
     "sec_verify": "验证",
     "verify_intro": (
