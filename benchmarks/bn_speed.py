@@ -1,7 +1,7 @@
 """Training speed of a bn/dropout network beside the plain network of the same widths.
 
     python benchmarks/bn_speed.py [--rounds 5] [--dtype float32] [--optimizer adam sgd]
-                                  [--quick] [--save FILE | --check FILE]
+                                  [--nets 64-32-10] [--quick] [--save FILE | --check FILE]
 
 For each widths (ReLU hidden layers, softmax output, batch 32, 1 thread) one round times,
 in turn and on the same random data, one epoch of the generated script's own `train()`
@@ -123,6 +123,7 @@ def main(argv=None) -> None:
     parser.add_argument("--dtype", nargs="+", default=["float32"])
     parser.add_argument("--optimizer", nargs="+", default=["adam", "sgd"])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--nets", nargs="+", help="only these widths (784-256-128-10 64-32-10)")
     parser.add_argument("--quick", action="store_true", help="a quarter of the rows, 3 rounds")
     parser.add_argument("--save", help="write the params every run ends with (.npz)")
     parser.add_argument("--check", help="compare the params every run ends with to --save's")
@@ -135,6 +136,8 @@ def main(argv=None) -> None:
     rows, ends, n_of = [], {}, {}
     for dtype in args.dtype:
         for widths, n in CASES:
+            if args.nets and "-".join(map(str, widths)) not in args.nets:
+                continue
             n = n // 4 if args.quick else n
             n_of["-".join(map(str, widths))] = n
             for opt in args.optimizer:

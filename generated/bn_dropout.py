@@ -216,23 +216,26 @@ def _running_statistics(params, out):
 def _step_buffers(n, dtype):
     """The arrays of train()'s step (_passes) for a batch of n samples: every array its
     statements assign, scratch arrays of each shape, the masks and their uniform draws."""
+    hidden = hidden_order(dtype)  # a hidden layer's arrays: the order BLAS runs fastest
     return {
-        "Z1": np.empty((n, 32), dtype),
+        "Z1": np.empty((n, 32), dtype, hidden),
         "mu1": np.empty((32,), dtype),
         "sigma2_1": np.empty((32,), dtype),
-        "tmp1": np.empty((n, 32), dtype),
-        "Zhat1": np.empty((n, 32), dtype),
+        "common1": np.empty((n, 32), dtype, hidden),
+        "tmp1": np.empty((n, 32), dtype, hidden),
+        "Zhat1": np.empty((n, 32), dtype, hidden),
+        "common2": np.empty((32,), dtype),
+        "Y1": np.empty((n, 32), dtype, hidden),
+        "Mask1": np.empty((n, 32), dtype, hidden),
+        "A1": np.empty((n, 32), dtype, hidden),
+        "zeros_n_32": np.zeros((n, 32), dtype, hidden),
         "tmp2": np.empty((32,), dtype),
-        "Y1": np.empty((n, 32), dtype),
-        "Mask1": np.empty((n, 32), dtype),
-        "A1": np.empty((n, 32), dtype),
-        "zeros_n_32": np.zeros((n, 32), dtype),
         "Delta2": np.empty((n, 10), dtype),
         "dW2": np.empty((10, 32), dtype),
         "db2": np.empty((10,), dtype),
-        "DeltaY1": np.empty((n, 32), dtype),
-        "dZhat1": np.empty((n, 32), dtype),
-        "Delta1": np.empty((n, 32), dtype),
+        "DeltaY1": np.empty((n, 32), dtype, hidden),
+        "dZhat1": np.empty((n, 32), dtype, hidden),
+        "Delta1": np.empty((n, 32), dtype, hidden),
         "dW1": np.empty((32, 64), dtype),
         "dgamma1": np.empty((32,), dtype),
         "dbeta1": np.empty((32,), dtype),
@@ -270,35 +273,41 @@ def _passes(params, X, Y, ws, running):
         "W2": dW2,
         "b2": db2,
     }
-    tmp1, tmp2 = ws["tmp1"], ws["tmp2"]
-    zeros_n_32 = ws["zeros_n_32"]
+    common1, tmp1 = ws["common1"], ws["tmp1"]
+    common2, zeros_n_32 = ws["common2"], ws["zeros_n_32"]
+    tmp2 = ws["tmp2"]
     add, add_reduce = np.add, np.add.reduce
     exp, greater = np.exp, np.greater
     matmul, maximum = np.matmul, np.maximum
     maximum_reduce, multiply = np.maximum.reduce, np.multiply
     sqrt, square = np.sqrt, np.square
     subtract, true_divide = np.subtract, np.true_divide
-    Delta1_T, Delta2_T = Delta1.T, Delta2.T
-    W1_T, W2_T = W1.T, W2.T
+    N_, c1 = np.array(N, X.dtype), np.array(1, X.dtype)
+    epsilon_, c5_4 = np.array(epsilon, X.dtype), np.array(5 / 4, X.dtype)
+    c1_momentum = np.array(1 - momentum, X.dtype)
+    momentum_ = np.array(momentum, X.dtype)
+    cN_momentum, cN_1 = np.array(N * momentum, X.dtype), np.array(N - 1, X.dtype)
+    c0, Delta1_T = np.array(0, X.dtype), Delta1.T
+    Delta2_T, W1_T = Delta2.T, W1.T
+    W2_T = W2.T
 
     def run():
         matmul(A0, W1_T, out=Z1)
         add_reduce(Z1, axis=0, out=mu1)
-        true_divide(mu1, N, out=mu1)
-        subtract(Z1, mu1, out=tmp1)
-        square(tmp1, out=tmp1)
+        true_divide(mu1, N_, out=mu1)
+        subtract(Z1, mu1, out=common1)
+        square(common1, out=tmp1)
         add_reduce(tmp1, axis=0, out=sigma2_1)
-        true_divide(sigma2_1, N, out=sigma2_1)
-        add(epsilon, sigma2_1, out=tmp2)
-        sqrt(tmp2, out=tmp2)
-        true_divide(1, tmp2, out=tmp2)
-        subtract(Z1, mu1, out=Zhat1)
-        multiply(tmp2, Zhat1, out=Zhat1)
+        true_divide(sigma2_1, N_, out=sigma2_1)
+        add(epsilon_, sigma2_1, out=common2)
+        sqrt(common2, out=common2)
+        true_divide(c1, common2, out=common2)
+        multiply(common2, common1, out=Zhat1)
         multiply(gamma1, Zhat1, out=Y1)
         add(Y1, beta1, out=Y1)
         maximum(zeros_n_32, Y1, out=A1)
         multiply(Mask1, A1, out=A1)
-        multiply(5 / 4, A1, out=A1)
+        multiply(c5_4, A1, out=A1)
         matmul(A1, W2_T, out=Z2)
         add(Z2, b2, out=Z2)
         maximum_reduce(Z2, axis=1, keepdims=True, out=rowmax2)
@@ -307,43 +316,40 @@ def _passes(params, X, Y, ws, running):
         add_reduce(A2, axis=1, keepdims=True, out=rowsum2)
         true_divide(A2, rowsum2, out=A2)
         if running:  # NormNet.updates_statistics says when
-            multiply(mean1, 1 - momentum, out=mean1)
-            multiply(mu1, momentum, out=tmp2)
+            multiply(mean1, c1_momentum, out=mean1)
+            multiply(mu1, momentum_, out=tmp2)
             add(mean1, tmp2, out=mean1)
-            multiply(var1, 1 - momentum, out=var1)
-            multiply(N * momentum, sigma2_1, out=tmp2)
-            true_divide(tmp2, N - 1, out=tmp2)
+            multiply(var1, c1_momentum, out=var1)
+            multiply(cN_momentum, sigma2_1, out=tmp2)
+            true_divide(tmp2, cN_1, out=tmp2)
             add(var1, tmp2, out=var1)
         subtract(A2, Y, out=Delta2)
         matmul(Delta2_T, A1, out=dW2)
-        true_divide(dW2, N, out=dW2)
+        true_divide(dW2, N_, out=dW2)
         add_reduce(Delta2_T, axis=1, out=db2)
-        true_divide(db2, N, out=db2)
-        greater(Y1, 0, out=DeltaY1)
+        true_divide(db2, N_, out=db2)
+        greater(Y1, c0, out=DeltaY1)
         multiply(Mask1, DeltaY1, out=DeltaY1)
         matmul(Delta2, W2, out=tmp1)
         multiply(DeltaY1, tmp1, out=DeltaY1)
-        multiply(5 / 4, DeltaY1, out=DeltaY1)
+        multiply(c5_4, DeltaY1, out=DeltaY1)
         multiply(gamma1, DeltaY1, out=dZhat1)
-        multiply(N, dZhat1, out=Delta1)
+        multiply(N_, dZhat1, out=Delta1)
         multiply(dZhat1, Zhat1, out=tmp1)
         add_reduce(tmp1, axis=0, out=tmp2)
         multiply(Zhat1, tmp2, out=tmp1)
         subtract(Delta1, tmp1, out=Delta1)
         add_reduce(dZhat1, axis=0, out=tmp2)
         subtract(Delta1, tmp2, out=Delta1)
-        add(epsilon, sigma2_1, out=tmp2)
-        sqrt(tmp2, out=tmp2)
-        true_divide(1, tmp2, out=tmp2)
-        multiply(Delta1, tmp2, out=Delta1)
-        true_divide(Delta1, N, out=Delta1)
+        multiply(Delta1, common2, out=Delta1)
+        true_divide(Delta1, N_, out=Delta1)
         matmul(Delta1_T, A0, out=dW1)
-        true_divide(dW1, N, out=dW1)
+        true_divide(dW1, N_, out=dW1)
         multiply(DeltaY1, Zhat1, out=tmp1)
         add_reduce(tmp1, axis=0, out=dgamma1)
-        true_divide(dgamma1, N, out=dgamma1)
+        true_divide(dgamma1, N_, out=dgamma1)
         add_reduce(DeltaY1, axis=0, out=dbeta1)
-        true_divide(dbeta1, N, out=dbeta1)
+        true_divide(dbeta1, N_, out=dbeta1)
         return grads
 
     return run

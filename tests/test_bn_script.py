@@ -484,6 +484,27 @@ def test_the_bound_step_equals_the_printed_passes(text, opts):
         np.testing.assert_array_equal(bound[k], params[k], err_msg=k)
 
 
+def test_the_bound_step_allocates_no_array():
+    """train()'s step writes every operation into the workspace: after the first step, a
+    step of 8192 samples allocates less than its smallest array of one row per sample
+    (NumPy's own casting buffers are bounded; an (N, 3) float64 array is 196 kB here)."""
+    import tracemalloc
+
+    text, opts = BOUND[-1]
+    mod, n = module(text, opts), 8192
+    params = mod.init_params(0, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((n, 6)), np.eye(3)[rng.integers(0, 3, n)]
+    run = mod.NET.for_training(rng).passes(params, X, Y, mod.NET.workspace(n, X.dtype), 1.0)
+    run()
+    tracemalloc.start()
+    for _ in range(3):
+        run()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < n * 3 * 8, peak
+
+
 def test_train_steps_as_the_printed_passes_with_the_masks_of_its_seed():
     """One epoch of train() (SGD, float64) is, to the bit, the loop written here from the
     printed passes and masks(): its seed's row order, a fresh mask per step from the same

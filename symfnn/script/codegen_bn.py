@@ -223,6 +223,7 @@ def _bound(d: Derivation, forward, backward, running, rows) -> tuple[list[str], 
         if layer.dropout:
             shapes[f"Mask{l}"] = ("n", m)
     low = lowering.Lowering(shapes, rows)
+    low.share(forward, running, backward)
     setup, steps = [], []
     for lines in (forward, running, backward):
         fetched, body = low.lower(lines)
@@ -232,7 +233,9 @@ def _bound(d: Derivation, forward, backward, running, rows) -> tuple[list[str], 
         steps += body
     setup = _paired(setup + low.setup())
     passes = [*setup, "", "def run():", *_indent([*steps, "return grads"]), "", "return run"]
-    buffers = low.allocations()
+    # a hidden layer's arrays in the order BLAS runs fastest (runtime hidden_order); not
+    # those of a width the output layer has too (its rows are kept by rows)
+    buffers = low.allocations(set(widths[1:-1]) - {widths[-1]})
     for l, _ in _dropout(d):  # what Generator.random(out=) writes the masks' draws into
         buffers.append((f"uniform{l}", f"np.empty((n, {widths[l]}))"))
     return passes, buffers
@@ -295,6 +298,7 @@ def context(d: Derivation) -> dict:
         "running": running,
         "passes": passes,
         "step_buffers": step_buffers,
+        "step_hidden": any(", hidden)" in a for _, a in step_buffers),
         "data_loss": data_loss,
         "output_rows": codegen._py(tuple(output_rows)),
         "penalty_gradient": penalty,

@@ -22,6 +22,7 @@ what is lowered is only what was printed.
 from __future__ import annotations
 
 import ast
+import re
 
 from ..errors import RenderError
 from .codeprint import tidy
@@ -33,6 +34,7 @@ BINARY = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "t
 POWERS = {2: "square", 0.5: "sqrt", -1: "reciprocal"}
 AUGMENTED = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "true_divide"}
 COMPARE = {ast.Gt: "greater", ast.GtE: "greater_equal", ast.Lt: "less", ast.LtE: "less_equal"}
+SETUP_WIDTH = 84  # a setup line's length, indented 4 in the printed function: ruff's 88
 SOURCES = ("params", "out", "masks", "ws")  # the dicts the printed passes fetch arrays from
 
 
@@ -66,8 +68,39 @@ class Lowering:
         self._temps: list[tuple[str, tuple, str]] = []
         self._busy: set[str] = set()
         self._fetches: list[str] = []  # the scratch buffers' fetches, bound by setup()
+        self.constants: dict[str, str] = {}  # a scalar operand's code -> its 0-d array
+        self.common: set[str] = set()  # ast.dump of array values computed more than once
+        self._memo: dict[str, str] = {}  # ast.dump -> the buffer holding its value now
 
     # -- statements ---------------------------------------------------------------------
+
+    def share(self, *groups: list[str]) -> None:
+        """Find the array values the statements of `groups` (lowered in this order) compute
+        more than once with the same operands (the forward and backward passes' 1/sqrt(ε+σ²)):
+        each is then computed once, into a buffer of its own, and read again."""
+        seen: dict[str, list[ast.expr]] = {}
+        arrays = set(self.shapes)  # and the names assigned an array value below
+        for lines in groups:
+            for stmt in _flattened(ast.parse("\n".join(lines)).body):
+                if not isinstance(stmt, (ast.Assign, ast.AugAssign)):
+                    continue
+                for node in ast.walk(stmt.value):
+                    if not _leaf(node) and self._names(node) & arrays:
+                        seen.setdefault(ast.dump(node), []).append(node)
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                reads = self._names(stmt.value) & arrays
+                if reads and not ast.unparse(stmt.value).endswith(".shape[0]"):
+                    arrays |= {
+                        n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)
+                    }
+        common = {k: v for k, v in seen.items() if len(v) > 1}
+        inner = {  # a value only ever computed inside a common one: that one is kept
+            ast.dump(c)
+            for k, v in common.items()
+            for c in ast.walk(v[0])
+            if c is not v[0] and ast.dump(c) in common and len(common[ast.dump(c)]) == len(v)
+        }
+        self.common = set(common) - inner
 
     def lower(self, lines: list[str]) -> tuple[list[str], list[str]]:
         """(setup, body): the fetches and scalars to bind once, and the step's calls."""
@@ -140,6 +173,7 @@ class Lowering:
             if name not in self.rows:
                 self.buffers[name] = (self.shapes[name], "dtype")
             setup = self._bind(name, f'ws["{name}"]')
+        self._written(name)
         lines: list[str] = []
         result = self._value(value, lines, name)
         if result != name:
@@ -152,6 +186,7 @@ class Lowering:
         self._known(name)
         lines: list[str] = []
         operand = self._value(stmt.value, lines)
+        self._written(name)
         ufunc = AUGMENTED[type(stmt.op)]
         self.functions.add(ufunc)
         return [*lines, f"{ufunc}({name}, {operand}, out={name})"]
@@ -175,7 +210,24 @@ class Lowering:
         """The operand text of `node`: a scalar expression, an array's name, or the buffer
         the lines appended compute it into (`dest` when given and of its shape)."""
         if not self._arrays(node):
-            return f"({ast.unparse(node)})" if isinstance(node, ast.BinOp) else ast.unparse(node)
+            return self._constant(node)
+        key = ast.dump(node)
+        if key in self._memo:  # computed before, its operands unchanged since
+            return self._memo[key]
+        if key in self.common:  # computed again below: into a buffer of its own
+            own = dest
+            if dest is None or self.shapes.get(dest) != self._shape(node):
+                own = f"common{len(self._memo) + 1}"
+                while own in self.buffers:
+                    own += "_"
+                self.shapes[own] = self._shape(node)
+                self.buffers[own] = (self.shapes[own], "dtype")
+                self._bind_once(own)
+            self._memo[key] = result = self._compute(node, lines, own)
+            return result
+        return self._compute(node, lines, dest)
+
+    def _compute(self, node: ast.expr, lines: list[str], dest: str | None) -> str:
         if isinstance(node, ast.Name):
             self._known(node.id)
             return node.id
@@ -216,6 +268,24 @@ class Lowering:
             if node.func.attr == "sum":
                 return self._sum(node, shape, lines, dest)
         raise RenderError(f"cannot lower {ast.unparse(node)!r}")
+
+    def _constant(self, node: ast.expr) -> str:
+        """The 0-d array of the batch's dtype bound once for a scalar operand (a Python
+        number costs a conversion at every call, ~0.3 us; the value is the one NumPy would
+        convert it to: the operand's in the batch's dtype)."""
+        text = ast.unparse(node)
+        if text not in self.constants:
+            name = text + "_" if text.isidentifier() else "c" + "_".join(_WORDS.findall(text))
+            while name in self.constants.values():
+                name += "_"
+            self.constants[text] = name
+        return self.constants[text]
+
+    def _written(self, name: str) -> None:
+        """`name` changes: a value computed from it, or held in it, is computed again."""
+        for key, buffer in list(self._memo.items()):
+            if buffer == name or name in _dumped_names(key):
+                del self._memo[key]
 
     def _function(self, name, node, shape, lines, dest) -> str:
         if name in UNARY:
@@ -345,22 +415,30 @@ class Lowering:
         """The scratch buffers, functions and transposed views to bind once."""
         names = sorted(self.functions)
         pairs = [(n.replace(".", "_"), f"np.{n}") for n in names]
+        pairs += [(c, f"np.array({t}, X.dtype)") for t, c in self.constants.items()]
         pairs += [(f"{v}_T", f"{v}.T") for v in sorted(self.views)]
         lines = list(self._fetches)
-        for at in range(0, len(pairs), 2):  # two a line, as codegen._fetch
-            group = pairs[at : at + 2]
-            lines.append(f"{', '.join(a for a, _ in group)} = {', '.join(b for _, b in group)}")
+        while pairs:  # two a line, as codegen._fetch, where they fit (ruff's 88 columns)
+            group = pairs[:2]
+            line = f"{', '.join(a for a, _ in group)} = {', '.join(b for _, b in group)}"
+            if len(line) > SETUP_WIDTH:
+                group = pairs[:1]
+                line = f"{group[0][0]} = {group[0][1]}"
+            lines.append(line)
+            pairs = pairs[len(group) :]
         return lines
 
-    def allocations(self) -> list[tuple[str, str]]:
-        """(name, its allocation as code, n the batch size) of every buffer to allocate."""
+    def allocations(self, hidden: set = frozenset()) -> list[tuple[str, str]]:
+        """(name, its allocation as code, n the batch size) of every buffer to allocate; a
+        buffer of one row per sample of a width in `hidden` (a hidden layer's) in the order
+        `hidden` (the printed function's local: hidden_order(dtype), as codegen.allocations)."""
         out = []
         for name, (shape, kind) in self.buffers.items():
             text = "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
-            if kind == "zeros":
-                out.append((name, f"np.zeros({text}, dtype)"))
-            else:
-                out.append((name, f"np.empty({text}, {'bool' if kind == 'bool' else 'dtype'})"))
+            call = "zeros" if kind == "zeros" else "empty"
+            dtype = "bool" if kind == "bool" else "dtype"
+            order = ", hidden" if len(shape) == 2 and shape[0] == "n" and shape[1] in hidden else ""
+            out.append((name, f"np.{call}({text}, {dtype}{order})"))
         return out
 
     # -- shapes ---------------------------------------------------------------------------
@@ -402,6 +480,14 @@ class Lowering:
                 return inner[:axis] + (1,) + inner[axis + 1 :]
             return inner[:axis] + inner[axis + 1 :]
         raise RenderError(f"no shape for {ast.unparse(node)!r}")
+
+
+_WORDS = re.compile(r"\w+")
+
+
+def _dumped_names(dump: str) -> set[str]:
+    """The names an ast.dump reads."""
+    return set(re.findall(r"Name\(id='(\w+)'", dump))
 
 
 def _flattened(stmts: list[ast.stmt]) -> list[ast.stmt]:
