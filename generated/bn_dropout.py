@@ -220,6 +220,7 @@ def _step_buffers(n, dtype):
     return {
         "Z1": np.empty((n, 32), dtype, hidden),
         "mu1": np.empty((32,), dtype),
+        "ones": np.ones((n,), dtype),
         "sigma2_1": np.empty((32,), dtype),
         "common1": np.empty((n, 32), dtype, hidden),
         "tmp1": np.empty((n, 32), dtype, hidden),
@@ -273,9 +274,9 @@ def _passes(params, X, Y, ws, running):
         "W2": dW2,
         "b2": db2,
     }
-    common1, tmp1 = ws["common1"], ws["tmp1"]
-    common2, zeros_n_32 = ws["common2"], ws["zeros_n_32"]
-    tmp2 = ws["tmp2"]
+    ones, common1 = ws["ones"], ws["common1"]
+    tmp1, common2 = ws["tmp1"], ws["common2"]
+    zeros_n_32, tmp2 = ws["zeros_n_32"], ws["tmp2"]
     add, add_reduce = np.add, np.add.reduce
     exp, greater = np.exp, np.greater
     matmul, maximum = np.matmul, np.maximum
@@ -293,11 +294,11 @@ def _passes(params, X, Y, ws, running):
 
     def run():
         matmul(A0, W1_T, out=Z1)
-        add_reduce(Z1, axis=0, out=mu1)
+        matmul(ones, Z1, out=mu1)
         true_divide(mu1, N_, out=mu1)
         subtract(Z1, mu1, out=common1)
         square(common1, out=tmp1)
-        add_reduce(tmp1, axis=0, out=sigma2_1)
+        matmul(ones, tmp1, out=sigma2_1)
         true_divide(sigma2_1, N_, out=sigma2_1)
         add(epsilon_, sigma2_1, out=common2)
         sqrt(common2, out=common2)
@@ -326,7 +327,7 @@ def _passes(params, X, Y, ws, running):
         subtract(A2, Y, out=Delta2)
         matmul(Delta2_T, A1, out=dW2)
         true_divide(dW2, N_, out=dW2)
-        add_reduce(Delta2_T, axis=1, out=db2)
+        matmul(Delta2_T, ones, out=db2)
         true_divide(db2, N_, out=db2)
         greater(Y1, c0, out=DeltaY1)
         multiply(Mask1, DeltaY1, out=DeltaY1)
@@ -336,19 +337,19 @@ def _passes(params, X, Y, ws, running):
         multiply(gamma1, DeltaY1, out=dZhat1)
         multiply(N_, dZhat1, out=Delta1)
         multiply(dZhat1, Zhat1, out=tmp1)
-        add_reduce(tmp1, axis=0, out=tmp2)
+        matmul(ones, tmp1, out=tmp2)
         multiply(Zhat1, tmp2, out=tmp1)
         subtract(Delta1, tmp1, out=Delta1)
-        add_reduce(dZhat1, axis=0, out=tmp2)
+        matmul(ones, dZhat1, out=tmp2)
         subtract(Delta1, tmp2, out=Delta1)
         multiply(Delta1, common2, out=Delta1)
         true_divide(Delta1, N_, out=Delta1)
         matmul(Delta1_T, A0, out=dW1)
         true_divide(dW1, N_, out=dW1)
         multiply(DeltaY1, Zhat1, out=tmp1)
-        add_reduce(tmp1, axis=0, out=dgamma1)
+        matmul(ones, tmp1, out=dgamma1)
         true_divide(dgamma1, N_, out=dgamma1)
-        add_reduce(DeltaY1, axis=0, out=dbeta1)
+        matmul(ones, DeltaY1, out=dbeta1)
         true_divide(dbeta1, N_, out=dbeta1)
         return grads
 
