@@ -1,27 +1,36 @@
 """The proof for networks with batch normalisation or dropout (issue 11).
 
-On a small instance of the same layer types (width 2, 3 for softmax; a batch of 3: with 2,
-ẑ = ±1 and the variance's path is nearly invisible), from the definitions alone — μ, σ²
-(biased), ẑ, γ ẑ + β, f, the dropout mask as fixed data scaled by 1/(1 − q):
+The derivation makes each layer's steps once per layer type and renames them, so the proof
+runs on a *covering instance* (`cover_bn.py`): a short network in which every adjacent pair
+of the network's layer types (bn and dropout included) occurs, each of the network's links
+Z(l) -> Z(l+1) one of the instance's renamed. On the instance at width 2 (3 for softmax;
+a batch of 3: with 2, ẑ = ±1 and the variance's path is nearly invisible), from the
+definitions alone — μ, σ² (biased), ẑ, γ ẑ + β, f, the dropout mask as fixed data scaled
+by 1/(1 − q):
 
-1. symbolic, layer by layer (`blocks`): each link Z(l) -> Z(l+1) of the network, with its
+0. renaming: both layers of every network link, renamed, equal the two layers of the
+   instance link that stands for it, in every form the proof evaluates (structural
+   equality), so the instance's links are the network's;
+1. symbolic, link by link (`blocks`): each link Z(l) -> Z(l+1) of the instance, with its
    input Z(l), its parameters and the upstream error D = N ∂R/∂Z(l+1) as symbols. Each
    derivation step it holds (δ(l) through μ and σ², ∂R/∂γ, ∂R/∂β, ∂R/∂W(l+1), ∂R/∂b(l+1))
    minus the derivative of Σ D ⊙ Z(l+1) (the last link: of N R) is reduced to 0 by cancel,
    per coefficient of D, and so is its forward value Z(l+1) minus the definition's. The
    chain rule joins the links into the whole gradient; no part
    holds two layers' square roots, which is what made cancel on the whole risk too slow.
-2. numeric: the whole regularised risk of one mini-batch, differentiated by every weight,
-   γ, β and bias, against the derivation's mini-batch forms evaluated on the same numbers,
-   to ~1e-50 at 60 digits: one random point as a cross-check of the wiring when part 1 is
-   complete, every requested point when it is not.
+2. numeric: the instance's whole regularised risk of one mini-batch, differentiated by
+   every weight, γ, β and bias (reverse accumulation over the definitions' stages,
+   `brute_force_partials`), against the derivation's mini-batch forms evaluated on the
+   same numbers, to ~1e-50 at 60 digits: one random point as a cross-check of the wiring
+   when part 1 is complete, every requested point when it is not.
 
-PROVEN only when part 1 reduced every entry to 0 and part 2 agrees.
+PROVEN only when part 0 found every network layer equal to its instance layers, part 1
+reduced every entry to 0 and part 2 agrees. The work grows with the number of distinct
+pairs of layer types, not with depth.
 """
 
 from __future__ import annotations
 
-import copy
 import random
 from dataclasses import dataclass
 
@@ -32,6 +41,8 @@ from ..errors import CheckError, DerivationError
 from . import activations, losses, matrixform
 from .batchnorm import EPSILON, EPSILON_VALUE, batch_backward, batch_forward, keep_scale, names
 from .bruteforce import random_point
+from .cover import instance_spec
+from .cover_bn import compared_layers, cover_normalised, describe_links, transplant
 from .derive import LAMBDA1, LAMBDA2, Derivation
 from .spec import NetworkSpec
 from .symbols import N, layer_symbols
@@ -47,8 +58,6 @@ from .verify import (
     _mpf,
     _time_limit,
     _w,
-    small_instance,
-    smallest_instance,
 )
 
 MIN_SAMPLES = 3
@@ -150,18 +159,36 @@ def _penalty(W: sp.Matrix, spec: NetworkSpec) -> sp.Expr:
 
 
 def brute_force_risk(
-    inst: Instance, region: dict | None = None, seen: list | None = None
+    inst: Instance, region: dict | None = None, seen: list | None = None, tape: list | None = None
 ) -> sp.Expr:
     """R of one mini-batch from the definitions alone (no step of the derivation).
 
     With `seen`, the value at `region` of every input of a piecewise activation is recorded.
+    With `tape`, every entry of each stage (Z, the activation's input, A) is a fresh symbol
+    defined on the tape by its expression in the previous stage's symbols, and its value
+    is put into `region` (which must then hold every input's value): the risk is a small
+    expression over the last stage, each step of the definitions a small expression.
     """
     spec = inst.spec
+    stage = (lambda M: M) if tape is None else (lambda M: _stage(M, tape, region))
     A = inst.X
     for P, layer, mask in zip(inst.params, spec.layers, inst.masks):
-        U = _activation_input(_net_input(A, P, layer), P, layer)
-        A = _output(U, layer, mask, region, seen)
+        U = stage(_activation_input(stage(_net_input(A, P, layer)), P, layer))
+        A = stage(_output(U, layer, mask, region, seen))
     return _data_risk(A, inst.Y, spec) + sum(_penalty(P["W"], spec) for P in inst.params)
+
+
+def _stage(M: sp.Matrix, tape: list, values: dict) -> sp.Matrix:
+    """M's entries as fresh symbols: (symbol, entry) on the tape, the entry's value in
+    `values` (a number: evaluated at DIGITS where SymPy leaves a function unevaluated)."""
+    out = []
+    for e in M:
+        s = sp.Dummy("t", real=True)
+        v = e.xreplace(values)
+        values[s] = v if v.is_Number else sp.N(v, DIGITS)
+        tape.append((s, e))
+        out.append(s)
+    return sp.Matrix(M.rows, M.cols, out)
 
 
 def recurrence_gradients(
@@ -206,29 +233,31 @@ def recurrence_gradients(
     return [g for l in sorted(grads) for g in grads[l]]
 
 
-def _partial(inst: Instance, w: sp.Symbol, point: dict) -> mpmath.mpf:
-    """∂R/∂w at `point`: the risk is built with every other symbol already a number.
+def brute_force_partials(inst: Instance, point: dict) -> list[mpmath.mpf]:
+    """∂R/∂w at `point` for every parameter w of `inst`, in `inst.parameters` order.
 
-    The same as writing the whole risk and then putting in all values but w (verify's
-    `_partial`), only the numbers fold while the expression is built, so the tree holds one
-    symbol. Its subexpressions are shared (every sample's normalisation reads the same batch
-    statistics), which `diff` on the tree would copy once per path — exponential in the
-    number of bn layers. So the tree is split into its common subexpressions (`cse`) and
-    differentiated along them by the chain rule, `diff` taking each small piece: the same
-    derivative, its cost linear in the tree's size.
+    The risk from the definitions, staged (`brute_force_risk` with a tape: every stage's
+    entries named, each defined by a small expression), is differentiated by reverse
+    accumulation: each tape entry's `diff` by each of its symbols, at the point's values,
+    times the adjoint of the entry, summed into the symbol's adjoint. The same derivative as
+    `diff` of the whole tree, whose shared subexpressions (every sample's normalisation reads
+    the same batch statistics) `diff` would copy once per path — exponential in the number
+    of bn layers — at a cost linear in the network's size and one sweep for all parameters.
     """
-    others = {s: v for s, v in point.items() if s != w}
-    one = copy.copy(inst)
-    one.X, one.Y = inst.X.xreplace(others), inst.Y.xreplace(others)
-    one.params = [{k: M.xreplace(others) for k, M in P.items()} for P in inst.params]
-    risk = brute_force_risk(one, region=point)
-    pieces, (whole,) = sp.cse(risk, symbols=sp.numbered_symbols("c", real=True))
+    values, tape = dict(point), []
     R = sp.Dummy("R", real=True)
-    value, slope = {w: point[w]}, {w: sp.Integer(1)}
-    for c, e in [*pieces, (R, whole)]:
-        value[c] = e.xreplace(value)
-        slope[c] = sp.Add(*(sp.diff(e, u).xreplace(value) * slope[u] for u in e.free_symbols))
-    return _mpf(slope[R])
+    tape.append((R, brute_force_risk(inst, region=values, tape=tape)))
+    adjoint: dict = {R: sp.Integer(1)}
+    for c, e in reversed(tape):
+        bar = adjoint.pop(c, 0)
+        if bar == 0:
+            continue
+        for u in e.free_symbols:
+            slope = sp.diff(e, u).xreplace(values)
+            adjoint[u] = adjoint.get(u, 0) + bar * (
+                slope if slope.is_Number else sp.N(slope, DIGITS)
+            )
+    return [_mpf(adjoint.get(w, 0)) for w in inst.parameters]
 
 
 def _near_kink(inst: Instance, point: dict) -> bool:
@@ -238,7 +267,7 @@ def _near_kink(inst: Instance, point: dict) -> bool:
     if all(len(activations.TABLE[x.activation].pieces) == 1 for x in inst.spec.layers):
         return False
     seen: list[float] = []
-    brute_force_risk(inst, region=point, seen=seen)
+    brute_force_risk(inst, region=dict(point), seen=seen, tape=[])
     return any(abs(v) < KINK_MARGIN for v in seen)
 
 
@@ -250,20 +279,23 @@ def verify(
     seed: int = 0,
     symbolic: bool = True,
 ) -> Report:
-    """Prove `d` (a spec with bn or dropout layers) on a small instance; see the docstring.
+    """Prove `d` (a spec with bn or dropout layers) on its covering instance; see the
+    docstring.
 
     The symbolic part runs first: where it is complete (a proof on its own), one numeric
-    point cross-checks the whole network's wiring; otherwise all `points` are compared.
+    point cross-checks the instance's wiring; otherwise all `points` are compared.
     """
     samples = max(samples, MIN_SAMPLES)
-    small = small_instance(d.spec)
+    c = cover_normalised(d.spec)
+    small = instance_spec(c, 2)
+    d_small, mismatches = transplant(d, c, small)
     status = _symbolic(d, samples=samples) if symbolic else "skipped"
     if status.startswith(DONE):
         points = min(points, 1)
     rng = random.Random(seed)
     inst = Instance(small, samples, rng)
     params = inst.parameters
-    worst, mismatches = 0.0, []
+    worst = 0.0
     with mpmath.workdps(DIGITS):
         for _ in range(points):
             for _try in range(200):
@@ -272,8 +304,8 @@ def verify(
                     break
             else:
                 raise CheckError("could not find a point away from the kinks")
-            expected = [_partial(inst, w, point) for w in params]
-            got = [_mpf(g) for g in recurrence_gradients(d, inst, point)]
+            expected = brute_force_partials(inst, point)
+            got = [_mpf(g) for g in recurrence_gradients(d_small, inst, point)]
             for w, e, g in zip(params, expected, got):
                 diff = abs(g - e)
                 worst = max(worst, float(diff))
@@ -283,7 +315,32 @@ def verify(
                         f"derivation {mpmath.nstr(g, 12)}"
                     )
     links = small.depth + 1 if symbolic else 0  # data -> Z(1), Z(l) -> Z(l+1), Z(L) -> R
-    return Report(small, samples, len(params), points, worst, status, mismatches[:10], links=links)
+    return Report(
+        small,
+        samples,
+        len(params),
+        points,
+        worst,
+        status,
+        mismatches[:10],
+        renaming=_renaming_text(c),
+        links=links,
+    )
+
+
+def _renaming_text(c) -> str:
+    """Which network layers and links each instance layer and link stands for."""
+    L, K = c.spec.depth, len(c.layers)
+    pairs = ", ".join(c.pairs())
+    if c.layers == tuple(range(1, L + 1)):
+        return f"none: the network is its own covering instance (pairs {pairs})"
+    return (
+        f"network layers -> instance layers {c.describe()}; network links -> instance "
+        f"links {describe_links(c)} (link 0: the data to Z(1), link l: Z(l) to Z(l+1), link "
+        f"{L}: Z({L}) to the risk): the instance's {K + 1} links proven, the network's "
+        f"{L + 1} links are them renamed ({len(compared_layers(c))} network layers' steps "
+        f"equal their instance layers' after renaming); instance pairs {pairs}"
+    )
 
 
 # -- the symbolic part: layer by layer, joined by the chain rule ------------------------------
@@ -426,6 +483,8 @@ def _symbolic(
     """Layer by layer: each link's derivation outputs minus the derivatives of its objective
     (`Block`), with every input, parameter and upstream error a symbol, reduced to 0.
 
+    It runs on the covering instance of `d` (`cover_bn`), whose steps are `d`'s renamed; a
+    network layer that differs from its instance layers after renaming fails it.
     By the chain rule the links prove the whole: δ(L) = N ∂R/∂Z(L) (the last link), and if
     δ(l+1) = N ∂R/∂Z(l+1), the link Z(l) -> Z(l+1), proven for every value of D, gives δ(l)
     and the gradients of the parameters inside it. The forward steps are proven the same way:
@@ -436,7 +495,11 @@ def _symbolic(
     region's point. A step the links cannot evaluate (say, one reading a matrix outside its
     link) leaves the part incomplete.
     """
-    small = smallest_instance(d.spec) if width == 1 else small_instance(d.spec, width)
+    c = cover_normalised(d.spec)
+    small = instance_spec(c, width)
+    d, mismatches = transplant(d, c, small)  # the instance's steps: the network's, renamed
+    if mismatches:
+        return f"FAILED: {mismatches[0]}"
     if seconds is None:  # the work is one link per layer: the limit grows with them
         seconds = max(30, SECONDS_PER_LINK * (small.depth + 1))
     rng = random.Random(1)
