@@ -458,7 +458,11 @@ def test_a_bn_script_runs_the_shared_runtime():
     assert not np.array_equal(a["W1"], c["W1"])  # another seed: other masks and order
 
 
-BOUND = [*ARCHS, ("6-5:relu:bn:dropout=0.5-4:leaky_relu:dropout=0.2-3:softmax", {"l1": 0.01})]
+BOUND = [
+    *ARCHS,
+    ("6-5:softplus:bn-4:sigmoid:dropout=0.5-3:softmax", {}),
+    ("6-5:relu:bn:dropout=0.5-4:leaky_relu:dropout=0.2-3:softmax", {"l1": 0.01}),
+]
 
 
 @pytest.mark.parametrize("text,opts", BOUND)
@@ -584,3 +588,50 @@ def test_api_module_is_the_bn_script():
     mod = api.derive("4-5:tanh:bn-3:softmax").module()
     assert "gamma1" in mod.TRAINABLE and "mean1" not in mod.TRAINABLE
     assert set(mod.init_params()) == {"W1", "gamma1", "beta1", "mean1", "var1", "W2", "b2"}
+
+
+def _lowered(groups, shapes, conditional=()):
+    """Run `groups` of printed statements lowered (lowering.Lowering) on random arrays of
+    `shapes` ("n" = 4), each group in `conditional` skipped; and as printed. Returns the
+    names' values, lowered and printed."""
+    from symfnn.script import lowering
+
+    low = lowering.Lowering(shapes)
+    low.share(*groups)
+    setup, body = [], []
+    for i, lines in enumerate(groups):
+        s, b = low.lower(lines, conditional=i in conditional)
+        setup += s
+        body += [] if i in conditional else b
+    rng = np.random.default_rng(0)
+    size = {"n": 4}
+    arrays = {k: rng.standard_normal([size.get(d, d) for d in v]) for k, v in shapes.items()}
+    ws = {k: np.empty([size.get(d, d) for d in s]) for k, (s, _) in low.buffers.items()}
+    printed = {"np": np, "params": {k: v.copy() for k, v in arrays.items()}, "X": arrays["X"]}
+    names = {"np": np, "ws": ws, "params": arrays, "X": arrays["X"]}
+    exec("\n".join(setup + low.setup() + body), names)  # noqa: S102
+    for i, lines in enumerate(groups):
+        if i not in conditional:
+            exec("\n".join(lines), printed)  # noqa: S102
+    return names, printed
+
+
+def test_lowering_computes_a_repeated_value_once_and_again_after_a_write():
+    """A value computed twice is computed once (one subtract for X - m); after an in-place
+    write to an operand it is computed again; one computed in a skipped group is not read."""
+    shapes = {"X": ("n", 3), "m": (3,)}
+    groups = [
+        ['m = params["m"]', "A = (X - m) * 2", "B = (X - m) ** 2"],
+        ["C = 3 * (X - m) + X"],
+        ["m += 1", "D = (X - m) * X"],
+        ["E = (X - m) + m * 2"],
+    ]
+    names, printed = _lowered(groups, shapes, conditional=(1,))
+    for k in "ABDE":
+        np.testing.assert_allclose(names[k], printed[k], rtol=1e-15, err_msg=k)
+    from symfnn.script import lowering
+
+    low = lowering.Lowering(shapes)
+    low.share(*groups[:1])
+    _, body = low.lower(groups[0])
+    assert sum(line.startswith("subtract(") for line in body) == 1, body

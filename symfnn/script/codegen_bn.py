@@ -226,7 +226,7 @@ def _bound(d: Derivation, forward, backward, running, rows) -> tuple[list[str], 
     low.share(forward, running, backward)
     setup, steps = [], []
     for lines in (forward, running, backward):
-        fetched, body = low.lower(lines)
+        fetched, body = low.lower(lines, conditional=lines is running)
         setup += fetched
         if lines is running and body:
             body = ["if running:  # NormNet.updates_statistics says when", *_indent(body)]

@@ -75,6 +75,7 @@ class Lowering:
         self.constants: dict[str, str] = {}  # a scalar operand's code -> its 0-d array
         self.common: set[str] = set()  # ast.dump of array values computed more than once
         self._memo: dict[str, str] = {}  # ast.dump -> the buffer holding its value now
+        self._root: ast.expr | None = None  # the value of the assignment being lowered
 
     # -- statements ---------------------------------------------------------------------
 
@@ -106,14 +107,17 @@ class Lowering:
         }
         self.common = set(common) - inner
 
-    def lower(self, lines: list[str]) -> tuple[list[str], list[str]]:
-        """(setup, body): the fetches and scalars to bind once, and the step's calls."""
-        setup, body = [], []
+    def lower(self, lines: list[str], conditional=False) -> tuple[list[str], list[str]]:
+        """(setup, body): the fetches and scalars to bind once, and the step's calls;
+        `conditional`: the body runs only sometimes (what it computes is not read after)."""
+        setup, body, held = [], [], dict(self._memo)
         for stmt in _flattened(ast.parse("\n".join(lines)).body):
             self._busy.clear()
             s, b = self._statement(stmt)
             setup += s
             body += b
+        if conditional:
+            self._memo = {k: v for k, v in self._memo.items() if held.get(k) == v}
         return setup, [tidy(x) for x in body]
 
     def _statement(self, stmt: ast.stmt) -> tuple[list[str], list[str]]:
@@ -179,6 +183,7 @@ class Lowering:
             setup = self._bind(name, f'ws["{name}"]')
         self._written(name)
         lines: list[str] = []
+        self._root = value
         result = self._value(value, lines, name)
         if result != name:
             lines.append(f"copyto({name}, {result})")
@@ -189,6 +194,7 @@ class Lowering:
         name = stmt.target.id
         self._known(name)
         lines: list[str] = []
+        self._root = None
         operand = self._value(stmt.value, lines)
         self._written(name)
         ufunc = AUGMENTED[type(stmt.op)]
@@ -219,8 +225,8 @@ class Lowering:
         if key in self._memo:  # computed before, its operands unchanged since
             return self._memo[key]
         if key in self.common:  # computed again below: into a buffer of its own
-            own = dest
-            if dest is None or self.shapes.get(dest) != self._shape(node):
+            own = dest  # the assigned name's, when it is the whole value assigned
+            if node is not self._root or self.shapes.get(dest) != self._shape(node):
                 own = f"common{len(self._memo) + 1}"
                 while own in self.buffers:
                     own += "_"
