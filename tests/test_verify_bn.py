@@ -2,6 +2,7 @@
 instance's renamed, and neither the reuse nor the staged numeric part can hide a wrong step."""
 
 import random
+import re
 from dataclasses import replace
 
 import mpmath
@@ -10,7 +11,12 @@ import sympy as sp
 
 from symfnn.engine import batchnorm, verify_bn
 from symfnn.engine.cover import instance_spec
-from symfnn.engine.cover_bn import compared_layers, cover_normalised, link_image
+from symfnn.engine.cover_bn import (
+    compared_layers,
+    cover_normalised,
+    link_image,
+    repeated_links,
+)
 from symfnn.engine.derive import derive
 from symfnn.engine.spec import parse
 from symfnn.engine.verify import verify
@@ -113,3 +119,23 @@ def test_the_numeric_part_alone_finds_a_wrong_step():
     assert any("w1_" in m for m in report.mismatches) and not any(
         "w3_" in m for m in report.mismatches
     )
+
+
+ALTERNATING = "3-2:tanh:bn-2:sigmoid:bn-2:tanh:bn-2:sigmoid:bn-2:identity"  # the walk repeats
+
+
+def test_a_link_the_cover_walks_twice_is_proven_once_and_only_when_it_is_the_same():
+    """tanh:bn>sigmoid:bn is the instance's link 1 and, to reach the output, link 3 again:
+    proven once, link 3 reused renamed — unless its layers differ, then it is not reused."""
+    d = derive(parse(ALTERNATING, loss="squared_error"))
+    small = instance_spec(cover_normalised(d.spec), 1)  # the network is its own instance
+    assert small.compact == "1-1:tanh:bn-1:sigmoid:bn-1:tanh:bn-1:sigmoid:bn-1:identity"
+    assert repeated_links(d) == {3: 1}
+    status = verify_bn._symbolic(d, width=1)
+    assert status.startswith("difference = 0 for all"), status
+    said = r"all (\d+) partials .*\((\d+) by cancel.*, (\d+) by renaming links 3 to links 1 "
+    total, proven, renamed = map(int, re.search(said, status).groups())
+    n, m = 3, 1  # link 3 holds what link 1 does: δ (n×m), γ, β, W(j+1) (m×m), no b (bn)
+    assert renamed == n * m + 2 * m + m * m and proven + renamed == total
+    for l in (3, 4):  # a layer of the repeated link differs: not reused
+        assert 3 not in repeated_links(_no_one_over_n(d, l))

@@ -39,7 +39,7 @@ def cover_normalised(spec: NetworkSpec) -> Cover:
     cover keys a layer by (activation, param, is it the output); here param stands for all
     three of (param, batchnorm, dropout) on a copy of the layers that only cover reads.
     """
-    typed = [replace(x, param=(x.param, x.batchnorm, x.dropout)) for x in spec.layers]
+    typed = [replace(x, param=_kind(x)[1:]) for x in spec.layers]
     c = cover(SimpleNamespace(depth=spec.depth, layers=typed))
     return Cover(spec, c.layers, c.image)
 
@@ -119,17 +119,45 @@ def transplant(d: Derivation, c: Cover, small: NetworkSpec) -> tuple[Derivation,
     d_small = replace(d, spec=small, layers=tuple(layers))
     mismatches = []
     for l, k in compared_layers(c):
-        mine, theirs = _steps(renamed_layer(d.layers[l - 1], k)), _steps(layers[k - 1])
-        if [s.label for s in mine] != [s.label for s in theirs]:
-            mismatches.append(f"layer {l}'s steps are not instance layer {k}'s kinds of step")
-            continue
-        for a, b in zip(mine, theirs):
-            if any(getattr(a, f) != getattr(b, f) for f in STEPS):
-                deep = a.label.rsplit("-", 1)[0] + f"-{l}"
-                mismatches.append(
-                    f"{deep} is not instance layer {k}'s {b.label} renamed: {a.batch} vs {b.batch}"
-                )
+        mismatches += differences(d.layers[l - 1], layers[k - 1], "instance layer")
     return d_small, mismatches
+
+
+def differences(layer, other, other_is: str = "layer") -> list[str]:
+    """How `layer`, renamed to `other`'s number, differs from `other` (nothing: the same
+    steps in every form the proof evaluates)."""
+    l, k = layer.l, other.l
+    mine, theirs = _steps(renamed_layer(layer, k)), _steps(other)
+    if [s.label for s in mine] != [s.label for s in theirs]:
+        return [f"layer {l}'s steps are not {other_is} {k}'s kinds of step"]
+    out = []
+    for a, b in zip(mine, theirs):
+        if any(getattr(a, f) != getattr(b, f) for f in STEPS):
+            deep = a.label.rsplit("-", 1)[0] + f"-{l}"
+            out.append(f"{deep} is not {other_is} {k}'s {b.label} renamed: {a.batch} vs {b.batch}")
+    return out
+
+
+def repeated_links(d: Derivation) -> dict[int, int]:
+    """Links Z(j) -> Z(j+1) of `d` that are an earlier link j0 renamed: j -> j0.
+
+    The same kinds of layer at the same widths, and both layers' steps equal to j0's and
+    j0+1's after renaming (a link that differs is not listed: it is proven on its own). A
+    cover's walk can pass a pair of layer types more than once; each is proven once.
+    """
+    spec, out, first = d.spec, {}, {}
+    kind = lambda l: (*_kind(spec.layers[l - 1]), spec.widths[l], l == spec.depth)
+    for j in range(1, spec.depth):
+        j0 = first.setdefault((kind(j), kind(j + 1)), j)
+        if j0 != j and not any(
+            differences(d.layers[a - 1], d.layers[b - 1]) for a, b in ((j, j0), (j + 1, j0 + 1))
+        ):
+            out[j] = j0
+    return out
+
+
+def _kind(x) -> tuple:
+    return (x.activation, x.param, x.batchnorm, x.dropout)
 
 
 def describe_links(c: Cover) -> str:

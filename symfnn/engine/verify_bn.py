@@ -42,7 +42,13 @@ from . import activations, losses, matrixform
 from .batchnorm import EPSILON, EPSILON_VALUE, batch_backward, batch_forward, keep_scale, names
 from .bruteforce import random_point
 from .cover import instance_spec
-from .cover_bn import compared_layers, cover_normalised, describe_links, transplant
+from .cover_bn import (
+    compared_layers,
+    cover_normalised,
+    describe_links,
+    repeated_links,
+    transplant,
+)
 from .derive import LAMBDA1, LAMBDA2, Derivation
 from .spec import NetworkSpec
 from .symbols import N, layer_symbols
@@ -377,8 +383,11 @@ def _partials(objective: sp.Expr, wrt: sp.Matrix, scale: sp.Expr = 1, extra=None
     return out
 
 
-def blocks(d: Derivation, inst: Instance, data: dict, region: dict) -> list[Block]:
-    """The links of `inst` (every layer's steps, once each) with their brute-force partials."""
+def blocks(
+    d: Derivation, inst: Instance, data: dict, region: dict, skip: frozenset = frozenset()
+) -> list[Block]:
+    """The links of `inst` (every layer's steps, once each) with their brute-force partials;
+    the links Z(l) -> Z(l+1) numbered in `skip` left out."""
     spec, L, n = inst.spec, inst.spec.depth, inst.X.rows
     layers = d.layers
     out = []
@@ -419,6 +428,8 @@ def blocks(d: Derivation, inst: Instance, data: dict, region: dict) -> list[Bloc
     out.append(Block(0, mats, [], wanted, list(D[1])))
     # block l: Z(l) -> Z(l+1)
     for l in range(1, L):
+        if l in skip:
+            continue
         layer, spec_l, Pl = layers[l - 1], spec.layers[l - 1], P[l - 1]
         U = _activation_input(Z[l], Pl, spec_l)
         A = _output(U, spec_l, inst.masks[l - 1], region, None)
@@ -502,8 +513,11 @@ def _symbolic(
         return f"FAILED: {mismatches[0]}"
     if seconds is None:  # the work is one link per layer: the limit grows with them
         seconds = max(30, SECONDS_PER_LINK * (small.depth + 1))
+    reused = repeated_links(d)  # j -> j0: link j is link j0 renamed, proven once
     rng = random.Random(1)
     inst = Instance(small, samples, rng)
+    for j, j0 in reused.items():  # its mask too: the same link, to the data
+        inst.masks[j - 1] = inst.masks[j0 - 1]
     exact = random_point(inst, rng, DIGITS)
     data = {
         s: sp.Rational(round(float(v) * 8), 8)
@@ -516,13 +530,14 @@ def _symbolic(
         EPSILON: EPSILON_VALUE,
     }
     sizes = {N: samples} | {layer_symbols(l).m: w for l, w in enumerate(small.widths)}
-    count, forward, left = 0, 0, []
+    count, forward, left, per_link = 0, 0, [], {}
     try:
         with _time_limit(seconds):
             region = _region(inst, rng)
             if region is None:
                 return "numeric only: no point of the instance is away from the kinks"
-            for b in blocks(d, inst, data, region):
+            for b in blocks(d, inst, data, region, skip=frozenset(reused)):
+                per_link[b.l] = (count, forward)
                 mats = dict(b.mats)
                 for step in b.steps:
                     mats[step.batch_lhs] = _ev(step.batch, env, sizes, mats, region)
@@ -548,6 +563,7 @@ def _symbolic(
                                 f"(off by {float(size):.3g})"
                             )
                         left.append(f"{step.label}[{i + 1}]")
+                per_link[b.l] = (count - per_link[b.l][0], forward - per_link[b.l][1])
     except DerivationError as e:
         return f"numeric only: a step could not be evaluated within its link ({e})"
     except TimeoutError:
@@ -559,10 +575,17 @@ def _symbolic(
         return (
             f"numeric only: cancel left forms for {', '.join(left)} that are 0 to {DIGITS} digits"
         )
+    renamed = sum(per_link[j0][0] for j0 in reused.values())
+    forward += sum(per_link[j0][1] for j0 in reused.values())
+    how = f"{count} by cancel per layer from symbolic inputs and upstream errors"
+    if reused:
+        how += (
+            f", {renamed} by renaming links {', '.join(map(str, reused))} "
+            f"to links {', '.join(map(str, reused.values()))}"
+        )
     return (
-        f"difference = 0 for all {count} partials of {small.compact} "
-        f"({count} by cancel per layer from symbolic inputs and upstream errors with "
-        f"{forward} forward values too)"
+        f"difference = 0 for all {count + renamed} partials of {small.compact} "
+        f"({how} with {forward} forward values too)"
     )
 
 
