@@ -239,16 +239,18 @@ def _step_buffers(n, dtype):
         "Delta1": np.empty((n, 32), dtype, hidden),
         "dW1": np.empty((32, 64), dtype),
         "dgamma1": np.empty((32,), dtype),
+        "tmp3": np.empty((32, n), dtype),
         "dbeta1": np.empty((32,), dtype),
         "uniform1": np.empty((n, 32)),
     }
 
 
-def _passes(params, X, Y, ws, running):
+def _passes(params, X, Y, ws, scale, running):
     """train()'s step: run() runs the training-mode statements of _forward, of
     _running_statistics (when `running`) and of _backward on the batch (X, Y), each
-    operation into a buffer of ws (the masks drawn there first), and returns the gradients;
-    what they look up is bound here, once per training run, not at every step."""
+    operation into a buffer of ws (the masks drawn there first), and returns the gradients
+    times scale (train() asks for the scale its optimiser wants); what they look up is
+    bound here, once per training run, not at every step."""
     epsilon = EPSILON
     N = X.shape[0]
     A0 = X
@@ -277,6 +279,7 @@ def _passes(params, X, Y, ws, running):
     ones, common1 = ws["ones"], ws["common1"]
     tmp1, common2 = ws["tmp1"], ws["common2"]
     zeros_n_32, tmp2 = ws["zeros_n_32"], ws["tmp2"]
+    tmp3 = ws["tmp3"]
     add, add_reduce = np.add, np.add.reduce
     exp, greater = np.exp, np.greater
     matmul, maximum = np.matmul, np.maximum
@@ -288,9 +291,10 @@ def _passes(params, X, Y, ws, running):
     c1_momentum = np.array(1 - momentum, X.dtype)
     momentum_ = np.array(momentum, X.dtype)
     cN_momentum, cN_1 = np.array(N * momentum, X.dtype), np.array(N - 1, X.dtype)
-    c0, Delta1_T = np.array(0, X.dtype), Delta1.T
-    Delta2_T, W1_T = Delta2.T, W1.T
-    W2_T = W2.T
+    cscale_N, c0 = np.array(scale / N, X.dtype), np.array(0, X.dtype)
+    Delta1_T, Delta2_T = Delta1.T, Delta2.T
+    DeltaY1_T, W1_T = DeltaY1.T, W1.T
+    W2_T, Zhat1_T = W2.T, Zhat1.T
 
     def run():
         matmul(A0, W1_T, out=Z1)
@@ -326,9 +330,9 @@ def _passes(params, X, Y, ws, running):
             add(var1, tmp2, out=var1)
         subtract(A2, Y, out=Delta2)
         matmul(Delta2_T, A1, out=dW2)
-        true_divide(dW2, N_, out=dW2)
+        multiply(cscale_N, dW2, out=dW2)
         matmul(Delta2_T, ones, out=db2)
-        true_divide(db2, N_, out=db2)
+        multiply(cscale_N, db2, out=db2)
         greater(Y1, c0, out=DeltaY1)
         multiply(Mask1, DeltaY1, out=DeltaY1)
         matmul(Delta2, W2, out=tmp1)
@@ -345,12 +349,12 @@ def _passes(params, X, Y, ws, running):
         multiply(Delta1, common2, out=Delta1)
         true_divide(Delta1, N_, out=Delta1)
         matmul(Delta1_T, A0, out=dW1)
-        true_divide(dW1, N_, out=dW1)
-        multiply(DeltaY1, Zhat1, out=tmp1)
-        matmul(ones, tmp1, out=dgamma1)
-        true_divide(dgamma1, N_, out=dgamma1)
-        matmul(ones, DeltaY1, out=dbeta1)
-        true_divide(dbeta1, N_, out=dbeta1)
+        multiply(cscale_N, dW1, out=dW1)
+        multiply(DeltaY1_T, Zhat1_T, out=tmp3)
+        matmul(tmp3, ones, out=dgamma1)
+        multiply(cscale_N, dgamma1, out=dgamma1)
+        matmul(DeltaY1_T, ones, out=dbeta1)
+        multiply(cscale_N, dbeta1, out=dbeta1)
         return grads
 
     return run
@@ -473,6 +477,65 @@ OPTIMIZERS = {
     "sgd": _sgd,
     "momentum": _momentum,
     "adam": _adam,
+}
+
+
+def _sgd_fused(params, lr, l1, l2):
+    """SGD for train(): (step, lr); grads: lr times the data gradient."""
+    weights = [k for k in params if k.startswith("W")]
+    biases = [k for k in params if k.startswith("b")]
+
+    def step(params, grads):
+        for k in weights:
+            theta, g = params[k], grads[k]
+            # the rule's g is g / lr: g holds lr times the data gradient
+            # theta <- theta - lr * g
+            theta -= g
+        for k in biases:
+            theta, g = params[k], grads[k]
+            # the rule's g is g / lr: g holds lr times the data gradient
+            # theta <- theta - lr * g
+            theta -= g
+
+    return step, lr  # the scale the backward pass is to run at
+
+
+def _momentum_fused(params, lr, l1, l2, mu=0.9):
+    """momentum for train(): (step, lr); grads: lr times the data gradient."""
+    weights = [k for k in params if k.startswith("W")]
+    biases = [k for k in params if k.startswith("b")]
+    state = {}
+    for k, p in params.items():
+        state[k] = (np.zeros_like(p),)
+
+    def step(params, grads):
+        for k in weights:
+            theta, g = params[k], grads[k]
+            (v,) = state[k]
+            # the rule's g is g / lr: g holds lr times the data gradient
+            # v <- mu * v - lr * g
+            v *= mu
+            v -= g
+            # theta <- theta + v
+            theta += v
+        for k in biases:
+            theta, g = params[k], grads[k]
+            (v,) = state[k]
+            # the rule's g is g / lr: g holds lr times the data gradient
+            # v <- mu * v - lr * g
+            v *= mu
+            v -= g
+            # theta <- theta + v
+            theta += v
+
+    return step, lr  # the scale the backward pass is to run at
+
+
+# The optimisers whose update is linear in the gradient with the factor lr: train() runs
+# the backward pass at scale lr and their fused step applies it.
+FUSED = {
+    "sgd": _sgd_fused,
+    "momentum": _momentum_fused,
 }
 
 
@@ -1215,7 +1278,6 @@ class NormNet(Network):
             forward_pass=forward_pass,
             backward_pass=backward_pass,
             backward_buffers=step_buffers,
-            fused={},  # the fused steps know W and b only; gamma and beta take the plain step
             bound_passes=bound_passes,
             **network,
         )
@@ -1250,12 +1312,15 @@ class NormNet(Network):
         return params
 
     def optimizer(self, kind: str, params: dict, lr: float, l1=0.0, l2=0.0, fused=True):
-        """Network.optimizer's plain step, its state and updates for the trainable keys
-        only (the running statistics have no gradient)."""
-        # the same arrays as params: the step updates them in place; train()'s two flat
-        # arrays (loop._flat: every W_l, every other trained array) are all trained
-        flat = set(params) == {"W", "b"}
-        trained = params if flat else {k: params[k] for k in self.trainable()}
+        """Network.optimizer for the trainable keys only (the running statistics have no
+        gradient): its fused step on train()'s two flat arrays (loop._flat: every W_l, and
+        every other trained array, unpenalised as a fused step's biases: b_l, gamma_l,
+        beta_l), else its plain step, state and updates."""
+        flat = set(params) == {"W", "b"}  # all trained
+        if flat:
+            return super().optimizer(kind, params, lr, l1, l2, fused)
+        # the same arrays as params: the step updates them in place
+        trained = {k: params[k] for k in self.trainable()}
         update = self.optimizers[kind](trained, lr)
         return (lambda params, grads: update(trained, grads)), None
 
@@ -1344,22 +1409,22 @@ class NormNet(Network):
     def passes(self, params, X, Y, ws: dict, scale: float):
         """run() -> grads: a training step on the batch (X, Y) into the workspace ws, bound
         once (the printed _passes): fresh masks drawn into ws's buffers from train()'s
-        generator, the forward pass, the running statistics' update, the backward pass."""
-        bound = self.bound_passes(params, X, Y, ws, self.updates_statistics(len(X)))
+        generator, the forward pass, the running statistics' update, the backward pass (the
+        gradients times `scale`)."""
+        running = self.updates_statistics(len(X))
+        bound = self.bound_passes(params, X, Y, ws, scale, running)
         dropped = sorted(self.dropout.items())
         draws = [(ws[f"uniform{l}"], q, ws[f"Mask{l}"]) for l, q in dropped]
         greater_equal = np.greater_equal
+        if not draws:
+            return bound
 
         def run():
             random = self._rng.random  # train()'s generator of this run (for_training)
             for uniform, q, mask in draws:  # as masks(): 1 where a draw is >= q
                 random(out=uniform)
                 greater_equal(uniform, q, out=mask)
-            grads = bound()
-            if scale != 1:
-                for g in grads.values():
-                    g *= scale
-            return grads
+            return bound()
 
         return run
 
@@ -2230,6 +2295,7 @@ NET = NormNet(
     forward_buffers=_forward_buffers,
     init_std=INIT_STD,
     optimizers=OPTIMIZERS,
+    fused=FUSED,
     dropout=DROPOUT,
     normalised=NORMALISED,
     step_buffers=_step_buffers,

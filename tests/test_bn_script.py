@@ -468,22 +468,23 @@ BOUND = [
 @pytest.mark.parametrize("text,opts", BOUND)
 def test_the_bound_step_equals_the_printed_passes(text, opts):
     """train()'s step (_passes: the statements lowered into buffers) gives, in float64, the
-    numbers of the printed passes it was lowered from, to rounding: the gradients, the
-    output layer's arrays and the running statistics' update (lowering keeps every operation
-    and operand; a sum over the batch is a product with ones there, rounded otherwise)."""
+    numbers of the printed passes it was lowered from, to rounding: the gradients (times
+    the scale asked for), the output layer's arrays and the running statistics' update
+    (lowering keeps every operation and operand; a sum over the batch is a product with
+    ones there, rounded otherwise)."""
     mod, _, params, X, Y, masks = case(text, opts, n=9)
     ws = mod.NET.workspace(len(X), np.float64)
     for k, m in masks.items():
         np.copyto(ws[k], m)
     bound = {k: v.copy() for k, v in params.items()}
-    grads = mod._passes(bound, X, Y, ws, True)()
+    grads = mod._passes(bound, X, Y, ws, 0.5, True)()  # the gradients at scale 0.5
     out = mod._forward(params, X, masks, True)
     mod._running_statistics(params, out)
     want, _ = mod._backward(params, out, Y)
     assert sorted(grads) == sorted(want) == sorted(mod.TRAINABLE)
     close = {"rtol": 1e-10, "atol": 1e-12}
     for k in want:
-        np.testing.assert_allclose(grads[k], want[k], **close, err_msg=k)
+        np.testing.assert_allclose(grads[k], 0.5 * want[k], **close, err_msg=k)
     for k in mod.NET.output_names():
         np.testing.assert_allclose(ws[k], out[k], **close, err_msg=k)
     for k in params:  # the running statistics updated, the rest untouched

@@ -14,9 +14,10 @@ runtime, with three differences, all printed here or included:
    penalty's terms of ∂R/∂W, which `_penalty_gradient` adds as in the plain script; and
    `_running_statistics(params, out)`, the rule table batchnorm.RUNNING (PyTorch's running
    mean and variance) printed in place by codeprint.UpdatePrinter, as the optimisers are;
-   and train()'s step `_passes(params, X, Y, ws, running)`: the training-mode statements of
-   the three, each operation lowered to a call into a buffer of `_step_buffers` (the same
-   operations on the same operands), bound once per training run as the plain `_passes`;
+   and train()'s step `_passes(params, X, Y, ws, scale, running)`: the training-mode
+   statements of the three (the gradients times `scale`, as the plain network's: lr for a
+   fused optimiser), each operation lowered to a call into a buffer of `_step_buffers`,
+   bound once per training run as the plain `_passes`;
 2. the runtime adds runtime/normalised.py (NormNet: the masks, the running statistics);
 3. `NET = NormNet(...)`, with `masks` and `TRAINABLE` among the API names.
 
@@ -140,10 +141,12 @@ def _dropout(d: Derivation) -> list[tuple[int, float]]:
     return [(l, x.dropout) for l, x in enumerate(d.spec.layers, 1) if x.dropout]
 
 
-def _backward(d: Derivation) -> tuple[list[str], list[str]]:
+def _backward(d: Derivation, scaled: bool = False) -> tuple[list[str], list[str]]:
     """The body of `_backward(params, out, Y)`: every step of batch_backward, printed, the
     penalty's terms of ∂R/∂W_l left to `_penalty_gradient` (returns (grads, deltas)); and the
-    body of `_penalty_gradient`."""
+    body of `_penalty_gradient`. `scaled`: each gradient times `scale` (the factor train()
+    asks its optimiser's step for: lr for a fused one, codegen.gradient_scale), as the
+    plain network's backward pass delivers them; the steps train() runs (`_bound`)."""
     p = printer()
     L = d.spec.depth
     reads = [f"A{l}" for l in range(L + 1)] + [f"Z{l}" for l in range(1, L + 1)]
@@ -166,8 +169,11 @@ def _backward(d: Derivation) -> tuple[list[str], list[str]]:
             note = (
                 ", its data term (the penalty's: _penalty_gradient)" if len(penalty) > had else ""
             )
+            gradient = name.startswith("d") and name[1:] != f"Zhat{l}"
+            if gradient and scaled:
+                expr = (codegen.SCALE * expr).doit()
             steps += [f"# (eq:batch-{st.label}){note}", *p.statements(name, expr, IN_BODY)]
-            if name.startswith("d") and name[1:] != f"Zhat{l}":
+            if gradient:
                 grads.append((name[1:], name))
     used = codegen._used(steps)
     head = codegen._fetch([n for n in reads if n in used], "out")
@@ -207,9 +213,10 @@ def _running(d: Derivation) -> list[str]:
 
 
 def _bound(d: Derivation, forward, backward, running, rows) -> tuple[list[str], list]:
-    """Lines of `_passes(params, X, Y, ws, running)` and the allocations of
+    """Lines of `_passes(params, X, Y, ws, scale, running)` and the allocations of
     `_step_buffers(n, dtype)`: the training-mode statements of `_forward`, of
-    `_running_statistics` (when `running`) and of `_backward`, in that order, lowered to
+    `_running_statistics` (when `running`) and of `_backward` (its gradients times `scale`:
+    `backward` is _backward(d, scaled=True)), in that order, lowered to
     calls into the workspace's buffers (lowering.Lowering), inside `run()`; what they look up
     bound once before it. train() repeats a step thousands of times on the same arrays: each
     fresh array of the printed passes costs its allocation (a gradient the size of W_l: its
@@ -276,7 +283,8 @@ def context(d: Derivation) -> dict:
     data_loss, output_rows = codegen._data_loss(d, {f"A{L}"} if _identity_out(d) else set())
     backward, penalty = _backward(d)
     forward, running = _forward(d), _running(d)
-    passes, step_buffers = _bound(d, forward, backward, running, output_rows)
+    scaled, _ = _backward(d, scaled=True)
+    passes, step_buffers = _bound(d, forward, scaled, running, output_rows)
     eps, momentum = float(batchnorm.EPSILON_VALUE), float(batchnorm.MOMENTUM_VALUE)
     constants = [
         ("EPSILON", repr(eps), "added to the batch variance (batchnorm.EPSILON_VALUE)"),
@@ -303,7 +311,6 @@ def context(d: Derivation) -> dict:
         "output_rows": codegen._py(tuple(output_rows)),
         "penalty_gradient": penalty,
         "forward_buffers": codegen.allocations(output_rows, codegen.buffer_shapes(spec.widths)),
-        "fused": [],  # NormNet steps gamma and beta with the plain optimisers
     }
 
 

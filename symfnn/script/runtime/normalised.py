@@ -44,7 +44,6 @@ class NormNet(Network):
             forward_pass=forward_pass,
             backward_pass=backward_pass,
             backward_buffers=step_buffers,
-            fused={},  # the fused steps know W and b only; gamma and beta take the plain step
             bound_passes=bound_passes,
             **network,
         )
@@ -79,12 +78,15 @@ class NormNet(Network):
         return params
 
     def optimizer(self, kind: str, params: dict, lr: float, l1=0.0, l2=0.0, fused=True):
-        """Network.optimizer's plain step, its state and updates for the trainable keys
-        only (the running statistics have no gradient)."""
-        # the same arrays as params: the step updates them in place; train()'s two flat
-        # arrays (loop._flat: every W_l, every other trained array) are all trained
-        flat = set(params) == {"W", "b"}
-        trained = params if flat else {k: params[k] for k in self.trainable()}
+        """Network.optimizer for the trainable keys only (the running statistics have no
+        gradient): its fused step on train()'s two flat arrays (loop._flat: every W_l, and
+        every other trained array, unpenalised as a fused step's biases: b_l, gamma_l,
+        beta_l), else its plain step, state and updates."""
+        flat = set(params) == {"W", "b"}  # all trained
+        if flat:
+            return super().optimizer(kind, params, lr, l1, l2, fused)
+        # the same arrays as params: the step updates them in place
+        trained = {k: params[k] for k in self.trainable()}
         update = self.optimizers[kind](trained, lr)
         return (lambda params, grads: update(trained, grads)), None
 
@@ -173,22 +175,22 @@ class NormNet(Network):
     def passes(self, params, X, Y, ws: dict, scale: float):
         """run() -> grads: a training step on the batch (X, Y) into the workspace ws, bound
         once (the printed _passes): fresh masks drawn into ws's buffers from train()'s
-        generator, the forward pass, the running statistics' update, the backward pass."""
-        bound = self.bound_passes(params, X, Y, ws, self.updates_statistics(len(X)))
+        generator, the forward pass, the running statistics' update, the backward pass (the
+        gradients times `scale`)."""
+        running = self.updates_statistics(len(X))
+        bound = self.bound_passes(params, X, Y, ws, scale, running)
         dropped = sorted(self.dropout.items())
         draws = [(ws[f"uniform{l}"], q, ws[f"Mask{l}"]) for l, q in dropped]
         greater_equal = np.greater_equal
+        if not draws:
+            return bound
 
         def run():
             random = self._rng.random  # train()'s generator of this run (for_training)
             for uniform, q, mask in draws:  # as masks(): 1 where a draw is >= q
                 random(out=uniform)
                 greater_equal(uniform, q, out=mask)
-            grads = bound()
-            if scale != 1:
-                for g in grads.values():
-                    g *= scale
-            return grads
+            return bound()
 
         return run
 
