@@ -636,3 +636,18 @@ def test_lowering_computes_a_repeated_value_once_and_again_after_a_write():
     low.share(*groups[:1])
     _, body = low.lower(groups[0])
     assert sum(line.startswith("subtract(") for line in body) == 1, body
+
+
+def test_a_fused_step_only_on_the_flat_arrays():
+    """SGD's fused step (grads at scale lr) on train()'s two flat arrays, where gamma and
+    beta are with the biases; on the arrays by name (a network too large for them) the
+    plain step, which updates gamma as well (a fused step's biases are b's alone)."""
+    mod = module(*ARCHS[0])
+    params = mod.init_params(0, dtype=np.float64)
+    flat = {"W": np.zeros(3), "b": np.zeros(2)}
+    assert mod.NET.optimizer("sgd", flat, 0.1)[1] == 0.1
+    step, scale = mod.NET.optimizer("sgd", params, 0.1)
+    assert scale is None
+    before = params["gamma1"].copy()
+    step(params, {k: np.ones_like(params[k]) for k in mod.TRAINABLE})
+    np.testing.assert_allclose(params["gamma1"], before - 0.1)
