@@ -423,3 +423,27 @@ def test_a_prose_field_left_unfilled_is_an_error(small):
     with pytest.raises(RenderError, match="box_after"):
         sections.text("box_after")
     assert "$N$" in sections.text("box_after", N="$N$")["text"]
+
+
+def test_a_covering_proof_is_said_to_be_one_and_the_worked_example_not_the_proofs():
+    """Five sigmoid layers are proven on a three-layer covering instance (verify): the
+    verification section says so, with the layers each instance layer stands for read from
+    the proof's own report, and the worked example (a full-depth instance) does not claim to
+    be the proof's instance; a network that is its own instance keeps the plain wording."""
+    d = derive(parse("8-8:sigmoid-8:sigmoid-8:sigmoid-8:sigmoid-8:sigmoid-3:softmax"))
+    report = verify(d)
+    assert report.instance.depth < d.spec.depth
+    for lang, covering, mapping, worked in (
+        ("en", "covering instance", r"2--5 $\to$ 2", "the proof's covering instance"),
+        ("zh", "覆盖实例", r"2--5 $\to$ 2", "证明所用的覆盖实例更短"),
+    ):
+        tex = document.tex_source(d, lang=lang, report=report)
+        section = tex[tex.index(r"\label{sec:verify}") :]
+        assert covering in section and mapping in section
+        assert r"\texttt{\mbox{sigmoid>sigmoid}}" in section
+        assert "small instance of the same architecture" not in section
+        intro = tex[tex.index(r"\label{sec:worked}") :][:400]
+        assert worked in intro and "that the proof uses" not in intro
+    small = derive(parse("4-5:sigmoid-3:softmax"))
+    tex = document.tex_source(small, report=verify(small))
+    assert "covering" not in tex and "that the proof uses" in tex

@@ -25,7 +25,7 @@ from symfnn.documents.prose import fill, strings
 from symfnn.engine import batchnorm, verify_bn
 from symfnn.engine.derive import derive
 from symfnn.engine.spec import parse
-from symfnn.engine.verify import Report
+from symfnn.engine.verify import Report, verify
 from symfnn.errors import RenderError
 
 BN = "3-3:tanh:bn-2:softmax"
@@ -211,15 +211,16 @@ def test_verification_states_the_link_by_link_method_exactly_when_the_report_doe
         s = strings(lang)
         section = verification(derived[BN], lang, linked)
         opening = s["verify_links"].split("}")[0]  # the run-in title
-        assert opening in section and s["verify_intro"] not in section
-        before, after = s["verify_links"].split("{links}")
+        assert opening in section and fill(s["verify_intro"], lead=s["verify_lead"]) not in section
+        links = fill(s["verify_links"], what=s["v_network"])  # not a covering instance
+        before, after = links.split("{links}")
         assert before[-10:] + "4" + after[:4] in section  # the report's number of links
         assert s["verify_links_numeric"] in section and s["verify_links_only"] not in section
         cell = fill(s["v_symbolic_links"], n=n, forward=forward, instance=document.tt(instance))
         assert cell in section, cell
         assert "by cancel per layer" not in section  # verify's own words are translated
         whole = verification(derived[BN], lang, replace(linked, links=0))
-        assert s["verify_intro"] in whole and opening not in whole
+        assert fill(s["verify_intro"], lead=s["verify_lead"]) in whole and opening not in whole
         for report, said in ((linked, "intro_checked_links"), (STATED, "intro_checked")):
             tex = document.tex_source(derived[BN], lang=lang, report=report)
             intro = tex[: tex.index(r"\section")]  # the document's opening paragraph
@@ -385,3 +386,33 @@ def test_epsilon_is_a_power_of_ten_and_batch_norms_own(derived):
     assert r"+ \epsilon_{\mathrm{adam}}}" in box  # in the update too
     plain = (GENERATED / "article.tex").read_text(encoding="utf-8")
     assert r"$\epsilon = 10^{-8}$" in plain  # no batch norm: Adam's ε is the only one
+
+
+@pytest.mark.parametrize(
+    "text, said, unsaid",
+    [
+        # three tanh:bn layers: a shorter covering instance, cut into its own links
+        (
+            "4-4:tanh:bn-4:tanh:bn-4:tanh:bn-3:softmax",
+            ["The proof ran on a covering instance", "The instance was cut at its net inputs"],
+            ["The network was cut"],
+        ),
+        # the walk passes two pairs twice: those links are their first pass renamed, and the
+        # status must not say cancel reduced their entries
+        (
+            "4-4:tanh:bn-4:sigmoid:bn-4:relu:bn-4:tanh:bn-4:sigmoid:bn-4:relu:bn-3:softmax",
+            ["The network was cut", "are those of links that repeat an earlier one"],
+            ["covering instance", "reduces the difference to 0 for all"],
+        ),
+    ],
+)
+def test_the_verification_section_says_how_a_deep_bn_network_was_proven(text, said, unsaid):
+    d = derive(parse(text))
+    report = verify(d)
+    assert report.proven, report.symbolic
+    tex = document.tex_source(d, report=report)
+    section = tex[tex.index(r"\label{sec:verify}") :]
+    for words in said:
+        assert words in section, words
+    for words in unsaid:
+        assert words not in section, words

@@ -216,7 +216,11 @@ class _Doc(Sections):
         by_name = {ms.name: ms for ms in w.given}
         given = [(by_name[n], "=", shown(w.given[by_name[n]]), None) for n in order]
         blocks = [
-            self.text("worked_intro", arch=tt(inst.spec.compact), digits=str(4)),
+            self.text(
+                "worked_intro_cover" if self.covered() else "worked_intro",
+                arch=tt(inst.spec.compact),
+                digits=str(4),
+            ),
             self.eq(*self._pairs(given)),
             self.text("worked_forward"),
             self.eq(*self._valued(w.forward)),
@@ -478,8 +482,25 @@ class _Doc(Sections):
             (s["v_symbolic"], symbolic_status(r.symbolic, s)),
             (s["v_verdict"], r"\textbf{" + _verdict(r, s) + "}"),
         ]
-        intro = self.verify_links(r) if r.links else [s["verify_intro"]]
+        covered = self.covered()
+        lead = s["verify_lead_cover" if covered else "verify_lead"]
+        intro = self.verify_links(r) if r.links else [fill(s["verify_intro"], lead=lead)]
+        if covered:
+            intro.insert(0, fill(s["verify_cover"], instance=tt(r.instance.compact), **covered))
         return {"intro": intro, "rows": [{"key": a, "value": b} for a, b in rows]}
+
+    def covered(self) -> dict:
+        """{"pairs", "mapping"} of the proof's covering instance (verify.Report.renaming: the
+        adjacent pairs of layer types it holds, which instance layer each layer of this
+        network stands for), when it is shorter than the network; else {}."""
+        r = self.proof
+        found = re.search(
+            r"network layers -> instance layers (.*?); .*instance pairs (.*)$", r.renaming
+        )
+        if r.instance.depth >= self.d.spec.depth or not found:
+            return {}
+        pairs = ", ".join(tt(p) for p in found[2].split(", "))
+        return {"mapping": found[1].replace("->", r"$\to$").replace("..", "--"), "pairs": pairs}
 
     def verify_links(self, r) -> list[str]:
         """How verify_bn proved `r`: the links, each with symbolic input, parameters and
@@ -497,6 +518,7 @@ class _Doc(Sections):
         )
         symbolic = fill(
             self.s["verify_links"],
+            what=self.s["v_instance" if self.covered() else "v_network"],
             links=str(r.links),
             Z1=self.m(Z(1)),
             Zl=self.m(Z("l")),
@@ -538,13 +560,22 @@ def symbolic_status(status: str, s: dict) -> str:
     (verify.Report.symbolic is one English line for the terminal; a form this does not
     know stays as it is, in typewriter type.)
     """
-    links = re.fullmatch(  # verify_bn: every link's entries by cancel, forward values too
-        r"difference = 0 for all (\d+) partials of (\S+) \(\d+ by cancel per layer "
-        r"[^()]* with (\d+) forward values too\)",
+    links = re.fullmatch(  # verify_bn: the links' entries by cancel (a repeated link's by
+        # renaming the link it repeats), forward values too
+        r"difference = 0 for all (\d+) partials of (\S+) \((\d+) by cancel per layer "
+        r"[^(),]*(?:, (\d+) by renaming links ([\d, ]+) to links ([\d, ]+))? "
+        r"with (\d+) forward values too\)",
         status,
     )
     if links:
-        return fill(s["v_symbolic_links"], n=links[1], instance=tt(links[2]), forward=links[3])
+        n, instance, cancelled, renamed, repeats, repeated, forward = links.groups()
+        which = f"{repeats} $\\to$ {repeated}"
+        if renamed:
+            key, n = "v_symbolic_links_renamed", cancelled
+        else:
+            key = "v_symbolic_links"
+        fields = {"renamed": renamed, "which": which, "forward": forward}
+        return fill(s[key], n=n, instance=tt(instance), **fields)
     unfinished = re.fullmatch(
         r"numeric only: the layer-by-layer cancellation did not finish in (\d+) s "
         r"\((\d+) partials and (\d+) forward values reduced to 0\)",

@@ -131,14 +131,23 @@ EN = {
     "alg_until_diverging": ", or the loss is over {K} times its value at the start",
     "alg_return": "the parameters with the lowest error on {V}",
     "sec_verify": "Verification",
+    "verify_cover": (
+        "The proof ran on a covering instance, {instance}: a short network that holds every "
+        "pair of adjacent layer types of this one ({pairs}) once. Each layer of this network "
+        "stands for a layer of the instance (layers {mapping}), and its derived steps were "
+        "checked to be that layer's with the layer index renamed, so what is proven on the "
+        "instance holds for every layer here."
+    ),
+    "verify_lead": "The derivation was proven on a small instance of the same architecture:",
+    "verify_lead_cover": "On the instance,",
     "verify_intro": (
-        "The derivation was proven on a small instance of the same architecture: the whole "
+        "{lead} the whole "
         "regularised risk was written as one SymPy expression in the explicit weights and "
         "differentiated directly, independently of the recurrence, and compared with the "
         "mini-batch forms of Section~\\ref{sec:batch}."
     ),
     "verify_links": (
-        "\\paragraph{Symbolically, link by link.} The network was cut at its net inputs into "
+        "\\paragraph{Symbolically, link by link.} The {what} was cut at its net inputs into "
         "{links} links: the data to {Z1}, each {Zl} to {Zl1} (what layer {l} does after its "
         "net input: normalisation, activation, dropout; then the next layer's net input) and "
         "{ZL} to the risk. Each link was written from the definitions alone, with its input, "
@@ -171,9 +180,14 @@ EN = {
     "v_symbolic_links": "\\texttt{cancel} reduces the difference to 0 for all {n} entries of "
     "the links' error terms and gradients, and {forward} forward values equal their "
     "definitions ({instance})",
+    "v_symbolic_links_renamed": "\\texttt{cancel} reduces the difference to 0 for {n} entries "
+    "of the links' error terms and gradients, the other {renamed} are those of links that "
+    "repeat an earlier one and equal it after renaming (links {which}), and {forward} forward "
+    "values equal their definitions ({instance})",
     "v_symbolic_links_unfinished": "not finished: the links' cancellation took over {seconds} s "
     "({n} entries and {forward} forward values reduced to 0 by then)",
     "v_instance": "instance",
+    "v_network": "network",
     "v_checked": "partial derivatives checked",
     "v_points": "random points",
     "v_samples": "samples per batch",
@@ -244,6 +258,7 @@ EN = {
     "drop_backward": "Differentiating the next layer's net input leaves the mask as a factor:",
     "drop_chain": "and the recurrence becomes",
     "drop_after": "A dropped unit passes no error back, and a kept one passes it scaled by the same factor as in the forward pass.",
+    "worked_intro_cover": "The equations above, evaluated on one sample of {arch}, an instance of the same architecture at width 2 (the proof's covering instance, Section~\\ref{sec:verify}, is shorter); values rounded to {digits} significant digits. The given numbers:",
     "worked_intro": "The equations above, evaluated on one sample of the small instance {arch} that the proof uses (Section~\\ref{sec:verify}); values rounded to {digits} significant digits. The given numbers:",
     "worked_forward": "\\textbf{Forward pass.} Each line is the derived equation, then its value:",
     "worked_backward": "\\textbf{Backward pass.} With one sample, the mean over the samples in the gradients is that sample's own term:",
@@ -376,12 +391,19 @@ ZH = {
     "alg_until_diverging": "，或损失超过起始值的 {K} 倍",
     "alg_return": "在 {V} 上错误率最低的参数",
     "sec_verify": "验证",
+    "verify_cover": (
+        "证明在覆盖实例 {instance} 上进行：这个较短的网络把本网络每一对相邻的层类型（{pairs}）"
+        "各包含一次。本网络的每一层都对应实例中的一层（层 {mapping}），并检查了它推导出的各步"
+        "就是该层的各步换了层号，因此在实例上证明的结论对这里的每一层都成立。"
+    ),
+    "verify_lead": "在同一结构的小规模实例上验证了推导：",
+    "verify_lead_cover": "在该实例上，",
     "verify_intro": (
-        "在同一结构的小规模实例上验证了推导：把整个带正则化的风险写成显式权重的一个 SymPy 表达式，"
+        "{lead}把整个带正则化的风险写成显式权重的一个 SymPy 表达式，"
         "直接求导（不依赖递推公式），并与第~\\ref{sec:batch}~节的小批量公式比较。"
     ),
     "verify_links": (
-        "\\paragraph{符号证明：逐个环节。}在各层的净输入处把网络切成 {links} 个环节：从数据到 {Z1}，"
+        "\\paragraph{符号证明：逐个环节。}在各层的净输入处把{what}切成 {links} 个环节：从数据到 {Z1}，"
         "从每个 {Zl} 到 {Zl1}（第 {l} 层在净输入之后的运算：归一化、激活、丢弃，再加下一层的净输入），"
         "以及从 {ZL} 到风险。每个环节只按定义写出，其输入、参数和从上方传来的误差项 {error} "
         "都是自由符号。环节内推导的每一步（误差项以及环节所含参数的梯度）都与 "
@@ -406,9 +428,13 @@ ZH = {
     "intro_checked_links": "已逐个环节做了符号证明，并在一个小批量上与暴力求导的结果做了比对",
     "v_symbolic_links": "在 {instance} 上，各环节误差项与梯度的全部 {n} 个分量之差经 "
     "\\texttt{cancel} 化简均为 0，{forward} 个前向值均等于其定义",
+    "v_symbolic_links_renamed": "在 {instance} 上，各环节误差项与梯度中有 {n} 个分量之差经 "
+    "\\texttt{cancel} 化简为 0，其余 {renamed} 个属于重复前面环节的环节，换了层号后与之相同（环节 {which}），"
+    "{forward} 个前向值与定义相同",
     "v_symbolic_links_unfinished": "未完成：逐环节化简超过 {seconds} 秒（此前已有 {n} 个分量和 "
     "{forward} 个前向值化简为 0）",
     "v_instance": "实例",
+    "v_network": "网络",
     "v_checked": "检验的偏导数个数",
     "v_points": "随机点个数",
     "v_samples": "每批样本数",
@@ -478,6 +504,7 @@ ZH = {
     "drop_backward": "对下一层的净输入求导时，掩码作为因子保留下来：",
     "drop_chain": "于是递推式变为",
     "drop_after": "被丢弃的神经元不向后传递误差，保留的神经元传递的误差按与前向传播相同的因子缩放。",
+    "worked_intro_cover": "把上面的公式用于同一结构、宽度为 2 的实例 {arch} 的一个样本（证明所用的覆盖实例更短，见第~\\ref{sec:verify}~节），数值保留 {digits} 位有效数字。给定的数值：",
     "worked_intro": "把上面的公式用于验证所用的小规模实例 {arch} 的一个样本（见第~\\ref{sec:verify}~节），数值保留 {digits} 位有效数字。给定的数值：",
     "worked_forward": "\\textbf{前向传播。} 每行先写推导出的公式，再写它的值：",
     "worked_backward": "\\textbf{反向传播。} 只有一个样本时，梯度中对样本的平均就是该样本自己的一项：",

@@ -344,8 +344,9 @@ def _renaming_text(c) -> str:
         f"network layers -> instance layers {c.describe()}; network links -> instance "
         f"links {describe_links(c)} (link 0: the data to Z(1), link l: Z(l) to Z(l+1), link "
         f"{L}: Z({L}) to the risk): the instance's {K + 1} links proven, the network's "
-        f"{L + 1} links are them renamed ({len(compared_layers(c))} network layers' steps "
-        f"equal their instance layers' after renaming); instance pairs {pairs}"
+        f"{L + 1} links are them renamed (the steps of a network layer and of its instance "
+        f"layer equal after renaming, {len(compared_layers(c))} comparisons); instance pairs "
+        f"{pairs}"
     )
 
 
