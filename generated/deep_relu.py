@@ -1237,10 +1237,11 @@ NORM_STEPS, NORM_STRIDE = 8, 8
 # cost ~5% of a small network's steps (64-32-10, 50 ns a row).
 ERROR_ROWS = 16384
 # A run is diverging when an epoch's loss exceeds `diverging` times the loss at the start
-# (TRAINING's: 10), the initial weights' on REFERENCE_ROWS evenly spaced rows (a forward pass
-# on 32 samples, not one sample's noisy loss): it stops and keeps its best weights. A far too
-# large learning rate can leave a finite loss that never comes back (digits, 64-32-10, SGD
-# at lr 1000: 2e8 in epoch 1, then hundreds), and a healthy run stays below its start.
+# (TRAINING's: 10): it stops and keeps its best weights. A far too large learning rate can
+# leave a finite loss that never comes back (digits, 64-32-10, SGD at lr 1000: 2e8 in epoch
+# 1, then hundreds), and a healthy run stays below its start. The start is the initial
+# weights' loss on the first mini-batch, as its step computes it (no extra pass), or, below
+# REFERENCE_ROWS rows a batch (one sample's loss is noisy), on that many evenly spaced rows.
 REFERENCE_ROWS = 32
 # train() updates the weights of a network of at most this many parameters as two arrays
 # (every W_l, every b_l: _flat), copied in and out every epoch.
@@ -1319,7 +1320,10 @@ def fit(
     X = np.ascontiguousarray(data["X_train"], dtype=dtype)
     Y = np.ascontiguousarray(data["Y_train"], dtype=dtype)
     X_val, Y_val = data.get("X_val"), data.get("Y_val")
-    R0 = _start_loss(net, params, (X, Y), (l1, l2)) if diverging else math.nan
+    R0 = math.nan  # the loss at the start: below, or from the first step's rows
+    if diverging and batch_size < REFERENCE_ROWS:
+        R0 = _start_loss(net, params, (X, Y), (l1, l2))
+    penalty0 = net.penalty(params, l1, l2) if diverging else 0.0
     rng = np.random.default_rng(seed)
     net = net.for_training(rng)  # bn/dropout: its masks drawn from rng
     clipping = bool(clip_value or clip_norm)  # clipping needs the whole gradient first
@@ -1349,7 +1353,9 @@ def fit(
                     np.copyto(work[k], p)
             settings = (l1, l2, clip_value, clip_norm, scale, spare, flat)
             result = _epoch(net, work, (X, Y), plan, step, settings)
-            R, train_err, norm, norms = result
+            R, train_err, norm, norms, first = result
+            if math.isnan(R0) and diverging:  # epoch 1's first step, before its update
+                R0 = net.risk(*first, penalty0)
             if work is not params:
                 for k, p in params.items():
                     np.copyto(p, work[k])
@@ -1502,7 +1508,8 @@ def _plan(net, params, data, batch_size: int, scale: float, into: dict) -> tuple
 
 def _epoch(net, params, data, plan, step, settings):
     """One pass over the rows of data = (X, Y) in the order of `plan` (_plan): (R, the
-    train error, mean global norm, mean norm per parameter), norms taken before clipping
+    train error, mean global norm, mean norm per parameter, (the data loss, the rows) of
+    its first step, before that step's update), norms taken before clipping
     (at every step when clipping, else at most NORM_STEPS of them); the errors counted on
     the mini-batches of evenly spaced blocks, about ERROR_ROWS rows, before their updates
     (no extra pass over X). R is inf or nan as soon as a block's loss is."""
@@ -1545,14 +1552,17 @@ def _epoch(net, params, data, plan, step, settings):
             due -= 1
             step(stepped, flat_grads or grads)
         total += net.data_loss(rows, rows["Y"])
+        if b == 0:
+            m = len(block[0][1])  # the first step's rows: its `at`
+            first = net.data_loss({k: v[:m] for k, v in rows.items()}, rows["Y"][:m]), m
         if b % error_stride == 0:
             wrong += net.count_errors(rows[held], rows["Y"])
             seen += len(rows_at)
         if not math.isfinite(total):  # diverged: stop at once
-            return total, math.nan, math.nan, norms
+            return total, math.nan, math.nan, norms, first
     R = net.risk(total, n, net.penalty(params, l1, l2))
     norms = {k: v / counted for k, v in norms.items()}
-    return R, wrong / seen, norm_sum / counted, norms
+    return R, wrong / seen, norm_sum / counted, norms, first
 
 
 def _unbound(net, params, X, Y, ws, scale):
