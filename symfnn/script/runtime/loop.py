@@ -124,10 +124,6 @@ def fit(
     X = np.ascontiguousarray(data["X_train"], dtype=dtype)
     Y = np.ascontiguousarray(data["Y_train"], dtype=dtype)
     X_val, Y_val = data.get("X_val"), data.get("Y_val")
-    R0 = math.nan  # the loss at the start: below, or from the first step's rows
-    if diverging and batch_size < REFERENCE_ROWS:
-        R0 = _start_loss(net, params, (X, Y), (l1, l2))
-    penalty0 = net.penalty(params, l1, l2) if diverging else 0.0
     rng = np.random.default_rng(seed)
     net = net.for_training(rng)  # bn/dropout: its masks drawn from rng
     clipping = bool(clip_value or clip_norm)  # clipping needs the whole gradient first
@@ -149,6 +145,10 @@ def fit(
     n = len(X)
     # a diverging run overflows: the loss says so below, NumPy need not warn
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        R0 = math.nan  # the loss at the start: below, or from the first step's rows
+        if diverging and batch_size < REFERENCE_ROWS:
+            R0 = _start_loss(net, params, (X, Y), (l1, l2))
+        penalty0 = net.penalty(params, l1, l2) if diverging else 0.0
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             order[:] = rng.permutation(n)  # into the buffer the plan's steps view
