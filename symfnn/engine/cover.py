@@ -42,21 +42,28 @@ class Cover:
 
     def describe(self) -> str:
         """'1 -> 1, 2..5 -> 2, 6 -> 3': which deep layers each instance layer stands for."""
-        runs: list[list[int]] = []
-        for l, k in enumerate(self.image, start=1):
-            if runs and runs[-1][2] == k and runs[-1][1] == l - 1:
-                runs[-1][1] = l
-            else:
-                runs.append([l, l, k])
-        return ", ".join(
-            f"{a} -> {k}" if a == b else f"{a}..{b} -> {k}" if b > a + 1 else f"{a}, {b} -> {k}"
-            for a, b, k in runs
-        )
+        return runs(self.image, start=1)
+
+
+def runs(image: tuple[int, ...], start: int) -> str:
+    """'1 -> 1, 2..5 -> 2, 6 -> 3' for image (1, 2, 2, 2, 2, 3) numbered from `start`."""
+    spans: list[list[int]] = []
+    for l, k in enumerate(image, start=start):
+        if spans and spans[-1][2] == k and spans[-1][1] == l - 1:
+            spans[-1][1] = l
+        else:
+            spans.append([l, l, k])
+    return ", ".join(
+        f"{a} -> {k}" if a == b else f"{a}..{b} -> {k}" if b > a + 1 else f"{a}, {b} -> {k}"
+        for a, b, k in spans
+    )
 
 
 def _key(spec: NetworkSpec, l: int) -> tuple:
+    """A layer's type: its activation and parameter, batch normalisation and dropout (the
+    derivation makes a layer's steps once per type, cover_bn), and whether it is the output."""
     layer = spec.layers[l - 1]
-    return (layer.activation, layer.param, l == spec.depth)
+    return (layer.activation, layer.param, layer.batchnorm, layer.dropout, l == spec.depth)
 
 
 def _name(spec: NetworkSpec, l: int) -> str:

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import cache
-from types import SimpleNamespace
 
 from . import batchnorm
 from .batchnorm import batch_backward, batch_forward
-from .cover import Cover, cover
+from .cover import Cover, cover, runs
 from .derive import Derivation, Step
 from .spec import NetworkSpec
 
@@ -34,14 +33,8 @@ STEPS = ("index", "matrix", "batch_lhs", "batch")  # the forms compared after re
 
 
 def cover_normalised(spec: NetworkSpec) -> Cover:
-    """`cover.cover` with a layer's batch normalisation and dropout part of its type.
-
-    cover keys a layer by (activation, param, is it the output); here param stands for all
-    three of (param, batchnorm, dropout) on a copy of the layers that only cover reads.
-    """
-    typed = [replace(x, param=_kind(x)[1:]) for x in spec.layers]
-    c = cover(SimpleNamespace(depth=spec.depth, layers=typed))
-    return Cover(spec, c.layers, c.image)
+    """`cover.cover`: a layer's type counts its batch normalisation and dropout (cover._key)."""
+    return cover(spec)
 
 
 def link_image(c: Cover) -> tuple[int, ...]:
@@ -162,17 +155,4 @@ def _kind(x) -> tuple:
 
 def describe_links(c: Cover) -> str:
     """'links 0 -> 0, 1..5 -> 1, 6 -> 2, 7 -> 3' in the style of Cover.describe."""
-    return _runs(link_image(c), start=0)
-
-
-def _runs(image: tuple[int, ...], start: int) -> str:
-    runs: list[list[int]] = []
-    for l, k in enumerate(image, start=start):
-        if runs and runs[-1][2] == k and runs[-1][1] == l - 1:
-            runs[-1][1] = l
-        else:
-            runs.append([l, l, k])
-    return ", ".join(
-        f"{a} -> {k}" if a == b else f"{a}..{b} -> {k}" if b > a + 1 else f"{a}, {b} -> {k}"
-        for a, b, k in runs
-    )
+    return runs(link_image(c), start=0)
