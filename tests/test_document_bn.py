@@ -359,6 +359,42 @@ def test_terminal_text_of_a_bn_layer_reads_as_the_document(derived):
     ]
 
 
+def _unit_section(out: str) -> list[str]:
+    """The terminal's per-unit batch-norm section: from its title to the per-layer lines."""
+    lines = out.splitlines()
+    start = next(n for n, x in enumerate(lines) if x.startswith("Batch normalisation, one unit"))
+    return lines[start : lines.index("Every layer")]
+
+
+def test_terminal_bn_unit_section_shows_the_documents_stages_in_short_lines(derived, monkeypatch):
+    """`symfnn derive` of a bn spec: of SymPy's stages of the error term, the per-unit section
+    prints those the document prints (found by marking each stage, not by their text), and no
+    line wider than textprint_bn.WIDTH (SymPy's raw derivative alone is 300 characters)."""
+    from symfnn.documents import textprint_bn
+    from symfnn.documents.textprint import derivation_text, text
+    from symfnn.documents.tidy import as_batch
+
+    d = derived[BN]
+    section = _unit_section(derivation_text(d))
+    assert textprint_bn.WIDTH <= 100
+    assert max(len(x) for x in section) <= textprint_bn.WIDTH, max(section, key=len)
+    us = batchnorm.unit_steps()
+    # written out and compact: both print them (their markers would break the document's proof)
+    assert any(x.endswith(text(as_batch(us.delta.index))) for x in section)
+    assert any(x.endswith(text(as_batch(us.delta.differentiated))) for x in section)
+    # the other stages and the raw derivative, each a marker symbol: which does each print?
+    keys = ["raw", *(name for name, _ in us.delta.stages)]
+    mark = {key: sp.Symbol("mark" + "abcdefgh"[n], real=True) for n, key in enumerate(keys)}
+    stages = tuple((name, mark[name]) for name, _ in us.delta.stages)
+    marked = replace(us, delta=replace(us.delta, raw=mark["raw"], stages=stages))
+    monkeypatch.setattr(batchnorm, "unit_steps", lambda: marked)
+    tex, out = source(d), "\n".join(_unit_section(derivation_text(d)))
+    in_document = {key for key, m in mark.items() if latex(m) in tex}
+    in_terminal = {key for key, m in mark.items() if text(m) in out}
+    assert in_document and in_terminal == in_document, (in_terminal, in_document)
+    assert "raw" not in in_terminal
+
+
 def test_terminal_square_roots_are_printed_with_the_radical_sign():
     """The text printer's rule, on expressions built here: √ with one pair of parentheses
     (none around a single symbol or number); an element-wise 1/√ as a factor in parentheses."""

@@ -16,7 +16,7 @@ import sympy as sp
 
 from ..engine.symbols import k, layer_symbols
 from ..errors import RenderError
-from .tidy import BATCH, as_batch
+from .tidy import BATCH, as_batch, bn_error_forms, factor_and_terms
 
 _I = sp.Symbol("i", integer=True)  # shown for batchnorm's sample index n (n prints as ^{(n)})
 _MU, _VAR = sp.Symbol("mu_B", real=True), sp.Symbol("sigma_B^2", nonnegative=True)
@@ -88,6 +88,8 @@ class NormSections:
         from ..engine.derive import RISK
 
         us, u = bn.unit_steps(), self._unit
+        delta = us.delta  # of its stages, those the terminal shows too (tidy.bn_error_forms)
+        (_, written), (_, statistics), (_, compact) = bn_error_forms(delta)
         r, z, zhat = bn.r, bn.z, bn.zhat
         eps = self.d.coefficients[bn.EPSILON]
         blocks = [
@@ -111,7 +113,7 @@ class NormSections:
         dz = sp.Derivative(zhat[_I], z[r])
         blocks += [
             self.text("bn_couple", zi=self.m(zhat[_I]), zr=self.m(z[r]), N=self.m(BATCH)),
-            self.eq((zhat[_I], "=", u(us.delta.differentiated), None)),
+            self.eq((zhat[_I], "=", u(written), None)),
         ]
         parts, names = self._three_paths()
         plus = lambda terms: self._plus([u(t) for t in terms])
@@ -120,7 +122,6 @@ class NormSections:
             self.eq((dz, "=", plus(names), "bn-paths"), ("", "=", plus(parts), None)),
             self.text("bn_paths_after"),
         ]
-        delta, stages = us.delta, dict(us.delta.stages)
         by_paths = sp.Sum(sp.Mul(_G[_I], dz, evaluate=False), (_I, 1, BATCH))
         g_is = sp.Eq(_G[_I], sp.Mul(BATCH, sp.Derivative(RISK, zhat[_I]), evaluate=False))
         z_is = sp.Eq(z[r], _MU + sp.sqrt(_VAR + bn.EPSILON) * zhat[r])
@@ -130,9 +131,9 @@ class NormSections:
             self.text("bn_sum", g=self.m(g_is, order="none"), lhs=self.m(lhs)),
             self.eq((lhs, "=", self.tex(by_paths, order="none"), None)),
             self.text("bn_statistics", mu=self.m(_MU), var=self.m(_VAR)),
-            self.eq(*self._split(lhs, u(stages["statistics"]))),
+            self.eq(*self._split(lhs, u(statistics))),
             self.text("bn_in_zhat", z=self.m(z_is)),
-            self.eq((lhs, "=", u(delta.index), "bn-delta")),
+            self.eq((lhs, "=", u(compact), "bn-delta")),
             self.text("bn_params", dy=self.m(dy_is, order="none")),
         ]
         lines = []
@@ -155,10 +156,7 @@ class NormSections:
     def _split(self, lhs, expr, per_line: int = 2) -> list[tuple]:
         """lhs = c (t1 + t2 + …) over several lines, `per_line` terms each (a long sum of
         fractions does not fit one line)."""
-        factors = sp.Mul.make_args(expr)
-        c = sp.Mul(*(f for f in factors if not f.is_Add))
-        rest = sp.Mul(*(f for f in factors if f.is_Add))
-        terms = sp.Add.make_args(rest)
+        c, terms = factor_and_terms(expr)
         chunks = [terms[n : n + per_line] for n in range(0, len(terms), per_line)]
         lines = []
         for n, chunk in enumerate(chunks):

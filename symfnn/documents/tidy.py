@@ -326,6 +326,27 @@ def _scalars(t) -> set:
     return {s for s in t.free_symbols if isinstance(s, sp.Symbol)}
 
 
+def bn_error_forms(delta) -> tuple[tuple[str, sp.Basic], ...]:
+    """The forms of batch norm's per-unit error term (`batchnorm.unit_steps().delta`) that the
+    document and the terminal show, by name: ẑ written out in z, the statistics form (the
+    sums named μ and σ²) and the compact result in ẑ. SymPy's other stages (the raw
+    derivative, folded, in-zhat) are its way there, each hundreds of characters long."""
+    return (
+        ("written out", delta.differentiated),
+        ("statistics", dict(delta.stages)["statistics"]),
+        ("compact", delta.index),
+    )
+
+
+def factor_and_terms(expr: sp.Expr) -> tuple[sp.Expr, tuple[sp.Expr, ...]]:
+    """c (t1 + t2 + …) as (c, (t1, t2, …)), for a sum too long for one line to be broken
+    between its terms (the document two terms a line, the terminal as many as fit)."""
+    factors = sp.Mul.make_args(expr)
+    c = sp.Mul(*(f for f in factors if not f.is_Add))
+    rest = sp.Mul(*(f for f in factors if f.is_Add))
+    return c, sp.Add.make_args(rest)
+
+
 # -- ordering, shared by the printers ------------------------------------------------------
 
 
