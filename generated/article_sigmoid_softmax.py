@@ -197,6 +197,9 @@ def _passes(params, X, Y, ws, scale):
         "W2": dW2,
         "b2": db2,
     }
+    k_1_over_2 = np.asarray(1 / 2, X.dtype)
+    scale_over_N = np.asarray(scale / N, X.dtype)
+    k_1 = np.asarray(1, X.dtype)
     add_reduce, exp = np.add.reduce, np.exp
     matmul, maximum_reduce = np.matmul, np.maximum.reduce
     multiply, subtract = np.multiply, np.subtract
@@ -208,10 +211,10 @@ def _passes(params, X, Y, ws, scale):
         nonlocal A1, A2, Delta1, Delta2, Z1, Z2, fprime1
         matmul(A0, W1_T, out=Z1)
         Z1 += b1
-        multiply(Z1, 1 / 2, out=A1)
+        multiply(Z1, k_1_over_2, out=A1)
         tanh(A1, out=A1)
-        A1 *= 1 / 2
-        A1 += 1 / 2
+        A1 *= k_1_over_2
+        A1 += k_1_over_2
         matmul(A1, W2_T, out=Z2)
         Z2 += b2
         maximum_reduce(Z2, axis=1, keepdims=True, out=rowmax2)
@@ -220,11 +223,11 @@ def _passes(params, X, Y, ws, scale):
         add_reduce(A2, axis=1, keepdims=True, out=rowsum2)
         A2 /= rowsum2
         subtract(A2, Y, out=Delta2)
-        Delta2 *= scale / N
+        Delta2 *= scale_over_N
         matmul(Delta2_T, A1, out=dW2)
         matmul(ones, Delta2, out=db2)
         matmul(Delta2, W2, out=Delta1)
-        subtract(1, A1, out=fprime1)
+        subtract(k_1, A1, out=fprime1)
         fprime1 *= A1
         Delta1 *= fprime1
         matmul(Delta1_T, A0, out=dW1)
@@ -1423,7 +1426,10 @@ def _plan(net, params, data, batch_size: int, scale: float, into: dict) -> tuple
                 x, ws = inputs[e - s]
                 ws = ws | {k: kept[k][s:e] for k in names}
                 y = kept["Y"][s:e]
-                steps.append((x, kept["at"][s:e], bind(params, x, y, ws, scale)))
+                # a huge lr's scale / N is bound as inf, as the loop would compute it
+                with np.errstate(over="ignore"):
+                    run = bind(params, x, y, ws, scale)
+                steps.append((x, kept["at"][s:e], run))
             shared = steps if size == per_block else shared
         rows = {k: v[:size] for k, v in kept.items()}
         plan.append((order[lo : lo + size], rows, steps))

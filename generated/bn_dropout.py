@@ -1715,7 +1715,10 @@ def _plan(net, params, data, batch_size: int, scale: float, into: dict) -> tuple
                 x, ws = inputs[e - s]
                 ws = ws | {k: kept[k][s:e] for k in names}
                 y = kept["Y"][s:e]
-                steps.append((x, kept["at"][s:e], bind(params, x, y, ws, scale)))
+                # a huge lr's scale / N is bound as inf, as the loop would compute it
+                with np.errstate(over="ignore"):
+                    run = bind(params, x, y, ws, scale)
+                steps.append((x, kept["at"][s:e], run))
             shared = steps if size == per_block else shared
         rows = {k: v[:size] for k, v in kept.items()}
         plan.append((order[lo : lo + size], rows, steps))

@@ -271,6 +271,8 @@ def _passes(params, X, Y, ws, scale):
         "W4": dW4,
         "b4": db4,
     }
+    scale_over_N = np.asarray(scale / N, X.dtype)
+    k_0 = np.asarray(0, X.dtype)
     add_reduce, exp = np.add.reduce, np.exp
     greater, matmul = np.greater, np.matmul
     maximum, maximum_reduce = np.maximum, np.maximum.reduce
@@ -299,21 +301,21 @@ def _passes(params, X, Y, ws, scale):
         add_reduce(A4, axis=1, keepdims=True, out=rowsum4)
         A4 /= rowsum4
         subtract(A4, Y, out=Delta4)
-        Delta4 *= scale / N
+        Delta4 *= scale_over_N
         matmul(Delta4_T, A3, out=dW4)
         matmul(ones, Delta4, out=db4)
         matmul(Delta4, W4, out=Delta3)
-        greater(A3, 0, out=fprime3)
+        greater(A3, k_0, out=fprime3)
         Delta3 *= fprime3
         matmul(Delta3_T, A2, out=dW3)
         matmul(ones, Delta3, out=db3)
         matmul(Delta3, W3, out=Delta2)
-        greater(A2, 0, out=fprime2)
+        greater(A2, k_0, out=fprime2)
         Delta2 *= fprime2
         matmul(Delta2_T, A1, out=dW2)
         matmul(ones, Delta2, out=db2)
         matmul(Delta2, W2, out=Delta1)
-        greater(A1, 0, out=fprime1)
+        greater(A1, k_0, out=fprime1)
         Delta1 *= fprime1
         matmul(Delta1_T, A0, out=dW1)
         matmul(ones, Delta1, out=db1)
@@ -1499,7 +1501,10 @@ def _plan(net, params, data, batch_size: int, scale: float, into: dict) -> tuple
                 x, ws = inputs[e - s]
                 ws = ws | {k: kept[k][s:e] for k in names}
                 y = kept["Y"][s:e]
-                steps.append((x, kept["at"][s:e], bind(params, x, y, ws, scale)))
+                # a huge lr's scale / N is bound as inf, as the loop would compute it
+                with np.errstate(over="ignore"):
+                    run = bind(params, x, y, ws, scale)
+                steps.append((x, kept["at"][s:e], run))
             shared = steps if size == per_block else shared
         rows = {k: v[:size] for k, v in kept.items()}
         plan.append((order[lo : lo + size], rows, steps))

@@ -190,6 +190,9 @@ def _passes(params, X, Y, ws, scale):
         "W2": dW2,
         "b2": db2,
     }
+    k_1_over_2 = np.asarray(1 / 2, X.dtype)
+    scale_over_N = np.asarray(scale / N, X.dtype)
+    k_0 = np.asarray(0, X.dtype)
     greater, matmul = np.greater, np.matmul
     maximum, multiply = np.maximum, np.multiply
     subtract, tanh = np.subtract, np.tanh
@@ -203,16 +206,16 @@ def _passes(params, X, Y, ws, scale):
         maximum(Z1, zeros1, out=A1)
         matmul(A1, W2_T, out=Z2)
         Z2 += b2
-        multiply(Z2, 1 / 2, out=A2)
+        multiply(Z2, k_1_over_2, out=A2)
         tanh(A2, out=A2)
-        A2 *= 1 / 2
-        A2 += 1 / 2
+        A2 *= k_1_over_2
+        A2 += k_1_over_2
         subtract(A2, Y, out=Delta2)
-        Delta2 *= scale / N
+        Delta2 *= scale_over_N
         matmul(Delta2_T, A1, out=dW2)
         matmul(ones, Delta2, out=db2)
         matmul(Delta2, W2, out=Delta1)
-        greater(A1, 0, out=fprime1)
+        greater(A1, k_0, out=fprime1)
         Delta1 *= fprime1
         matmul(Delta1_T, A0, out=dW1)
         matmul(ones, Delta1, out=db1)
@@ -1407,7 +1410,10 @@ def _plan(net, params, data, batch_size: int, scale: float, into: dict) -> tuple
                 x, ws = inputs[e - s]
                 ws = ws | {k: kept[k][s:e] for k in names}
                 y = kept["Y"][s:e]
-                steps.append((x, kept["at"][s:e], bind(params, x, y, ws, scale)))
+                # a huge lr's scale / N is bound as inf, as the loop would compute it
+                with np.errstate(over="ignore"):
+                    run = bind(params, x, y, ws, scale)
+                steps.append((x, kept["at"][s:e], run))
             shared = steps if size == per_block else shared
         rows = {k: v[:size] for k, v in kept.items()}
         plan.append((order[lo : lo + size], rows, steps))

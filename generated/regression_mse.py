@@ -224,6 +224,9 @@ def _passes(params, X, Y, ws, scale):
         "W3": dW3,
         "b3": db3,
     }
+    scale_over_N = np.asarray(scale / N, X.dtype)
+    m1 = np.asarray(-1, X.dtype)
+    k_1 = np.asarray(1, X.dtype)
     matmul, square = np.matmul, np.square
     subtract, tanh = np.subtract, np.tanh
     Delta1_T, Delta2_T = Delta1.T, Delta2.T
@@ -241,20 +244,20 @@ def _passes(params, X, Y, ws, scale):
         matmul(A2, W3_T, out=Z3)
         Z3 += b3
         subtract(A3, Y, out=Delta3)
-        Delta3 *= scale / N
+        Delta3 *= scale_over_N
         matmul(Delta3_T, A2, out=dW3)
         matmul(ones, Delta3, out=db3)
         matmul(Delta3, W3, out=Delta2)
         square(A2, out=fprime2)
-        fprime2 *= -1
-        fprime2 += 1
+        fprime2 *= m1
+        fprime2 += k_1
         Delta2 *= fprime2
         matmul(Delta2_T, A1, out=dW2)
         matmul(ones, Delta2, out=db2)
         matmul(Delta2, W2, out=Delta1)
         square(A1, out=fprime1)
-        fprime1 *= -1
-        fprime1 += 1
+        fprime1 *= m1
+        fprime1 += k_1
         Delta1 *= fprime1
         matmul(Delta1_T, A0, out=dW1)
         matmul(ones, Delta1, out=db1)
@@ -1437,7 +1440,10 @@ def _plan(net, params, data, batch_size: int, scale: float, into: dict) -> tuple
                 x, ws = inputs[e - s]
                 ws = ws | {k: kept[k][s:e] for k in names}
                 y = kept["Y"][s:e]
-                steps.append((x, kept["at"][s:e], bind(params, x, y, ws, scale)))
+                # a huge lr's scale / N is bound as inf, as the loop would compute it
+                with np.errstate(over="ignore"):
+                    run = bind(params, x, y, ws, scale)
+                steps.append((x, kept["at"][s:e], run))
             shared = steps if size == per_block else shared
         rows = {k: v[:size] for k, v in kept.items()}
         plan.append((order[lo : lo + size], rows, steps))

@@ -91,3 +91,32 @@ def test_predict_and_error_in_chunks_equal_the_whole_forward_pass(script):
     assert script.error(params, X, Y) == wrong / n
     sizes = [len(ws["Z1"]) for ws in script.NET._workspaces.values()]
     assert max(sizes) <= script.CHUNK
+
+
+@pytest.mark.parametrize(
+    "text, loss",
+    [
+        ("5-4:relu-3:softmax", None),
+        ("4-5:leaky_relu-3:elu-2:sigmoid", "binary_cross_entropy"),
+        ("3-4:softplus-1:identity", "squared_error"),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_bound_step_is_the_printed_passes_to_the_bit(text, loss, dtype):
+    """train()'s step (_passes: the printed statements with their arrays, functions and
+    number operands bound once, `scale / N` and `0` as 0-d arrays of the batch's dtype)
+    gives the very bits of the printed _forward and _backward run as written."""
+    mod = codegen.load(derive(parse(text, loss=loss)))
+    params = mod.init_params(0, None, dtype)
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((7, mod.WIDTHS[0])).astype(dtype)
+    Y = mod.NET.random_targets(rng, 7).astype(dtype)
+    scale = 0.37
+    buffers = lambda: mod.NET.forward_buffers(7, dtype) | mod.NET.backward_buffers(7, dtype)
+    bound = mod.NET.passes(params, X, Y, buffers(), scale)()
+    ws = buffers()
+    A, Z = mod.NET.forward_pass(params, X, ws)
+    printed = mod.NET.backward_pass(params, A, Z, Y, ws, scale)[0]
+    assert bound.keys() == printed.keys()
+    for k in printed:
+        assert bound[k].dtype == dtype and np.array_equal(bound[k], printed[k]), k
