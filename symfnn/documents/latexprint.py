@@ -111,11 +111,7 @@ class SymfnnLatexPrinter(LatexPrinter):
         return rf"\operatorname{{softmax}}{self._add_parens(self._print(expr.arg))}"
 
     def _print_SampleMean(self, expr):
-        outer, self._sample = self._sample, True
-        try:
-            body = self._print(expr.arg)
-        finally:
-            self._sample = outer
+        body = tidying.per_sample(self, expr.arg)
         n, total = (self._print(x) for x in (expr.index, expr.count))
         return rf"\frac{{1}}{{{total}}} \sum_{{{n}=1}}^{{{total}}} {body}"
 

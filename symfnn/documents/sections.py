@@ -267,28 +267,15 @@ class Sections(NormSections):
         mats = cur.matrices(prev.m)
         w, b, z = cur.W[p, q], cur.b[p], cur.z[i]
         dLdz = sp.Derivative(LOSS, z)
+
+        def chain(name: str, theta) -> tuple:  # ∂L/∂θ = Σ_i ∂z_i/∂θ ∂L/∂z_i
+            terms = sp.Mul(g[f"dz_d{name}"].lhs, dLdz, evaluate=False)
+            sum_i = self.tex(sp.Sum(terms, (i, 1, cur.m)), order="none")
+            return sp.Derivative(LOSS, theta), "=", sum_i, f"chain-{name}"
+
         blocks = [
             self.text("chain_intro", w=self.m(w), b=self.m(b), z=self.m(mats["z"])),
-            self.eq(
-                (
-                    sp.Derivative(LOSS, w),
-                    "=",
-                    self.tex(
-                        sp.Sum(sp.Mul(g["dz_dW"].lhs, dLdz, evaluate=False), (i, 1, cur.m)),
-                        order="none",
-                    ),
-                    "chain-W",
-                ),
-                (
-                    sp.Derivative(LOSS, b),
-                    "=",
-                    self.tex(
-                        sp.Sum(sp.Mul(g["dz_db"].lhs, dLdz, evaluate=False), (i, 1, cur.m)),
-                        order="none",
-                    ),
-                    "chain-b",
-                ),
-            ),
+            self.eq(chain("W", w), chain("b", b)),
             self.text("chain_after"),
         ]
         dW, db, delta = g["dz_dW"], g["dz_db"], g["delta"]

@@ -115,11 +115,7 @@ class TextPrinter(StrPrinter):
         return f"softmax({self._print(expr.arg)})"
 
     def _print_SampleMean(self, expr):
-        outer, self._sample = self._sample, True
-        try:
-            body = self._print(expr.arg)
-        finally:
-            self._sample = outer
+        body = tidying.per_sample(self, expr.arg)
         return f"(1/{self._print(expr.count)}) Σ[n=1..{self._print(expr.count)}] {body}"
 
     def _print_Function(self, expr):

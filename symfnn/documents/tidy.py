@@ -491,6 +491,16 @@ def _concrete(e):
     return e.replace(lambda x: isinstance(x, sp.Derivative), lambda x: x.doit())
 
 
+def per_sample(printer, expr) -> str:
+    """`expr` printed as one sample's term of a mean over the samples: the printer's
+    `_sample` set while it prints (a^{(l,n)} in LaTeX, a1(n) in the terminal)."""
+    outer, printer._sample = printer._sample, True
+    try:
+        return printer._print(expr)
+    finally:
+        printer._sample = outer
+
+
 def _matrices_agree(before, after) -> bool:
     from ..engine import matrixform
 
@@ -527,11 +537,9 @@ def _evaluate(e, sizes, values, evaluate) -> sp.Matrix:
         parts = [ev(t) for t in e.args]
         return sum(parts[1:], parts[0])
     if isinstance(e, sp.HadamardProduct):
-        parts = [ev(t) for t in e.args]
-        out = parts[0]
-        for part in parts[1:]:
-            out = out.multiply_elementwise(part)
-        return out
+        from ..engine.matrixform import hadamard
+
+        return hadamard([ev(t) for t in e.args])
     raise DerivationError(f"cannot evaluate {e}")
 
 

@@ -341,39 +341,19 @@ def masked_steps(activation: str, param: float | None, bn: bool, dropout: bool):
     bmap = derive._batch_map("l", "l+1") | ybatch
 
     a_p = f_of(p) * scale(p)
-    matrix = matrixform.to_matrix(a_p, (p,), mats)
-    forward = Step(
-        "forward-a",
-        cur.a[p],
-        a_p,
-        matrix_lhs=mats[cur.a],
-        matrix=matrix,
-        batch_lhs=bmap[mats[cur.a]],
-        batch=matrixform.rows(matrix, bmap, N),
-    )
-    forward = derive._check(forward, (p,), mats, bmap)
+    forward = derive.vector_step("forward-a", cur.a[p], a_p, mats, bmap, mats[cur.a])
 
     z_next = sp.Sum(nxt.W[k, s] * f_of(s) * scale(s), (s, 1, cur.m)) + nxt.b[k]
     raw = sp.diff(z_next, ub[p])
     dz = fold(raw)
     chain = sp.Sum(nxt.delta[k] * dz, (k, 1, nxt.m))
     index = fold(chain)
-    matrix = matrixform.to_matrix(index, (p,), mats)
-    lhs_vec = ymats[yb] if bn else mats[cur.delta]
-    batch_lhs = names("l").DeltaY if bn else bmap[mats[cur.delta]]
-    backward = Step(
-        "delta-y" if bn else "delta",
-        sp.Derivative(derive.LOSS, ub[p]),
-        index,
-        differentiated=z_next,
-        raw=raw,
-        stages=(("dz-next", dz), ("chain", chain), ("folded", index)),
-        matrix_lhs=lhs_vec,
-        matrix=matrix,
-        batch_lhs=batch_lhs,
-        batch=matrixform.rows(matrix, bmap, N),
-    )
-    backward = derive._check(backward, (p,), mats, bmap)
+    of = ymats[yb] if bn else mats[cur.delta]
+    batch_lhs = names("l").DeltaY if bn else None
+    stages = (("dz-next", dz), ("chain", chain), ("folded", index))
+    derived = {"differentiated": z_next, "raw": raw, "stages": stages}
+    label, lhs = "delta-y" if bn else "delta", sp.Derivative(derive.LOSS, ub[p])
+    backward = derive.vector_step(label, lhs, index, mats, bmap, of, batch_lhs, **derived)
     return forward, backward
 
 
@@ -385,17 +365,7 @@ def _unbiased_z() -> Step:
     bmap = derive._batch_map("l-1", "l")
     j = sp.Symbol("j", integer=True)
     z_p = sp.Sum(cur.W[p, j] * prev.a[j], (j, 1, prev.m))
-    matrix = matrixform.to_matrix(z_p, (p,), mats)
-    step = Step(
-        "forward-z",
-        cur.z[p],
-        z_p,
-        matrix_lhs=mats[cur.z],
-        matrix=matrix,
-        batch_lhs=bmap[mats[cur.z]],
-        batch=matrixform.rows(matrix, bmap, N),
-    )
-    return derive._check(step, (p,), mats, bmap)
+    return derive.vector_step("forward-z", cur.z[p], z_p, mats, bmap, mats[cur.z])
 
 
 @cache

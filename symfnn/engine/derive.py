@@ -188,6 +188,24 @@ def _sizes() -> dict:
     return {layer_symbols(t).m: n for t, n in _EXPLICIT.items()} | {N: 2}
 
 
+def vector_step(label, lhs, index, mats, bmap, of, batch_lhs=None, **derived) -> Step:
+    """The step `lhs = index` at unit p with its per-sample matrix form (lhs the entry p of
+    the vector `of`) and its mini-batch rows (batch_lhs: bmap[of] by default), checked on
+    explicit matrices (_check); `derived`: differentiated, raw, stages."""
+    matrix = matrixform.to_matrix(index, (p,), mats)
+    step = Step(
+        label,
+        lhs,
+        index,
+        **derived,
+        matrix_lhs=of,
+        matrix=matrix,
+        batch_lhs=bmap[of] if batch_lhs is None else batch_lhs,
+        batch=matrixform.rows(matrix, bmap, N),
+    )
+    return _check(step, (p,), mats, bmap)
+
+
 def _check(step: Step, free, mats: dict, batch_map: dict | None, mode: str = "rows") -> Step:
     """Prove index -> matrix -> batch on explicit matrices, or raise DerivationError."""
     sizes = _sizes()
@@ -263,17 +281,7 @@ def _forward_z(t, label: str) -> Step:
     mats = _mats(_prev(t), t)
     bmap = _batch_map(_prev(t), t)
     z_p = sp.Sum(cur.W[p, j] * prev.a[j], (j, 1, prev.m)) + cur.b[p]
-    matrix = matrixform.to_matrix(z_p, (p,), mats)
-    step = Step(
-        label,
-        cur.z[p],
-        z_p,
-        matrix_lhs=mats[cur.z],
-        matrix=matrix,
-        batch_lhs=bmap[mats[cur.z]],
-        batch=matrixform.rows(matrix, bmap, N),
-    )
-    return _check(step, (p,), mats, bmap)
+    return vector_step(label, cur.z[p], z_p, mats, bmap, mats[cur.z])
 
 
 def _forward_a(act: ActivationDerivation, t, label: str) -> Step:
@@ -284,17 +292,7 @@ def _forward_a(act: ActivationDerivation, t, label: str) -> Step:
         a_p = act.f.subs(activations.z, cur.z[p])
     else:  # softmax: the one activation that reads the whole layer
         a_p = sp.exp(cur.z[p]) / sp.Sum(sp.exp(cur.z[k]), (k, 1, cur.m))
-    matrix = matrixform.to_matrix(a_p, (p,), mats)
-    step = Step(
-        label,
-        cur.a[p],
-        a_p,
-        matrix_lhs=mats[cur.a],
-        matrix=matrix,
-        batch_lhs=bmap[mats[cur.a]],
-        batch=matrixform.rows(matrix, bmap, N),
-    )
-    return _check(step, (p,), mats, bmap)
+    return vector_step(label, cur.a[p], a_p, mats, bmap, mats[cur.a])
 
 
 def _recurrence(f, t, label: str, act: ActivationDerivation | None = None) -> Step:
@@ -313,20 +311,9 @@ def _recurrence(f, t, label: str, act: ActivationDerivation | None = None) -> St
         stages.append(("output-form", index))
     mats = _mats(t, nt)
     bmap = _batch_map(t, nt)
-    matrix = matrixform.to_matrix(index, (p,), mats)
-    step = Step(
-        label,
-        sp.Derivative(LOSS, cur.z[p]),
-        index,
-        differentiated=z_next,
-        raw=raw_dz,
-        stages=tuple(stages),
-        matrix_lhs=mats[cur.delta],
-        matrix=matrix,
-        batch_lhs=bmap[mats[cur.delta]],
-        batch=matrixform.rows(matrix, bmap, N),
-    )
-    return _check(step, (p,), mats, bmap)
+    lhs = sp.Derivative(LOSS, cur.z[p])
+    derived = {"differentiated": z_next, "raw": raw_dz, "stages": tuple(stages)}
+    return vector_step(label, lhs, index, mats, bmap, mats[cur.delta], **derived)
 
 
 def _in_terms_of_a(index: sp.Expr, act: ActivationDerivation, cur) -> sp.Expr:
@@ -432,20 +419,9 @@ def output_error(activation: str, param: float | None, loss_name: str) -> LossDe
     stages.append(("output-form", result))
     mats = _mats("L") | _y_mats("L")[0]
     bmap = _batch_map("L") | _y_mats("L")[1]
-    matrix = matrixform.to_matrix(result, (p,), mats)
-    step = Step(
-        "delta-out",
-        sp.Derivative(LOSS, out.z[p]),
-        result,
-        differentiated=L,
-        raw=raw,
-        stages=tuple(stages),
-        matrix_lhs=mats[out.delta],
-        matrix=matrix,
-        batch_lhs=bmap[mats[out.delta]],
-        batch=matrixform.rows(matrix, bmap, N),
-    )
-    step = _check(step, (p,), mats, bmap)
+    lhs = sp.Derivative(LOSS, out.z[p])
+    derived = {"differentiated": L, "raw": raw, "stages": tuple(stages)}
+    step = vector_step("delta-out", lhs, result, mats, bmap, mats[out.delta], **derived)
     return LossDerivation(loss.name, loss.title, loss.ell, per_sample, loss.one_hot, step)
 
 

@@ -269,6 +269,14 @@ def explicit(ms: sp.MatrixSymbol, sizes: dict) -> sp.ImmutableMatrix:
     )
 
 
+def hadamard(parts: list[sp.Matrix]) -> sp.Matrix:
+    """The element-wise product of explicit matrices of one shape."""
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.multiply_elementwise(part)
+    return out
+
+
 def evaluate(
     e: sp.Basic, sizes: dict, values: dict[sp.MatrixSymbol, sp.Matrix], region: dict | None = None
 ) -> sp.Matrix:
@@ -304,11 +312,7 @@ def evaluate(
                 out = ev(f) if out is None else out * ev(f)
         return c * out
     if isinstance(e, sp.HadamardProduct):
-        parts = [ev(t) for t in e.args]
-        out = parts[0]
-        for part in parts[1:]:
-            out = out.multiply_elementwise(part)
-        return out
+        return hadamard([ev(t) for t in e.args])
     if isinstance(e, sp.HadamardPower):
         return ev(e.base).applyfunc(lambda v: v**e.exp)
     if isinstance(e, ElementwiseApplyFunction):

@@ -228,12 +228,17 @@ def clipping(result: dict, out: Path, w: dict, sizes: dict) -> list[Path]:
     left.set_xlabel(w["p_epoch"])
     left.set_ylabel(w["p_grad_mean"])
     left.legend(loc="upper right")
-    right.axhline(c["chance"], color="0.3", ls=":", lw=1, label=w["p_chance"])
-    right.set_ylim(0, 1)
-    right.set_xlabel(w["p_epoch"])
-    right.set_ylabel(w["p_val_acc"])
-    right.legend(loc="center right")
+    _accuracy(right, c["chance"], w, "center right")
     return _save(fig, out, "clipping", sizes)
+
+
+def _accuracy(ax, chance: float, w: dict, where: str) -> None:
+    """A panel of validation accuracy by epoch: chance level dotted, 0 to 1, labelled."""
+    ax.axhline(chance, color="0.3", ls=":", lw=1, label=w["p_chance"])
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(w["p_epoch"])
+    ax.set_ylabel(w["p_val_acc"])
+    ax.legend(loc=where)
 
 
 def l2(result: dict, out: Path, w: dict, sizes: dict) -> list[Path]:
@@ -247,15 +252,9 @@ def l2(result: dict, out: Path, w: dict, sizes: dict) -> list[Path]:
         left.plot(r[name]["epoch"], total_weight_norm(r[name]), marker=marker, color=color)
         right.plot(r[name]["epoch"], _values(r[name]["val_accuracy"]), marker=marker, color=color)
         right.plot([], [], marker=marker, color=color, label=lam)
-    right.axhline(
-        result["learning_speed"]["chance"], color="0.3", ls=":", lw=1, label=w["p_chance"]
-    )
     left.set_xlabel(w["p_epoch"])
     left.set_ylabel(r"$(\sum_l \|W^{(l)}\|_F^2)^{1/2}$")
-    right.set_ylim(0, 1)
-    right.set_xlabel(w["p_epoch"])
-    right.set_ylabel(w["p_val_acc"])
-    right.legend(loc="upper left")
+    _accuracy(right, result["learning_speed"]["chance"], w, "upper left")
     return _save(fig, out, "l2", sizes)
 
 
@@ -269,14 +268,10 @@ def batchnorm(result: dict, out: Path, w: dict, sizes: dict) -> list[Path]:
         left.semilogy(np.arange(1, len(norms) + 1), norms, marker=marker, color=color)
         right.plot(r[name]["epoch"], _values(r[name]["val_accuracy"]), marker=marker, color=color)
         right.plot([], [], marker=marker, color=color, label=w[f"p_bn_{name}"])
-    right.axhline(r["chance"], color="0.3", ls=":", lw=1, label=w["p_chance"])
     left.set_xlabel(w["p_layer"])
     left.set_ylabel(r"$\|\partial R/\partial W^{(l)}\|_F$")
     left.set_title(w["p_at_init"])
-    right.set_ylim(0, 1)
-    right.set_xlabel(w["p_epoch"])
-    right.set_ylabel(w["p_val_acc"])
-    right.legend(loc="lower right")
+    _accuracy(right, r["chance"], w, "lower right")
     return _save(fig, out, "batchnorm", sizes)
 
 

@@ -149,6 +149,20 @@ _SIMPLE_POW = re.compile(
 )
 
 
+def scaled(text: str, coeff: sp.Expr, number, wrapped: str | None = None) -> str:
+    """coeff · text as code: text, -text, text / den or coeff * text (`number` prints a
+    coefficient; `wrapped`: text in the parentheses an operator needs, text by default)."""
+    if coeff == 1:
+        return text
+    wrapped = text if wrapped is None else wrapped
+    if coeff == -1:
+        return f"-{wrapped}"
+    num, den = sp.fraction(coeff)
+    if num == 1:
+        return f"{wrapped} / {number(den)}"
+    return f"{number(coeff)} * {wrapped}"
+
+
 def tidy(line: str) -> str:
     """One statement in the layout `ruff format` gives it (spaces around binary operators,
     `x**2` hugged when both operands are simple), so generated files pass `--check`."""
@@ -249,16 +263,7 @@ class NumPyCodePrinter(NumPyPrinter):
             inner = args[0] if len(args) == 2 else sp.MatMul(*args[:-1])
             args = (sp.Symbol(f"{self._atom(inner)}.sum(axis=1, keepdims=True)"),)
         text = " @ ".join(self._atom(m) for m in args)
-        if len(args) > 1 and coeff != 1:
-            text = f"({text})"
-        if coeff == 1:
-            return text
-        if coeff == -1:
-            return f"-{text}"
-        num, den = sp.fraction(coeff)
-        if num == 1:
-            return f"{text} / {self._print(den)}"
-        return f"{self._print(coeff)} * {text}"
+        return scaled(text, coeff, self._print, f"({text})" if len(args) > 1 else text)
 
     # -- in-place statements --------------------------------------------------------------
 

@@ -21,7 +21,7 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..engine.symbols import N
-from .codeprint import NumPyCodePrinter, tidy
+from .codeprint import NumPyCodePrinter, scaled, tidy
 
 LINE_LENGTH = 100  # pyproject.toml's ruff line-length: a longer step is printed in place
 
@@ -74,14 +74,7 @@ class BatchPrinter(NumPyCodePrinter):
             text = f"{self._atom(inner)}.sum(axis=1{keep})"
         else:
             text = " @ ".join(self._atom(m) for m in mats)
-        if c == 1:
-            return text
-        if c == -1:
-            return f"-{self._wrap(text)}"
-        num, den = sp.fraction(c)
-        if num == 1:
-            return f"{self._wrap(text)} / {self._atom(den)}"
-        return f"{self._atom(c)} * {self._wrap(text)}"
+        return scaled(text, c, self._atom, self._wrap(text))
 
     @staticmethod
     def _wrap(text: str) -> str:
